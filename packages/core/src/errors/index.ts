@@ -1,0 +1,6 @@
+export { DrumlineError } from './drumline-error.js';
+export { ConfigError } from './config-error.js';
+export { JobDefinitionError } from './job-definition-error.js';
+export { UnknownJobError } from './unknown-job-error.js';
+export { InvalidPayloadError, type PayloadIssue } from './invalid-payload-error.js';
+export { JobTimeoutError } from './job-timeout-error.js';

@@ -1,0 +1,90 @@
+import { Queue, type Job, type JobsOptions, type KeepJobs } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobDefinition, RetentionPolicy } from './define-job.js';
+import { InvalidPayloadError } from './errors/index.js';
+import type { JobRegistry } from './job-registry.js';
+
+/** Per-call options of an enqueue, on top of the job's own retry and retention policy. */
+export interface EnqueueOptions {
+  /** Start no sooner than this many ms from now. */
+  delay?: number;
+  /** 1 is the highest priority; unset runs before any prioritized job, in FIFO order. */
+  priority?: number;
+  /** Idempotency key: enqueueing the same id again returns the existing run instead of adding one. */
+  jobId?: string;
+}
+
+function keepJobsFor(retention: RetentionPolicy): KeepJobs {
+  return retention.count === undefined ? { age: retention.ageSeconds } : { age: retention.ageSeconds, count: retention.count };
+}
+
+/** BullMQ options derived from a job's definition, so every enqueue path applies the same policy. */
+export function jobOptionsFor(job: JobDefinition, options: EnqueueOptions = {}): JobsOptions {
+  return {
+    attempts: job.attempts,
+    backoff: { type: job.backoff.type, delay: job.backoff.delayMs },
+    removeOnComplete: keepJobsFor(job.retention.completed),
+    removeOnFail: keepJobsFor(job.retention.failed),
+    ...(options.delay !== undefined ? { delay: options.delay } : {}),
+    ...(options.priority !== undefined ? { priority: options.priority } : {}),
+    ...(options.jobId !== undefined ? { jobId: options.jobId } : {}),
+  };
+}
+
+/** Checks a payload against its job's schema. @throws InvalidPayloadError listing each field. */
+export function assertValidPayload(job: JobDefinition, data: unknown, pathPrefix: (string | number)[] = []): void {
+  const result = job.schema.safeParse(data);
+  if (!result.success) throw InvalidPayloadError.fromZod(job.name, result.error, pathPrefix);
+}
+
+/**
+ * One BullMQ `Queue` per queue name of the registry, sharing one connection,
+ * and the enqueue path every producer (web, scheduler) goes through.
+ */
+export class QueueSet {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    readonly registry: JobRegistry,
+    connection: Redis,
+    readonly prefix: string,
+  ) {
+    for (const name of registry.queueNames) this.queues.set(name, new Queue(name, { connection, prefix }));
+  }
+
+  /** Every queue, in definition order. */
+  all(): Queue[] {
+    return [...this.queues.values()];
+  }
+
+  queueOf(job: JobDefinition): Queue {
+    const queue = this.queues.get(job.queue);
+    if (!queue) throw new Error(`queue \`${job.queue}\` of job \`${job.name}\` is not in this registry`);
+    return queue;
+  }
+
+  /** Validates and adds one run. @throws UnknownJobError, InvalidPayloadError */
+  async enqueue(jobName: string, data: unknown, options: EnqueueOptions = {}): Promise<Job> {
+    const job = this.registry.get(jobName);
+    assertValidPayload(job, data);
+    return this.queueOf(job).add(job.name, data, jobOptionsFor(job, options));
+  }
+
+  /** Validates every payload first, then adds them all in one round trip, or none. */
+  async enqueueBulk(jobName: string, items: { data: unknown; options?: EnqueueOptions }[]): Promise<Job[]> {
+    const job = this.registry.get(jobName);
+    items.forEach((item, index) => assertValidPayload(job, item.data, [index, 'data']));
+    return this.queueOf(job).addBulk(items.map((item) => ({ name: job.name, data: item.data, opts: jobOptionsFor(job, item.options) })));
+  }
+
+  /** Finds a run of `jobName` by id; undefined when unknown or belonging to another job. */
+  async findRun(jobName: string, runId: string): Promise<Job | undefined> {
+    const job = this.registry.get(jobName);
+    const run = await this.queueOf(job).getJob(runId);
+    return run && run.name === job.name ? run : undefined;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all().map((queue) => queue.close()));
+  }
+}
