@@ -19,3 +19,4 @@ export type { Logger } from './logger.js';
 export { QueueSet, assertValidPayload, jobOptionsFor } from './queues.js';
 export type { EnqueueOptions } from './queues.js';
 export * from './errors/index.js';
+export { scheduledRunId, parseScheduledRunId } from './scheduled-run-id.js';
