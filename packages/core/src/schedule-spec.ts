@@ -55,8 +55,17 @@ export function assertTimeZone(tz: string, owner: string): void {
   }
 }
 
+/** ms() throws on '' and on non-strings (a JSON body may carry any type); treat those as unparsable. */
+function durationMs(every: string): number | undefined {
+  try {
+    return ms(every as ms.StringValue);
+  } catch {
+    return undefined;
+  }
+}
+
 function parseEvery(every: number | string, owner: string): number {
-  const value = typeof every === 'number' ? every : ms(every as ms.StringValue);
+  const value = typeof every === 'number' ? every : durationMs(every);
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 1000 || !Number.isInteger(value)) {
     throw new JobDefinitionError(
       `${owner}: every \`${String(every)}\` must be a whole number of ms of at least 1000, or a duration such as '30s', '30m' or '2h'`,
