@@ -35,7 +35,9 @@ export function parseEnv<Schema extends z.ZodObject>(schema: Schema, env: Env): 
   const variables = [...new Set(result.error.issues.map((issue) => String(issue.path[0] ?? '(env)')))];
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '(env)');
-    const message = issue.code === 'invalid_type' && cleaned[name] === undefined ? 'is required but not set' : issue.message;
+    // zod reports a missing enum or literal as `invalid_value`, not `invalid_type`.
+    const missing = cleaned[name] === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_value');
+    const message = missing ? 'is required but not set' : issue.message;
     return `  ${name} ${message}`;
   });
   throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`, variables);

@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { baseEnvSchema, intEnv, listEnv, parseEnv, type Env } from './config.js';
+import { ConfigError } from './errors/index.js';
+
+/** The ConfigError that parsing `env` throws; fails the test when it parses or throws something else. */
+function configError(schema: z.ZodObject, env: Env): ConfigError {
+  try {
+    parseEnv(schema, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError, but the environment was accepted');
+}
+
+describe('parseEnv', () => {
+  it('applies the defaults when nothing is set', () => {
+    expect(parseEnv(baseEnvSchema, {})).toEqual({
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      KEY_PREFIX: 'drumline',
+      LOG_LEVEL: 'info',
+      LOG_PRETTY: false,
+    });
+  });
+
+  it('reads set values and ignores variables the schema does not name', () => {
+    const config = parseEnv(baseEnvSchema, {
+      REDIS_URL: 'rediss://user:secret@redis.internal:6380/2',
+      KEY_PREFIX: 'shop_eu-1',
+      LOG_LEVEL: 'debug',
+      LOG_PRETTY: 'yes',
+      HOME: '/root',
+    });
+
+    expect(config).toEqual({
+      REDIS_URL: 'rediss://user:secret@redis.internal:6380/2',
+      KEY_PREFIX: 'shop_eu-1',
+      LOG_LEVEL: 'debug',
+      LOG_PRETTY: true,
+    });
+  });
+
+  it('counts empty strings as unset, so the defaults apply', () => {
+    expect(parseEnv(baseEnvSchema, { REDIS_URL: '', KEY_PREFIX: '', LOG_LEVEL: '', LOG_PRETTY: '' })).toEqual(parseEnv(baseEnvSchema, {}));
+  });
+
+  it.each([
+    ['REDIS_URL', 'http://127.0.0.1:6379', 'must be a redis:// or rediss:// URL'],
+    ['REDIS_URL', '127.0.0.1:6379', 'must be a redis:// or rediss:// URL'],
+    ['KEY_PREFIX', 'drum:line', 'must be 1-32 letters, digits, _ or -'],
+    ['KEY_PREFIX', 'x'.repeat(33), 'must be 1-32 letters, digits, _ or -'],
+    ['LOG_LEVEL', 'verbose', 'Invalid option: expected one of'],
+    ['LOG_PRETTY', 'maybe', 'Invalid option: expected one of'],
+  ])('refuses %s=%j with a ConfigError naming the variable and the rule', (variable, value, rule) => {
+    const error = configError(baseEnvSchema, { [variable]: value });
+
+    expect(error.code).toBe('DRUMLINE_CONFIG');
+    expect(error.variables).toEqual([variable]);
+    expect(error.message).toContain(`${variable} ${rule}`);
+  });
+
+  it('names every bad variable at once, so one restart is enough to see them all', () => {
+    const error = configError(baseEnvSchema, { REDIS_URL: 'http://x', LOG_LEVEL: 'loud' });
+
+    expect(error.variables).toEqual(['REDIS_URL', 'LOG_LEVEL']);
+    expect(error.message).toMatch(/^invalid configuration:\n {2}REDIS_URL .+\n {2}LOG_LEVEL .+$/);
+  });
+
+  it.each([
+    ['a string', z.string()],
+    ['a URL', z.url()],
+    ['an enum', z.enum(['blue', 'green'])],
+    ['a literal', z.literal('on')],
+    ['a number', intEnv(1)],
+    ['a boolean', z.stringbool()],
+  ])('says a missing required variable (%s) "is required but not set"', (_kind, type) => {
+    const schema = baseEnvSchema.extend({ API_TOKEN: type });
+
+    for (const env of [{}, { API_TOKEN: '' }]) {
+      const error = configError(schema, env);
+      expect(error.variables).toEqual(['API_TOKEN']);
+      expect(error.message).toBe('invalid configuration:\n  API_TOKEN is required but not set');
+    }
+  });
+
+  it('keeps the rule, not "is required", for a required variable that is set to a bad value', () => {
+    const error = configError(baseEnvSchema.extend({ DEPLOY_COLOR: z.enum(['blue', 'green']) }), { DEPLOY_COLOR: 'red' });
+
+    expect(error.message).toContain('DEPLOY_COLOR Invalid option');
+    expect(error.message).not.toContain('required');
+  });
+});
+
+describe('intEnv', () => {
+  const schema = z.object({ PORT: intEnv(1, 65_535) });
+
+  it('reads a whole number within its bounds, the bounds included', () => {
+    expect(parseEnv(schema, { PORT: '1' })).toEqual({ PORT: 1 });
+    expect(parseEnv(schema, { PORT: '8080' })).toEqual({ PORT: 8080 });
+    expect(parseEnv(schema, { PORT: '65535' })).toEqual({ PORT: 65_535 });
+  });
+
+  it.each(['0', '65536', '-1'])('refuses %j, outside its bounds', (value) => {
+    const error = configError(schema, { PORT: value });
+
+    expect(error.variables).toEqual(['PORT']);
+    expect(error.message).toMatch(/PORT Too (small|big)/);
+  });
+
+  it('refuses a fraction, saying it must be a whole number', () => {
+    expect(configError(schema, { PORT: '80.5' }).message).toContain('PORT must be a whole number');
+  });
+
+  it('refuses a value that is not a number', () => {
+    const error = configError(schema, { PORT: 'eighty' });
+
+    expect(error.variables).toEqual(['PORT']);
+    expect(error.message).not.toContain('required');
+  });
+
+  it('has no upper bound unless given one', () => {
+    expect(parseEnv(z.object({ N: intEnv(0) }), { N: '9007199254740991' })).toEqual({ N: Number.MAX_SAFE_INTEGER });
+  });
+});
+
+describe('listEnv', () => {
+  const schema = z.object({ QUEUES: listEnv });
+
+  it('splits on commas and trims each item', () => {
+    expect(parseEnv(schema, { QUEUES: 'email, reports ,maintenance' })).toEqual({ QUEUES: ['email', 'reports', 'maintenance'] });
+  });
+
+  it('drops empty items, so a trailing or doubled comma does no harm', () => {
+    expect(parseEnv(schema, { QUEUES: ',email,, ,reports,' })).toEqual({ QUEUES: ['email', 'reports'] });
+  });
+
+  it('reads a single item as a list of one', () => {
+    expect(parseEnv(schema, { QUEUES: 'email' })).toEqual({ QUEUES: ['email'] });
+  });
+});
