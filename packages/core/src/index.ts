@@ -20,3 +20,21 @@ export { QueueSet, assertValidPayload, jobOptionsFor } from './queues.js';
 export type { EnqueueOptions } from './queues.js';
 export * from './errors/index.js';
 export { scheduledRunId, parseScheduledRunId } from './scheduled-run-id.js';
+export { drumlineKeys } from './keys.js';
+export type { DrumlineKeys } from './keys.js';
+export { luaScript } from './scripts.js';
+export { LeaderElection } from './leader-election.js';
+export type { LeaderElectionEvents, LeaderElectionOptions } from './leader-election.js';
+export {
+  apiScheduleRecord,
+  codeScheduleRecords,
+  InvalidScheduleError,
+  scheduleFingerprint,
+  scheduleInputSchema,
+  sameSchedule,
+  DEFAULT_MISFIRE_CAP,
+} from './schedule-record.js';
+export type { ScheduleInput, ScheduleOwner, ScheduleRecord } from './schedule-record.js';
+export { ScheduleStore, CodeOwnedScheduleError, UnknownScheduleError } from './schedule-store.js';
+export type { ApiWriteOutcome, Cursor, LastRun } from './schedule-store.js';
+export { isMisfiredRun, missedTicksToRun, MISFIRE_THRESHOLD_MS } from './misfire.js';

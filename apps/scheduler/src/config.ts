@@ -1,0 +1,24 @@
+import { baseEnvSchema, intEnv, parseEnv, type Env } from '@drumline/core';
+import { z } from 'zod';
+
+const schedulerEnvSchema = baseEnvSchema
+  .extend({
+    /** A dead leader is replaced within this time (plus one standby poll, a tenth of it). */
+    LEASE_TTL_MS: intEnv(1000, 600_000).default(5000),
+    /** Ticks are added as delayed jobs this far ahead; longer than the lease, so ticks fire through a failover. */
+    SCHEDULER_LOOKAHEAD_MS: intEnv(1000, 3_600_000).default(15_000),
+    /** How often the leader applies API changes and tops up the lookahead window. */
+    SCHEDULER_POLL_MS: intEnv(50, 60_000).default(500),
+    /** Init tasks run once per release; set it to your image tag or commit. */
+    RELEASE: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ., _ or -').default('unreleased'),
+  })
+  .refine((env) => env.SCHEDULER_LOOKAHEAD_MS > env.LEASE_TTL_MS, {
+    path: ['SCHEDULER_LOOKAHEAD_MS'],
+    message: 'must be longer than LEASE_TTL_MS, so ticks already added keep firing while a standby takes over',
+  });
+
+export type SchedulerConfig = z.output<typeof schedulerEnvSchema>;
+
+export function loadSchedulerConfig(env: Env): SchedulerConfig {
+  return parseEnv(schedulerEnvSchema, env);
+}

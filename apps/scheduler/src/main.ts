@@ -1,0 +1,61 @@
+import { once } from 'node:events';
+import { closeRedis, ConfigError, createJobRegistry, createLogger, createRedis, LeaderElection, QueueSet, ScheduleStore } from '@drumline/core';
+import { jobs } from '@drumline/jobs';
+import { loadSchedulerConfig } from './config.js';
+import { Materializer } from './materializer.js';
+import { reconcileSchedules } from './reconcile.js';
+
+async function main(): Promise<void> {
+  const config = loadSchedulerConfig(process.env);
+  const logger = createLogger({ app: 'scheduler', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+  const registry = createJobRegistry(jobs);
+  const redis = createRedis(config.REDIS_URL);
+  const queues = new QueueSet(registry, redis, config.KEY_PREFIX);
+  const store = new ScheduleStore(redis, config.KEY_PREFIX);
+  const election = new LeaderElection(redis, config.KEY_PREFIX, { leaseTtlMs: config.LEASE_TTL_MS, logger });
+  const materializer = new Materializer({
+    registry,
+    queues,
+    store,
+    election,
+    logger,
+    lookaheadMs: config.SCHEDULER_LOOKAHEAD_MS,
+    pollMs: config.SCHEDULER_POLL_MS,
+  });
+
+  // Leadership can flip while a step is awaited; each step re-checks it, so the chain stays in order.
+  let leadership: Promise<void> = Promise.resolve();
+  election.on('elected', (term) => {
+    leadership = leadership.then(async () => {
+      if (!election.isLeader) return;
+      const diff = await reconcileSchedules({ registry, store, election, logger });
+      if (!diff || !election.isLeader) return;
+      await materializer.load();
+      materializer.start();
+      logger.info({ term }, 'materializing schedules');
+    }).catch((error: unknown) => {
+      logger.error({ err: error }, 'taking the lead failed; handing it over');
+      election.lostLease('taking the lead failed');
+    });
+  });
+  election.on('demoted', () => {
+    leadership = leadership.then(() => materializer.stop());
+  });
+
+  election.start();
+  logger.info({ leaseTtlMs: config.LEASE_TTL_MS, lookaheadMs: config.SCHEDULER_LOOKAHEAD_MS }, 'scheduler started; campaigning for the lead');
+
+  const signal = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
+  logger.info({ signal }, 'shutting down');
+  await materializer.stop();
+  await election.stop();
+  await leadership;
+  await queues.close();
+  await closeRedis(redis);
+  logger.info('stopped');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof ConfigError ? error.message : (error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,223 @@
+import {
+  jobOptionsFor,
+  MISFIRE_THRESHOLD_MS,
+  missedTicksToRun,
+  scheduledRunId,
+  scheduleFingerprint,
+  ticksAfter,
+  type Cursor,
+  type JobRegistry,
+  type LeaderElection,
+  type Logger,
+  type NormalizedTiming,
+  type QueueSet,
+  type ScheduleRecord,
+  type ScheduleStore,
+} from '@drumline/core';
+import type { JobsOptions, Queue } from 'bullmq';
+import { Promoter } from './promoter.js';
+
+/** Upper bound of upcoming ticks one schedule materializes per pass (a 1 s schedule, 15 s ahead, needs 15). */
+const MAX_UPCOMING_PER_PASS = 1000;
+/** Upper bound of missed ticks examined after a long downtime, so a tiny interval cannot stall a pass. */
+const MAX_MISSED_SCAN = 100_000;
+
+export interface MaterializerOptions {
+  registry: JobRegistry;
+  queues: QueueSet;
+  store: ScheduleStore;
+  election: LeaderElection;
+  logger: Logger;
+  lookaheadMs: number;
+  pollMs: number;
+  now?: () => number;
+  /** Told of ticks dropped by a misfire policy (metrics, alerts). */
+  onMissed?: (schedule: ScheduleRecord, ticks: number[]) => void;
+}
+
+export interface PassResult {
+  added: number;
+  missed: number;
+  withdrawn: number;
+}
+
+interface PendingAdd {
+  queue: Queue;
+  name: string;
+  data: unknown;
+  opts: JobsOptions & { jobId: string };
+  tick: number;
+  promote: boolean;
+}
+
+/**
+ * The leader's loop: turns each schedule's ticks into delayed BullMQ jobs with deterministic ids
+ * (`<scheduleId>@<tick>`) up to `lookaheadMs` ahead, then advances the schedule's cursor with a
+ * fenced write. Two leaders therefore add the same ids (BullMQ keeps one), a stale leader's cursor
+ * write is refused, and the worker's tick claim stops a tick re-added after retention removed it.
+ */
+export class Materializer {
+  private readonly now: () => number;
+  private readonly promoter: Promoter;
+  private records = new Map<string, ScheduleRecord>();
+  private paused = new Set<string>();
+  private cursors = new Map<string, Cursor>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private loop: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: MaterializerOptions) {
+    this.now = options.now ?? Date.now;
+    this.promoter = new Promoter(this.now, (error) => options.logger.warn({ err: error }, 'promoting a due job failed'));
+  }
+
+  /** Loads all schedule state from Redis; call on election, after reconciliation. */
+  async load(): Promise<void> {
+    const { store } = this.options;
+    await store.takeChanged(Number.MAX_SAFE_INTEGER);
+    const [records, paused, cursors] = await Promise.all([store.all(), store.pausedIds(), store.cursors()]);
+    this.records = new Map(records.map((record) => [record.id, record]));
+    this.paused = paused;
+    this.cursors = cursors;
+  }
+
+  start(): void {
+    this.running = true;
+    const tick = () => {
+      this.loop = this.pass()
+        .then(() => undefined)
+        .catch((error: unknown) => this.options.logger.error({ err: error }, 'materializer pass failed'))
+        .finally(() => {
+          if (this.running) this.timer = setTimeout(tick, this.options.pollMs);
+        });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    this.promoter.stop();
+    await this.loop;
+  }
+
+  /** One pass: apply API changes, withdraw what was changed away, add the ticks now due. */
+  async pass(): Promise<PassResult> {
+    const result: PassResult = { added: 0, missed: 0, withdrawn: 0 };
+    const { election, store, logger } = this.options;
+    if (!election.isLeader) return result;
+    await this.applyChanges();
+    const now = this.now();
+    const adds: PendingAdd[] = [];
+    const cursorWrites: [string, string][] = [];
+    const cursorDeletes: string[] = [];
+
+    for (const [id, cursor] of this.cursors) {
+      if (this.records.has(id)) continue;
+      result.withdrawn += await this.withdraw(id, cursor, now);
+      cursorDeletes.push(id);
+    }
+    for (const record of this.records.values()) {
+      const before = this.cursors.get(record.id);
+      let cursor = await this.cursorFor(record, before, now, result);
+      if (!cursor.paused) cursor = this.materialize(record, cursor, now, adds, result);
+      if (cursor !== before) cursorWrites.push([record.id, JSON.stringify(cursor)]);
+      this.cursors.set(record.id, cursor);
+    }
+    for (const id of cursorDeletes) this.cursors.delete(id);
+
+    await this.addJobs(adds);
+    if (cursorWrites.length > 0 || cursorDeletes.length > 0) {
+      if (!(await election.writeHashFenced(store.keys.cursors, cursorWrites, cursorDeletes))) {
+        logger.warn('lost the lease during a pass; the new leader continues from the stored cursors');
+        return result;
+      }
+    }
+    for (const add of adds) if (add.promote && election.isLeader) this.promoter.promoteAt(add.tick, add.queue, add.opts.jobId);
+    result.added = adds.length;
+    return result;
+  }
+
+  private async applyChanges(): Promise<void> {
+    const { store } = this.options;
+    const ids = await store.takeChanged();
+    for (const id of ids) {
+      const [record, paused] = await Promise.all([store.get(id), store.isPaused(id)]);
+      if (record) this.records.set(id, record);
+      else this.records.delete(id);
+      if (paused) this.paused.add(id);
+      else this.paused.delete(id);
+    }
+  }
+
+  /** The cursor to continue from: fresh for a new schedule, reset when its spec or pause changed. */
+  private async cursorFor(record: ScheduleRecord, cursor: Cursor | undefined, now: number, result: PassResult): Promise<Cursor> {
+    const fingerprint = scheduleFingerprint(record);
+    const paused = this.paused.has(record.id);
+    if (!cursor) return { upTo: now, job: record.job, fingerprint, timing: record.timing, paused };
+    const specChanged = cursor.fingerprint !== fingerprint;
+    if (specChanged || (paused && !cursor.paused)) {
+      result.withdrawn += await this.withdraw(record.id, cursor, now);
+      return { upTo: now, job: record.job, fingerprint, timing: record.timing, paused };
+    }
+    // Resuming starts from now: ticks that passed while paused were not missed, they were declined.
+    if (!paused && cursor.paused) return { ...cursor, upTo: Math.max(cursor.upTo, now), paused: false };
+    return cursor;
+  }
+
+  private materialize(record: ScheduleRecord, cursor: Cursor, now: number, adds: PendingAdd[], result: PassResult): Cursor {
+    const horizon = now + this.options.lookaheadMs;
+    if (cursor.upTo >= horizon) return cursor;
+    const job = this.options.registry.find(record.job);
+    if (!job) {
+      this.options.logger.warn({ schedule: record.id, job: record.job }, 'schedule names a job the code no longer defines; not firing it');
+      return cursor;
+    }
+    const missedEnd = now - MISFIRE_THRESHOLD_MS;
+    const missed = cursor.upTo < missedEnd ? ticksAfter(record.timing, cursor.upTo, MAX_MISSED_SCAN, missedEnd) : [];
+    const toCatchUp = missedTicksToRun(record, missed, now);
+    if (missed.length > toCatchUp.length) {
+      const dropped = missed.filter((tick) => !toCatchUp.includes(tick));
+      result.missed += dropped.length;
+      this.options.logger.warn({ schedule: record.id, missed: dropped.length, misfire: record.misfire }, 'ticks missed while no scheduler ran');
+      this.options.onMissed?.(record, dropped);
+    }
+    const from = Math.max(cursor.upTo, missedEnd);
+    const upcoming = ticksAfter(record.timing, from, MAX_UPCOMING_PER_PASS, horizon);
+    const queue = this.options.queues.queueOf(job);
+    const base = jobOptionsFor(job);
+    for (const tick of [...toCatchUp, ...upcoming]) {
+      const delay = Math.max(0, tick - now);
+      adds.push({
+        queue,
+        name: job.name,
+        data: record.data,
+        opts: { ...base, jobId: scheduledRunId(record.id, tick), ...(delay > 0 ? { delay } : {}) },
+        tick,
+        promote: delay > 0,
+      });
+    }
+    const upTo = upcoming.length === MAX_UPCOMING_PER_PASS ? (upcoming[upcoming.length - 1] as number) : horizon;
+    return { ...cursor, upTo };
+  }
+
+  private async addJobs(adds: PendingAdd[]): Promise<void> {
+    const byQueue = new Map<Queue, PendingAdd[]>();
+    for (const add of adds) byQueue.set(add.queue, [...(byQueue.get(add.queue) ?? []), add]);
+    for (const [queue, items] of byQueue) {
+      for (let start = 0; start < items.length; start += 1000) {
+        await queue.addBulk(items.slice(start, start + 1000).map(({ name, data, opts }) => ({ name, data, opts })));
+      }
+    }
+  }
+
+  /** Removes a schedule's runs that were added ahead but have not started. */
+  private async withdraw(id: string, cursor: Cursor, now: number): Promise<number> {
+    const job = this.options.registry.find(cursor.job);
+    if (!job || cursor.upTo <= now) return 0;
+    const queue = this.options.queues.queueOf(job);
+    const ticks = ticksAfter(cursor.timing as NormalizedTiming, now, MAX_UPCOMING_PER_PASS, cursor.upTo);
+    const removed = await Promise.all(ticks.map((tick) => queue.remove(scheduledRunId(id, tick))));
+    return removed.filter((count) => count === 1).length;
+  }
+}

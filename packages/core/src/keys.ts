@@ -1,0 +1,31 @@
+/**
+ * Every Redis key Drumline owns (BullMQ owns `<prefix>:<queue>:*`). One place builds them so the
+ * prefix is applied everywhere and a test or a second deployment on the same Redis stays apart.
+ */
+export function drumlineKeys(prefix: string) {
+  const base = `${prefix}:drumline`;
+  return {
+    /** String: the current leader's token, with the lease TTL. */
+    leader: `${base}:leader`,
+    /** Counter: bumped at each election, so logs can tell leadership terms apart. */
+    leaderTerm: `${base}:leader-term`,
+    /** Hash: schedule id → ScheduleRecord JSON. */
+    schedules: `${base}:schedules`,
+    /** Set: ids of paused schedules (kept apart from the records, so code reconciliation keeps them). */
+    schedulesPaused: `${base}:schedules-paused`,
+    /** Set: ids of schedules changed by the API since the leader last applied them. */
+    schedulesChanged: `${base}:schedules-changed`,
+    /** Hash: schedule id → Cursor JSON (ticks materialized up to, and the spec they were made for). */
+    cursors: `${base}:cursors`,
+    /** Hash: schedule id → LastRun JSON, written by workers. */
+    lastRuns: `${base}:last-runs`,
+    /** String with TTL: the creation time of the one job allowed to run this tick. */
+    tickClaim: (runId: string) => `${base}:tick:${runId}`,
+    /** String with TTL: the run holding a schedule's overlap lock. */
+    overlapLock: (scheduleId: string) => `${base}:overlap:${scheduleId}`,
+    /** String: the release whose init tasks have all completed. */
+    initDone: `${base}:init-done`,
+  } as const;
+}
+
+export type DrumlineKeys = ReturnType<typeof drumlineKeys>;

@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { Redis } from 'ioredis';
+import { drumlineKeys } from './keys.js';
+import type { Logger } from './logger.js';
+import { luaScript } from './scripts.js';
+
+export interface LeaderElectionOptions {
+  /** Lease length: a dead leader is replaced at most this long (plus one poll) after its last renewal. */
+  leaseTtlMs: number;
+  logger: Logger;
+}
+
+export interface LeaderElectionEvents {
+  elected: [term: number];
+  demoted: [reason: string];
+}
+
+/**
+ * Leader election on one Redis key with a TTL lease. The leader renews every third of the TTL;
+ * standbys try to take it every tenth. Each leader gets a fresh random token, and every write it
+ * makes is fenced by a Lua check of that token, so a leader that was paused past its lease
+ * (GC, SIGSTOP, a network partition) has its writes refused. Locally, `isLeader` turns false as
+ * soon as the lease may have expired, measured on the monotonic clock, before Redis says so.
+ */
+export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
+  private readonly keys;
+  private readonly acquireLease;
+  private readonly renewLease;
+  private readonly releaseLease;
+  private readonly fencedWrite;
+  private currentToken: string | undefined;
+  private validUntil = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private cycle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    private readonly options: LeaderElectionOptions,
+  ) {
+    super();
+    this.keys = drumlineKeys(prefix);
+    this.acquireLease = luaScript(redis, 'acquire-lease');
+    this.renewLease = luaScript(redis, 'renew-lease');
+    this.releaseLease = luaScript(redis, 'release-lease');
+    this.fencedWrite = luaScript(redis, 'fenced-hash-write');
+  }
+
+  /**
+   * Sets and deletes fields of a hash only while this process holds the lease (checked in Lua).
+   * Returns false, and demotes this process, when Redis refuses: another scheduler leads now.
+   */
+  async writeHashFenced(hash: string, sets: [field: string, value: string][], deletes: string[] = []): Promise<boolean> {
+    const chunk = 500;
+    for (let start = 0; start < Math.max(sets.length, deletes.length); start += chunk) {
+      const token = this.token;
+      if (!token) return false;
+      const part = sets.slice(start, start + chunk);
+      const written = await this.fencedWrite([this.keys.leader, hash], [token, part.length, ...part.flat(), ...deletes.slice(start, start + chunk)]);
+      if (written !== 1) {
+        this.lostLease('a fenced write was refused: another scheduler holds the lease');
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** True while this process holds a lease that cannot have expired yet. */
+  get isLeader(): boolean {
+    return this.currentToken !== undefined && performance.now() < this.validUntil;
+  }
+
+  /** The fencing token to pass to fenced writes; undefined when not leading. */
+  get token(): string | undefined {
+    return this.isLeader ? this.currentToken : undefined;
+  }
+
+  start(): void {
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Stops campaigning and hands the lease over at once if this process holds it. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    await this.cycle;
+    const token = this.currentToken;
+    if (token) {
+      this.demote('shutting down');
+      await this.releaseLease([this.keys.leader], [token]).catch(() => undefined);
+    }
+  }
+
+  /** Called by fenced writers when Redis refused a write: someone else leads now. */
+  lostLease(reason: string): void {
+    if (this.currentToken) this.demote(reason);
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.cycle = this.campaign().finally(() => {
+        const ttl = this.options.leaseTtlMs;
+        this.schedule(this.currentToken ? Math.max(50, Math.floor(ttl / 3)) : Math.max(50, Math.floor(ttl / 10)));
+      });
+    }, delayMs);
+  }
+
+  private async campaign(): Promise<void> {
+    const ttl = this.options.leaseTtlMs;
+    const startedAt = performance.now();
+    try {
+      if (this.currentToken) {
+        const renewed = await this.renewLease([this.keys.leader], [this.currentToken, ttl]);
+        if (renewed === 1) this.validUntil = startedAt + ttl;
+        else this.demote('lease taken by another scheduler');
+        return;
+      }
+      const token = randomUUID();
+      const term = Number(await this.acquireLease([this.keys.leader, this.keys.leaderTerm], [token, ttl]));
+      if (term > 0 && this.running) {
+        this.currentToken = token;
+        this.validUntil = startedAt + ttl;
+        this.options.logger.info({ term }, 'elected leader');
+        this.emit('elected', term);
+      }
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'leader election round failed');
+      if (this.currentToken && performance.now() >= this.validUntil) this.demote('could not renew the lease in time');
+    }
+  }
+
+  private demote(reason: string): void {
+    this.currentToken = undefined;
+    this.validUntil = 0;
+    this.options.logger.warn({ reason }, 'no longer leader');
+    this.emit('demoted', reason);
+  }
+}

@@ -1,0 +1,130 @@
+import type { Redis } from 'ioredis';
+import { DrumlineError } from './errors/index.js';
+import { drumlineKeys, type DrumlineKeys } from './keys.js';
+import type { ScheduleRecord } from './schedule-record.js';
+import { luaScript } from './scripts.js';
+import type { NormalizedTiming } from './schedule-spec.js';
+
+/** A change through the API would replace or delete a schedule that code owns. */
+export class CodeOwnedScheduleError extends DrumlineError {
+  readonly code = 'DRUMLINE_CODE_OWNED_SCHEDULE';
+
+  constructor(readonly scheduleId: string) {
+    super(`schedule \`${scheduleId}\` is declared in code (packages/jobs); change it there, or pause it through the API`);
+  }
+}
+
+/** A schedule with that id does not exist. */
+export class UnknownScheduleError extends DrumlineError {
+  readonly code = 'DRUMLINE_UNKNOWN_SCHEDULE';
+
+  constructor(readonly scheduleId: string) {
+    super(`no schedule with id \`${scheduleId}\``);
+  }
+}
+
+/** How far the leader has turned a schedule into jobs, and for which spec (to undo on change). */
+export interface Cursor {
+  /** Every tick up to and including this time has been materialized or deliberately skipped. */
+  upTo: number;
+  job: string;
+  fingerprint: string;
+  timing: NormalizedTiming;
+  paused: boolean;
+}
+
+/** The latest run of a schedule, as workers report it. */
+export interface LastRun {
+  runId: string;
+  scheduledFor: number;
+  startedAt: number;
+  finishedAt: number | null;
+  state: 'active' | 'completed' | 'failed' | 'skipped';
+  reason?: string;
+}
+
+export type ApiWriteOutcome = 'created' | 'replaced' | 'deleted';
+
+/**
+ * Schedule state in Redis, shared by the web (writes what users ask), the leader (applies it)
+ * and workers (read policies, report runs). Writes from the API flag the schedule as changed so
+ * the leader re-reads only what moved.
+ */
+export class ScheduleStore {
+  readonly keys: DrumlineKeys;
+  private readonly putApiSchedule;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.keys = drumlineKeys(prefix);
+    this.putApiSchedule = luaScript(redis, 'put-api-schedule');
+  }
+
+  async all(): Promise<ScheduleRecord[]> {
+    const raw = await this.redis.hgetall(this.keys.schedules);
+    return Object.values(raw).map((json) => JSON.parse(json) as ScheduleRecord);
+  }
+
+  async get(id: string): Promise<ScheduleRecord | undefined> {
+    const json = await this.redis.hget(this.keys.schedules, id);
+    return json ? (JSON.parse(json) as ScheduleRecord) : undefined;
+  }
+
+  async pausedIds(): Promise<Set<string>> {
+    return new Set(await this.redis.smembers(this.keys.schedulesPaused));
+  }
+
+  async isPaused(id: string): Promise<boolean> {
+    return (await this.redis.sismember(this.keys.schedulesPaused, id)) === 1;
+  }
+
+  /** Creates or replaces an api-owned schedule. @throws CodeOwnedScheduleError */
+  async putFromApi(record: ScheduleRecord): Promise<ApiWriteOutcome> {
+    const outcome = (await this.putApiSchedule([this.keys.schedules, this.keys.schedulesChanged], [record.id, JSON.stringify(record)])) as string;
+    if (outcome === 'code') throw new CodeOwnedScheduleError(record.id);
+    return outcome as ApiWriteOutcome;
+  }
+
+  /** Deletes an api-owned schedule; the leader then removes its pending runs. */
+  async deleteFromApi(id: string): Promise<void> {
+    const outcome = (await this.putApiSchedule([this.keys.schedules, this.keys.schedulesChanged], [id, ''])) as string;
+    if (outcome === 'code') throw new CodeOwnedScheduleError(id);
+    if (outcome === 'missing') throw new UnknownScheduleError(id);
+    await this.redis.multi().srem(this.keys.schedulesPaused, id).hdel(this.keys.lastRuns, id).exec();
+  }
+
+  /** Pauses or resumes any schedule, code-owned ones too; survives restarts and reconciliation. */
+  async setPaused(id: string, paused: boolean): Promise<void> {
+    if (!(await this.redis.hexists(this.keys.schedules, id))) throw new UnknownScheduleError(id);
+    const pausedKey = this.keys.schedulesPaused;
+    await this.redis
+      .multi()
+      [paused ? 'sadd' : 'srem'](pausedKey, id)
+      .sadd(this.keys.schedulesChanged, id)
+      .exec();
+  }
+
+  /** Takes the ids changed since the last call (at most `count`). */
+  async takeChanged(count = 1000): Promise<string[]> {
+    return (await this.redis.spop(this.keys.schedulesChanged, count)) ?? [];
+  }
+
+  async cursors(): Promise<Map<string, Cursor>> {
+    const raw = await this.redis.hgetall(this.keys.cursors);
+    return new Map(Object.entries(raw).map(([id, json]) => [id, JSON.parse(json) as Cursor]));
+  }
+
+  async lastRuns(ids?: string[]): Promise<Map<string, LastRun>> {
+    if (ids && ids.length === 0) return new Map();
+    const entries: [string, string | null][] = ids
+      ? (await this.redis.hmget(this.keys.lastRuns, ...ids)).map((json, index) => [ids[index] as string, json])
+      : Object.entries(await this.redis.hgetall(this.keys.lastRuns));
+    return new Map(entries.filter((entry): entry is [string, string] => entry[1] !== null).map(([id, json]) => [id, JSON.parse(json) as LastRun]));
+  }
+
+  async recordRun(scheduleId: string, run: LastRun): Promise<void> {
+    await this.redis.hset(this.keys.lastRuns, scheduleId, JSON.stringify(run));
+  }
+}
