@@ -1,4 +1,4 @@
-import { Cron } from 'croner';
+import { CronExpressionParser } from 'cron-parser';
 import ms from 'ms';
 import { JobDefinitionError } from './errors/index.js';
 
@@ -84,7 +84,7 @@ export function normalizeTiming(timing: ScheduleTiming, owner: string): Normaliz
     const tz = timing.tz ?? 'UTC';
     assertTimeZone(tz, owner);
     try {
-      new Cron(timing.cron, { timezone: tz, paused: true });
+      CronExpressionParser.parse(timing.cron, { tz });
     } catch (error) {
       throw new JobDefinitionError(`${owner}: cron \`${timing.cron}\` is invalid: ${(error as Error).message}`);
     }
@@ -119,13 +119,12 @@ export function ticksAfter(timing: NormalizedTiming, afterMs: number, limit: num
     }
     return ticks;
   }
-  const cron = new Cron(timing.cron, { timezone: timing.tz, paused: true });
-  let cursor = new Date(afterMs);
-  while (ticks.length < limit) {
-    const next = cron.nextRun(cursor);
-    if (!next || next.getTime() > untilMs) break;
-    ticks.push(next.getTime());
-    cursor = next;
+  // cron-parser follows Vixie cron across DST changes; see "Time zones and DST" in the README.
+  const cron = CronExpressionParser.parse(timing.cron, { tz: timing.tz, currentDate: new Date(afterMs) });
+  while (ticks.length < limit && cron.hasNext()) {
+    const next = cron.next().getTime();
+    if (next > untilMs) break;
+    ticks.push(next);
   }
   return ticks;
 }

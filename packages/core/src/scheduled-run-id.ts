@@ -7,11 +7,23 @@ export function scheduledRunId(scheduleId: string, tickMs: number): string {
   return `${scheduleId}@${tickMs}`;
 }
 
-const SCHEDULED_RUN_ID = /^(.+)@(\d+)$/;
+/** A run triggered by hand ("run now"): `<scheduleId>@<ms>.manual`, never equal to a tick's id. */
+export function manualRunId(scheduleId: string, nowMs: number): string {
+  return `${scheduleId}@${nowMs}.manual`;
+}
+
+const SCHEDULED_RUN_ID = /^(.+)@(\d+)(\.manual)?$/;
+
+export interface ScheduledRun {
+  scheduleId: string;
+  /** The nominal tick; for a manual run, when it was triggered. */
+  scheduledFor: Date;
+  manual: boolean;
+}
 
 /** The schedule and nominal tick a run was made for, or undefined for an on-demand run. */
-export function parseScheduledRunId(id: string | undefined): { scheduleId: string; scheduledFor: Date } | undefined {
+export function parseScheduledRunId(id: string | undefined): ScheduledRun | undefined {
   const match = id ? SCHEDULED_RUN_ID.exec(id) : null;
   if (!match) return undefined;
-  return { scheduleId: match[1] as string, scheduledFor: new Date(Number(match[2])) };
+  return { scheduleId: match[1] as string, scheduledFor: new Date(Number(match[2])), manual: match[3] !== undefined };
 }
