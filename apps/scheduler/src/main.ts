@@ -1,8 +1,9 @@
 import { once } from 'node:events';
 import { closeRedis, ConfigError, createJobRegistry, createLogger, createRedis, LeaderElection, QueueSet, ScheduleStore } from '@drumline/core';
-import { jobs } from '@drumline/jobs';
+import { initTasks, jobs } from '@drumline/jobs';
 import { loadSchedulerConfig } from './config.js';
 import { Materializer } from './materializer.js';
+import { runInitTasks } from './init-runner.js';
 import { reconcileSchedules } from './reconcile.js';
 
 async function main(): Promise<void> {
@@ -11,6 +12,7 @@ async function main(): Promise<void> {
   const registry = createJobRegistry(jobs);
   const redis = createRedis(config.REDIS_URL);
   const queues = new QueueSet(registry, redis, config.KEY_PREFIX);
+  const initQueues = new QueueSet(createJobRegistry(initTasks), redis, config.KEY_PREFIX);
   const store = new ScheduleStore(redis, config.KEY_PREFIX);
   const election = new LeaderElection(redis, config.KEY_PREFIX, { leaseTtlMs: config.LEASE_TTL_MS, logger });
   const materializer = new Materializer({
@@ -30,6 +32,17 @@ async function main(): Promise<void> {
       if (!election.isLeader) return;
       const diff = await reconcileSchedules({ registry, store, election, logger });
       if (!diff || !election.isLeader) return;
+      const initialized = await runInitTasks({
+        tasks: initTasks,
+        initQueues,
+        redis,
+        initDoneKey: store.keys.initDone,
+        release: config.RELEASE,
+        election,
+        logger,
+        pollMs: config.SCHEDULER_POLL_MS,
+      });
+      if (!initialized || !election.isLeader) return;
       await materializer.load();
       materializer.start();
       logger.info({ term }, 'materializing schedules');
@@ -50,7 +63,7 @@ async function main(): Promise<void> {
   await materializer.stop();
   await election.stop();
   await leadership;
-  await queues.close();
+  await Promise.all([queues.close(), initQueues.close()]);
   await closeRedis(redis);
   logger.info('stopped');
 }

@@ -39,3 +39,5 @@ export type { ScheduleInput, ScheduleOwner, ScheduleRecord } from './schedule-re
 export { ScheduleStore, CodeOwnedScheduleError, UnknownScheduleError } from './schedule-store.js';
 export type { ApiWriteOutcome, Cursor, LastRun } from './schedule-store.js';
 export { isMisfiredRun, missedTicksToRun, MISFIRE_THRESHOLD_MS } from './misfire.js';
+export { defineInitTask, initRunId, INIT_QUEUE } from './define-init-task.js';
+export type { InitTaskContext, InitTaskDefinition, InitTaskInput } from './define-init-task.js';

@@ -23,7 +23,7 @@ export function drumlineKeys(prefix: string) {
     tickClaim: (runId: string) => `${base}:tick:${runId}`,
     /** String with TTL: the run holding a schedule's overlap lock. */
     overlapLock: (scheduleId: string) => `${base}:overlap:${scheduleId}`,
-    /** String: the release whose init tasks have all completed. */
+    /** Hash: release → when all its init tasks completed (epoch ms). */
     initDone: `${base}:init-done`,
   } as const;
 }
