@@ -148,17 +148,27 @@ describe('defineJob', () => {
       expect(error.message).toContain('(found none)');
     });
 
-    it.each(['61 * * * *', '* * *', 'every day'])('rejects the cron %j with a message naming the job, the schedule and the cron', (cron) => {
+    it.each(['61 * * * *', '* * *', '0 3 * *', '0 0 3 * * * *', 'every day'])('rejects the cron %j with a message naming the job, the schedule and the cron', (cron) => {
       const error = definitionError(() => emailJob({ schedules: [{ id: 'nightly', cron, data: { to: 'a@example.com' } }] }));
 
       expect(error.message).toContain('job `send-email`, schedule `nightly`');
       expect(error.message).toContain(`cron \`${cron}\` is invalid`);
     });
 
-    it('says which field of a cron is out of range', () => {
+    it('says which value of a cron is out of range, and the range', () => {
       const error = definitionError(() => emailJob({ schedules: [{ id: 'nightly', cron: '61 * * * *', data: { to: 'a@example.com' } }] }));
 
-      expect(error.message).toMatch(/minute: 61/);
+      expect(error.message).toMatch(/\b61\b.*\b0-59\b/);
+    });
+
+    it('says how many fields a cron with a field missing has, and how many it needs', () => {
+      const error = definitionError(() => emailJob({ schedules: [{ id: 'nightly', cron: '0 3 * *', data: { to: 'a@example.com' } }] }));
+
+      expect(error.message).toContain('it has 4 fields; write 5 (minute hour day-of-month month day-of-week), or 6 with seconds first');
+    });
+
+    it.each(['0 3 * * *', ' 0 3 * * 1-5 ', '0 0 3 * * *', '@daily'])('accepts the cron %j', (cron) => {
+      expect(emailJob({ schedules: [{ id: 'nightly', cron, data: { to: 'a@example.com' } }] }).schedules).toHaveLength(1);
     });
 
     it('rejects a time zone that is not an IANA name', () => {

@@ -83,6 +83,14 @@ export function normalizeTiming(timing: ScheduleTiming, owner: string): Normaliz
   if ('cron' in timing && timing.cron !== undefined) {
     const tz = timing.tz ?? 'UTC';
     assertTimeZone(tz, owner);
+    // cron-parser reads a short expression as if the leading fields were left out, so '0 3 * *'
+    // (a field forgotten from '0 3 * * *') would silently fire every minute of hour 0 on the 3rd.
+    const fields = timing.cron.trim().split(/\s+/);
+    if (!timing.cron.trim().startsWith('@') && fields.length !== 5 && fields.length !== 6) {
+      throw new JobDefinitionError(
+        `${owner}: cron \`${timing.cron}\` is invalid: it has ${fields.length} fields; write 5 (minute hour day-of-month month day-of-week), or 6 with seconds first`,
+      );
+    }
     try {
       CronExpressionParser.parse(timing.cron, { tz });
     } catch (error) {
