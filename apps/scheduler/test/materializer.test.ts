@@ -1,0 +1,149 @@
+import { scheduledRunId } from '@drumline/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startScheduler } from './scheduler-harness.js';
+
+const SECOND = 1000;
+// A whole minute in the past as "now", so epoch-aligned grids are easy to state.
+const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
+
+let current: Awaited<ReturnType<typeof startScheduler>> | undefined;
+afterEach(async () => {
+  await current?.close();
+  current = undefined;
+});
+
+async function leader(lookaheadMs = 10 * SECOND) {
+  current = await startScheduler({ name: 'materializer', lookaheadMs });
+  await current.elected;
+  current.setNow(T0);
+  return current;
+}
+
+describe('materializer', () => {
+  it('adds each tick of the lookahead window once, as a delayed job named <schedule>@<tick>', async () => {
+    const s = await leader();
+    await s.putApiSchedule('every-2s', { job: 'tick', every: '2s', data: { n: 1 } });
+    await s.materializer.load();
+    const first = await s.materializer.pass();
+    const second = await s.materializer.pass();
+
+    expect(first.added).toBe(5);
+    expect(second.added).toBe(0);
+    const expected = [2, 4, 6, 8, 10].map((seconds) => scheduledRunId('every-2s', T0 + seconds * SECOND));
+    expect((await s.jobIds()).sort()).toEqual(expected.sort());
+    const job = await s.queues.all()[0]!.getJob(expected[0]!);
+    expect(job?.data).toEqual({ n: 1 });
+  });
+
+  it('tops up the window as time moves on, without re-adding ticks already added', async () => {
+    const s = await leader();
+    await s.putApiSchedule('every-2s', { job: 'tick', every: '2s' });
+    await s.materializer.load();
+    await s.materializer.pass();
+    s.setNow(T0 + 4 * SECOND);
+    const later = await s.materializer.pass();
+
+    expect(later.added).toBe(2);
+    expect(new Set(await s.jobIds()).size).toBe(7);
+  });
+
+  it('withdraws pending runs when a schedule is paused, adds none while paused, and resumes from now without catching up', async () => {
+    const s = await leader();
+    await s.putApiSchedule('every-1s', { job: 'tick', every: '1s' });
+    await s.materializer.load();
+    await s.materializer.pass();
+    expect((await s.jobIds()).length).toBe(10);
+
+    await s.store.setPaused('every-1s', true);
+    const paused = await s.materializer.pass();
+    expect(paused.withdrawn).toBe(10);
+    expect(await s.jobIds()).toEqual([]);
+
+    s.setNow(T0 + 60 * SECOND);
+    await s.materializer.pass();
+    expect(await s.jobIds()).toEqual([]);
+
+    await s.store.setPaused('every-1s', false);
+    const resumed = await s.materializer.pass();
+    expect(resumed.missed).toBe(0);
+    expect((await s.jobIds()).sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => scheduledRunId('every-1s', T0 + (61 + i) * SECOND)).sort(),
+    );
+  });
+
+  it('replaces pending runs when a schedule is changed through the API', async () => {
+    const s = await leader();
+    await s.putApiSchedule('changing', { job: 'tick', every: '5s' });
+    await s.materializer.load();
+    await s.materializer.pass();
+    await s.putApiSchedule('changing', { job: 'tick', every: '2s' });
+    const result = await s.materializer.pass();
+
+    expect(result.withdrawn).toBe(2);
+    expect((await s.jobIds()).sort()).toEqual([2, 4, 6, 8, 10].map((x) => scheduledRunId('changing', T0 + x * SECOND)).sort());
+  });
+
+  it('withdraws pending runs of a schedule deleted through the API', async () => {
+    const s = await leader();
+    await s.putApiSchedule('doomed', { job: 'tick', every: '1s' });
+    await s.materializer.load();
+    await s.materializer.pass();
+    await s.store.deleteFromApi('doomed');
+    await s.materializer.pass();
+
+    expect(await s.jobIds()).toEqual([]);
+    expect((await s.store.cursors()).has('doomed')).toBe(false);
+  });
+
+  describe('after a downtime of 60 s with a 10 s schedule', () => {
+    async function afterDowntime(misfire: 'skip' | 'once' | 'all', extra: { misfireCap?: number; misfireGraceMs?: number } = {}) {
+      const s = await leader(5 * SECOND);
+      await s.putApiSchedule('every-10s', { job: 'tick', every: '10s', misfire, ...extra });
+      await s.materializer.load();
+      await s.materializer.pass();
+      s.setNow(T0 + 65 * SECOND);
+      const result = await s.materializer.pass();
+      const ids = await s.jobIds('waiting');
+      return { s, result, ids };
+    }
+
+    it("`skip` runs none of the missed ticks and counts them as missed", async () => {
+      const { result, ids } = await afterDowntime('skip');
+      expect(ids).toEqual([]);
+      expect(result.missed).toBe(6);
+    });
+
+    it('`once` runs only the newest missed tick', async () => {
+      const { result, ids } = await afterDowntime('once');
+      expect(ids).toEqual([scheduledRunId('every-10s', T0 + 60 * SECOND)]);
+      expect(result.missed).toBe(5);
+    });
+
+    it('`all` runs each missed tick, up to the cap, newest first kept', async () => {
+      const all = await afterDowntime('all');
+      expect(all.ids.sort()).toEqual([10, 20, 30, 40, 50, 60].map((x) => scheduledRunId('every-10s', T0 + x * SECOND)).sort());
+      await all.s.close();
+      current = undefined;
+      const capped = await afterDowntime('all', { misfireCap: 2 });
+      expect(capped.ids.sort()).toEqual([50, 60].map((x) => scheduledRunId('every-10s', T0 + x * SECOND)).sort());
+    });
+
+    it('a grace window drops missed ticks older than it, whatever the policy', async () => {
+      const { ids } = await afterDowntime('all', { misfireGraceMs: 25 * SECOND });
+      expect(ids.sort()).toEqual([40, 50, 60].map((x) => scheduledRunId('every-10s', T0 + x * SECOND)).sort());
+    });
+  });
+
+  it('a leader whose lease was taken has its cursor writes refused and stops leading', async () => {
+    const s = await leader();
+    await s.putApiSchedule('every-1s', { job: 'tick', every: '1s' });
+    await s.materializer.load();
+    await s.redis.set(`${s.prefix}:drumline:leader`, 'someone-else');
+    const demoted = new Promise<string>((resolve) => s.election.once('demoted', resolve));
+    await s.materializer.pass();
+
+    expect(await demoted).toMatch(/another scheduler/);
+    expect(s.election.isLeader).toBe(false);
+    expect((await s.store.cursors()).has('every-1s')).toBe(false);
+  });
+});
