@@ -16,7 +16,9 @@ export const baseEnvSchema = z.object({
 
 /** A whole number read from an env variable, within bounds. */
 export function intEnv(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return z.coerce.number().int(`must be a whole number`).min(min).max(max);
+  // Only a value that is not a number at all gets this message: zod's own says "received NaN".
+  const notANumber = (issue: { code: string }) => (issue.code === 'invalid_type' ? 'must be a whole number' : undefined);
+  return z.coerce.number({ error: notANumber }).int('must be a whole number').min(min).max(max);
 }
 
 /** A comma-separated list read from an env variable. */
