@@ -1,0 +1,103 @@
+import { InvalidPayloadError, JobTimeoutError, parseScheduledRunId, UnknownJobError, type JobDefinition, type JobRegistry, type Logger } from '@drumline/core';
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { WorkerShutdownError } from './errors/worker-shutdown-error.js';
+import { RunContext } from './run-context.js';
+import type { BeforeScheduledRun, ScheduledRunAdmission } from './scheduled-run-gate.js';
+
+export interface JobRunnerOptions {
+  registry: JobRegistry;
+  logger: Logger;
+  /** The overlap seam: asked before the handler of each scheduled run. */
+  beforeScheduledRun: BeforeScheduledRun;
+}
+
+/**
+ * BullMQ's processor for every queue of this process: it validates a job's payload, builds its
+ * JobContext, runs the handler within its timeout, and keeps the runs in flight so that a
+ * shutdown can abort them.
+ */
+export class JobRunner {
+  private readonly registry: JobRegistry;
+  private readonly logger: Logger;
+  private readonly beforeScheduledRun: BeforeScheduledRun;
+  private readonly running = new Set<RunContext>();
+
+  constructor(options: JobRunnerOptions) {
+    this.registry = options.registry;
+    this.logger = options.logger;
+    this.beforeScheduledRun = options.beforeScheduledRun;
+  }
+
+  /** Runs in flight. */
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  /**
+   * The BullMQ processor. It takes two parameters on purpose: BullMQ then makes no AbortController
+   * of its own per job; the run's signal is made on demand by RunContext.
+   */
+  readonly process = async (job: Job, token?: string): Promise<unknown> => {
+    const definition = this.registry.find(job.name);
+    if (!definition) return this.refuse(job, new UnknownJobError(job.name));
+    const parsed = definition.schema.safeParse(job.data);
+    if (!parsed.success) return this.refuse(job, InvalidPayloadError.fromZod(definition.name, parsed.error));
+
+    const scheduled = parseScheduledRunId(job.id);
+    const run = new RunContext(job, this.logger, scheduled?.scheduleId, scheduled?.scheduledFor);
+    this.running.add(run);
+    let admission: ScheduledRunAdmission | undefined;
+    try {
+      if (scheduled) {
+        admission = await this.beforeScheduledRun({ job, token, definition, ...scheduled, logger: run.logger });
+        if (!admission.admit) return admission.result;
+      }
+      return await this.runHandler(definition, parsed.data, run);
+    } catch (error) {
+      if (run.stopReason instanceof WorkerShutdownError) {
+        // Not the job's fault: hand it to the next worker now rather than spend an attempt on it.
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      const willRetry = !(error instanceof UnrecoverableError) && run.attempt < (job.opts.attempts ?? 1);
+      run.logger.warn({ err: error, willRetry }, 'run failed');
+      throw error;
+    } finally {
+      clearTimeout(run.timer);
+      this.running.delete(run);
+      if (admission?.admit && admission.release) await this.release(run, admission.release);
+    }
+  };
+
+  /** Aborts every run in flight with `reason`: their attempts settle at once, whatever their handlers do. */
+  stopAll(reason: Error): void {
+    for (const run of this.running) run.stop(reason);
+  }
+
+  /** Fails the job for good: retrying cannot fix an unknown job or a payload its schema refuses. */
+  private refuse(job: Job, error: Error): never {
+    this.logger.error({ job: job.name, runId: job.id, err: error }, 'run refused');
+    throw new UnrecoverableError(error.message);
+  }
+
+  /** Resolves with the handler's result, or rejects with its error or the reason the run was stopped. */
+  private runHandler(definition: JobDefinition, data: unknown, run: RunContext): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      run.interrupt = reject;
+      run.timer = setTimeout(() => run.stop(new JobTimeoutError(definition.name, definition.timeoutMs)), definition.timeoutMs);
+      try {
+        Promise.resolve(definition.handler(data, run)).then(resolve, reject);
+      } catch (error) {
+        reject(error);
+      }
+    });
+  }
+
+  private async release(run: RunContext, release: () => Promise<void>): Promise<void> {
+    try {
+      await release();
+    } catch (error) {
+      run.logger.error({ err: error }, 'releasing the scheduled run failed');
+    }
+  }
+}

@@ -1,0 +1,216 @@
+import { closeRedis, createJobRegistry, createLogger, defineJob, jobOptionsFor, QueueSet } from '@drumline/core';
+import { QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
+import { JobRunner } from '../src/job-runner.js';
+import { admitEveryRun, type BeforeScheduledRun } from '../src/scheduled-run-gate.js';
+
+const QUEUE = 'runner';
+const prefix = uniquePrefix('worker-job-runner');
+
+/** What the handlers saw, for the assertions that the BullMQ job alone cannot answer. */
+const seen = {
+  echoCalls: 0,
+  timeoutSignals: [] as AbortSignal[],
+  flakyStarts: [] as { attempt: number; at: number }[],
+};
+
+const echo = defineJob({
+  name: 'echo',
+  queue: QUEUE,
+  schema: z.object({ n: z.number().int(), label: z.string().default('plain') }),
+  async handler(data, context) {
+    seen.echoCalls += 1;
+    const { jobId, jobName, attempt, scheduleId, scheduledFor, logger, log, progress } = context;
+    await log(`echo ${data.n}`);
+    await progress(50);
+    await progress({ step: 'done' });
+    return { data, jobId, jobName, attempt, scheduleId: scheduleId ?? null, scheduledFor: scheduledFor?.toISOString() ?? null, bindings: logger.bindings() };
+  },
+});
+
+const stuck = defineJob({
+  name: 'stuck',
+  queue: QUEUE,
+  schema: z.object({}),
+  attempts: 2,
+  backoff: { type: 'fixed', delayMs: 10 },
+  timeoutMs: 200,
+  async handler(_data, { signal }) {
+    seen.timeoutSignals.push(signal);
+    // Ignores its signal on purpose: the timeout must fail the attempt all the same.
+    await new Promise(() => undefined);
+  },
+});
+
+const flaky = defineJob({
+  name: 'flaky',
+  queue: QUEUE,
+  schema: z.object({ failTimes: z.number().int() }),
+  attempts: 3,
+  backoff: { type: 'fixed', delayMs: 100 },
+  handler({ failTimes }, { attempt }) {
+    seen.flakyStarts.push({ attempt, at: Date.now() });
+    if (attempt <= failTimes) throw new Error(`flaky failure on attempt ${attempt}`);
+    return { succeededOn: attempt };
+  },
+});
+
+const doomed = defineJob({
+  name: 'doomed',
+  queue: QUEUE,
+  schema: z.object({}),
+  attempts: 5,
+  handler() {
+    throw new UnrecoverableError('the account is closed');
+  },
+});
+
+const registry = createJobRegistry([echo, stuck, flaky, doomed]);
+const gate = vi.fn<BeforeScheduledRun>(admitEveryRun);
+
+let redis: ReturnType<typeof connectTestRedis>;
+let eventsConnection: ReturnType<typeof connectTestRedis>;
+let queues: QueueSet;
+let events: QueueEvents;
+let worker: Worker;
+
+beforeAll(async () => {
+  redis = connectTestRedis();
+  queues = new QueueSet(registry, redis, prefix);
+  eventsConnection = connectTestRedis();
+  events = new QueueEvents(QUEUE, { connection: eventsConnection, prefix });
+  await events.waitUntilReady();
+  const runner = new JobRunner({ registry, logger: createLogger({ app: 'worker-test', level: 'silent' }), beforeScheduledRun: gate });
+  worker = new Worker(QUEUE, runner.process, { connection: redis, prefix, concurrency: 5 });
+  await worker.waitUntilReady();
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await events?.close();
+  if (eventsConnection) await closeRedis(eventsConnection);
+  await queues?.close();
+  if (redis) {
+    await deleteKeys(redis, prefix);
+    await closeRedis(redis);
+  }
+});
+
+/** Waits for the job's final outcome, then reads it back from Redis. */
+async function settled(job: Job): Promise<Job> {
+  await job.waitUntilFinished(events, 20_000).catch(() => undefined);
+  const stored = await queues.queueOf(echo).getJob(job.id ?? ''); // every test job is on QUEUE
+  if (!stored) throw new Error(`job ${job.id} is gone`);
+  return stored;
+}
+
+/** Adds a job without the enqueue-side validation, as a buggy or outdated producer could. */
+function addUnchecked(jobName: string, data: unknown, jobId?: string): Promise<Job> {
+  const job = registry.find(jobName) ?? echo;
+  return queues.queueOf(job).add(jobName, data, { ...jobOptionsFor(job), ...(jobId ? { jobId } : {}) });
+}
+
+describe('JobRunner', () => {
+  it('completes a valid job with the return value of its handler, which saw its payload and context', async () => {
+    const job = await settled(await queues.enqueue('echo', { n: 7 }));
+    expect(await job.getState()).toBe('completed');
+    expect(job.returnvalue).toEqual({
+      data: { n: 7, label: 'plain' },
+      jobId: job.id,
+      jobName: 'echo',
+      attempt: 1,
+      scheduleId: null,
+      scheduledFor: null,
+      bindings: { app: 'worker-test', job: 'echo', runId: job.id, attempt: 1 },
+    });
+    expect(job.attemptsMade).toBe(1);
+    expect(job.progress).toEqual({ step: 'done' });
+    const { logs } = await queues.queueOf(echo).getJobLogs(job.id ?? '');
+    expect(logs).toEqual(['echo 7']);
+    expect(gate).not.toHaveBeenCalled();
+  });
+
+  it('gives a scheduled run its schedule and tick, read from its job id, and asks the gate first', async () => {
+    gate.mockClear();
+    const tick = Date.UTC(2026, 0, 1, 9, 30);
+    const release = vi.fn(async () => undefined);
+    gate.mockImplementationOnce(async () => ({ admit: true, release }));
+    const job = await settled(await queues.enqueue('echo', { n: 1 }, { jobId: `nightly-echo@${tick}` }));
+    expect(job.returnvalue).toMatchObject({
+      scheduleId: 'nightly-echo',
+      scheduledFor: new Date(tick).toISOString(),
+      bindings: { job: 'echo', runId: `nightly-echo@${tick}`, attempt: 1, scheduleId: 'nightly-echo' },
+    });
+    expect(gate).toHaveBeenCalledTimes(1);
+    expect(gate.mock.calls[0]?.[0]).toMatchObject({ scheduleId: 'nightly-echo', scheduledFor: new Date(tick), definition: echo });
+    expect(release).toHaveBeenCalledTimes(1);
+  });
+
+  it('completes a scheduled run the gate turns away with the gate\'s result, without calling the handler', async () => {
+    gate.mockImplementationOnce(async () => ({ admit: false, result: { skipped: 'previous run still active' } }));
+    const callsBefore = seen.echoCalls;
+    const job = await settled(await queues.enqueue('echo', { n: 2 }, { jobId: `overlapping@${Date.UTC(2026, 0, 2)}` }));
+    expect(await job.getState()).toBe('completed');
+    expect(job.returnvalue).toEqual({ skipped: 'previous run still active' });
+    expect(seen.echoCalls).toBe(callsBefore);
+  });
+
+  it('fails a payload its schema refuses at once, without retrying, with a reason naming each field', async () => {
+    const callsBefore = seen.echoCalls;
+    const job = await settled(await addUnchecked('echo', { n: 'seven', label: 3 }));
+    expect(await job.getState()).toBe('failed');
+    expect(job.attemptsMade).toBe(1);
+    expect(job.failedReason).toMatch(/invalid payload for job `echo`/);
+    expect(job.failedReason).toMatch(/\bn: /);
+    expect(job.failedReason).toMatch(/\blabel: /);
+    expect(seen.echoCalls).toBe(callsBefore);
+  });
+
+  it('fails a job no definition knows at once, naming it', async () => {
+    const job = await settled(await addUnchecked('vanished', {}));
+    expect(await job.getState()).toBe('failed');
+    expect(job.attemptsMade).toBe(1);
+    expect(job.failedReason).toMatch(/no job named `vanished`/);
+  });
+
+  it('fails an attempt that outlives timeoutMs with the timeout error, aborts its signal, and retries it', async () => {
+    const job = await settled(await queues.enqueue('stuck', {}));
+    expect(await job.getState()).toBe('failed');
+    expect(job.failedReason).toBe('job `stuck` timed out after 200 ms');
+    expect(job.attemptsMade).toBe(2);
+    expect(job.stacktrace).toHaveLength(2);
+    expect(seen.timeoutSignals).toHaveLength(2);
+    for (const signal of seen.timeoutSignals) {
+      expect(signal.aborted).toBe(true);
+      expect(signal.reason).toMatchObject({ name: 'JobTimeoutError', code: 'DRUMLINE_JOB_TIMEOUT' });
+    }
+  });
+
+  it('retries a throwing handler after its backoff until an attempt succeeds', async () => {
+    seen.flakyStarts.length = 0;
+    const job = await settled(await queues.enqueue('flaky', { failTimes: 2 }));
+    expect(await job.getState()).toBe('completed');
+    expect(job.returnvalue).toEqual({ succeededOn: 3 });
+    expect(job.attemptsMade).toBe(3);
+    expect(seen.flakyStarts.map((start) => start.attempt)).toEqual([1, 2, 3]);
+    const [first, second, third] = seen.flakyStarts.map((start) => start.at);
+    expect((second ?? 0) - (first ?? 0)).toBeGreaterThanOrEqual(100);
+    expect((third ?? 0) - (second ?? 0)).toBeGreaterThanOrEqual(100);
+  });
+
+  it('fails a handler that throws on every attempt for good once its attempts are spent', async () => {
+    const job = await settled(await queues.enqueue('flaky', { failTimes: 99 }));
+    expect(await job.getState()).toBe('failed');
+    expect(job.attemptsMade).toBe(3);
+    expect(job.failedReason).toBe('flaky failure on attempt 3');
+  });
+
+  it("never retries a handler's UnrecoverableError", async () => {
+    const job = await settled(await queues.enqueue('doomed', {}));
+    expect(await job.getState()).toBe('failed');
+    expect(job.attemptsMade).toBe(1);
+    expect(job.failedReason).toBe('the account is closed');
+  });
+});
