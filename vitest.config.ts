@@ -5,7 +5,7 @@ export default defineConfig({
   test: {
     include: ['{apps,packages,tests}/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
-    typecheck: { enabled: true, include: ['{apps,packages}/**/*.test-d.ts'] },
+    typecheck: { enabled: true, include: ['{apps,packages}/**/*.test-d.ts'], tsconfig: 'tsconfig.typecheck.json' },
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,
