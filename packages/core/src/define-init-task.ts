@@ -37,7 +37,20 @@ export function defineInitTask<const Name extends string>(input: InitTaskInput<N
     timeoutMs: input.timeoutMs ?? 30 * 60_000,
     // Kept for a year: the stored job is part of what makes the task run once per release.
     retention: { completed: { ageSeconds: 365 * 86_400, count: 10_000 }, failed: { ageSeconds: 365 * 86_400 } },
-    handler: ({ release }, context) => input.handler({ ...context, release }),
+    // The context may be a class instance whose members live on its prototype: copy them by name.
+    handler: ({ release }, context) =>
+      input.handler({
+        jobId: context.jobId,
+        jobName: context.jobName,
+        attempt: context.attempt,
+        logger: context.logger,
+        signal: context.signal,
+        scheduleId: context.scheduleId,
+        scheduledFor: context.scheduledFor,
+        progress: (value) => context.progress(value),
+        log: (line) => context.log(line),
+        release,
+      }),
   });
 }
 

@@ -1,0 +1,66 @@
+import { closeRedis, ConfigError, createJobRegistry, createLogger, createRedis, INIT_QUEUE, type JobRegistry } from '@drumline/core';
+import { initTasks, jobs } from '@drumline/jobs';
+import { Worker } from 'bullmq';
+import { loadWorkerConfig, type WorkerConfig } from './config.js';
+import { drain } from './drain.js';
+import { JobRunner } from './job-runner.js';
+import { admitEveryRun } from './scheduled-run-gate.js';
+
+// Init tasks are jobs on their own queue, which every worker consumes whatever WORKER_QUEUES says.
+const registry = createJobRegistry([...jobs, ...initTasks]);
+const config = readConfig(createJobRegistry(jobs));
+const queueNames = [...new Set([...config.WORKER_QUEUES, ...(initTasks.length > 0 ? [INIT_QUEUE] : [])])];
+
+const logger = createLogger({ app: 'worker', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+const stopRequested = shutdownSignal(); // listening before the first job can start
+const connection = createRedis(config.REDIS_URL);
+const runner = new JobRunner({ registry, logger, beforeScheduledRun: admitEveryRun });
+const workers = queueNames.map((queue) => {
+  const worker = new Worker(queue, runner.process, {
+    connection,
+    prefix: config.KEY_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: config.WORKER_LOCK_MS,
+    stalledInterval: config.WORKER_LOCK_MS,
+  });
+  worker.on('error', (err) => logger.error({ queue, err }, 'worker error'));
+  worker.on('stalled', (runId) => logger.warn({ queue, runId }, 'run stalled: its worker died or blocked, running it again'));
+  return worker;
+});
+await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+logger.info({ queues: queueNames, concurrency: config.WORKER_CONCURRENCY, pid: process.pid }, 'worker ready');
+
+const signal = await stopRequested;
+logger.info({ signal, running: runner.runningCount, graceMs: config.SHUTDOWN_GRACE_MS }, 'shutting down: taking no more jobs');
+const outcome = await drain(workers, runner, config.SHUTDOWN_GRACE_MS, logger);
+await closeRedis(connection);
+logger.info({ outcome }, 'worker stopped');
+process.exit(0);
+
+/** The configuration, or the end of the process with a message naming each bad variable. */
+function readConfig(registry: JobRegistry): WorkerConfig {
+  try {
+    return loadWorkerConfig(process.env, registry);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`worker: ${error.message}\n`);
+    process.exit(1);
+  }
+}
+
+/** Resolves on the first SIGTERM or SIGINT. A second one ends the process at once: its jobs stall and run again elsewhere. */
+function shutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (received) {
+        logger.warn({ signal }, 'second signal: exiting without waiting for the running jobs');
+        process.exit(1);
+      }
+      received = true;
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
