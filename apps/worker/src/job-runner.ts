@@ -1,8 +1,11 @@
 import { InvalidPayloadError, JobTimeoutError, parseScheduledRunId, UnknownJobError, type JobDefinition, type JobRegistry, type Logger } from '@drumline/core';
-import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { WorkerShutdownError } from './errors/worker-shutdown-error.js';
 import { RunContext } from './run-context.js';
-import type { BeforeScheduledRun, ScheduledRunAdmission } from './scheduled-run-gate.js';
+import type { BeforeScheduledRun, ScheduledRunAdmission, ScheduledRunOutcome } from './scheduled-run-gate.js';
+
+const COMPLETED: ScheduledRunOutcome = Object.freeze({ state: 'completed' });
+const REQUEUED: ScheduledRunOutcome = Object.freeze({ state: 'requeued' });
 
 export interface JobRunnerOptions {
   registry: JobRegistry;
@@ -47,6 +50,7 @@ export class JobRunner {
     const run = new RunContext(job, this.logger, scheduled?.scheduleId, scheduled?.scheduledFor);
     this.running.add(run);
     let admission: ScheduledRunAdmission | undefined;
+    let outcome: ScheduledRunOutcome = COMPLETED;
     try {
       if (scheduled) {
         admission = await this.beforeScheduledRun({ job, token, definition, ...scheduled, logger: run.logger });
@@ -56,16 +60,19 @@ export class JobRunner {
     } catch (error) {
       if (run.stopReason instanceof WorkerShutdownError) {
         // Not the job's fault: hand it to the next worker now rather than spend an attempt on it.
+        outcome = REQUEUED;
         await job.moveToWait(token);
         throw new WaitingError();
       }
+      if (error instanceof DelayedError || error instanceof WaitingError) throw error; // the gate postponed the run
       const willRetry = !(error instanceof UnrecoverableError) && run.attempt < (job.opts.attempts ?? 1);
+      outcome = { state: 'failed', reason: error instanceof Error ? error.message : String(error), willRetry };
       run.logger.warn({ err: error, willRetry }, 'run failed');
       throw error;
     } finally {
       clearTimeout(run.timer);
       this.running.delete(run);
-      if (admission?.admit && admission.release) await this.release(run, admission.release);
+      if (admission?.admit && admission.release) await this.release(run, admission.release, outcome);
     }
   };
 
@@ -93,9 +100,9 @@ export class JobRunner {
     });
   }
 
-  private async release(run: RunContext, release: () => Promise<void>): Promise<void> {
+  private async release(run: RunContext, release: (outcome: ScheduledRunOutcome) => Promise<void>, outcome: ScheduledRunOutcome): Promise<void> {
     try {
-      await release();
+      await release(outcome);
     } catch (error) {
       run.logger.error({ err: error }, 'releasing the scheduled run failed');
     }

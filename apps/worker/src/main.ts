@@ -4,7 +4,7 @@ import { Worker } from 'bullmq';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
 import { drain } from './drain.js';
 import { JobRunner } from './job-runner.js';
-import { admitEveryRun } from './scheduled-run-gate.js';
+import { gateScheduledRuns, ScheduleGate, TICK_CLAIM_SECONDS } from './schedule-gate.js';
 
 // Init tasks are jobs on their own queue, which every worker consumes whatever WORKER_QUEUES says.
 const registry = createJobRegistry([...jobs, ...initTasks]);
@@ -14,7 +14,8 @@ const queueNames = [...new Set([...config.WORKER_QUEUES, ...(initTasks.length > 
 const logger = createLogger({ app: 'worker', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 const stopRequested = shutdownSignal(); // listening before the first job can start
 const connection = createRedis(config.REDIS_URL);
-const runner = new JobRunner({ registry, logger, beforeScheduledRun: admitEveryRun });
+const gate = new ScheduleGate(connection, config.KEY_PREFIX, { overlapLockMs: config.WORKER_LOCK_MS, tickClaimSeconds: TICK_CLAIM_SECONDS });
+const runner = new JobRunner({ registry, logger, beforeScheduledRun: gateScheduledRuns(gate) });
 const workers = queueNames.map((queue) => {
   const worker = new Worker(queue, runner.process, {
     connection,

@@ -12,9 +12,16 @@ export interface ScheduledRun {
   readonly logger: Logger;
 }
 
+/** How an admitted scheduled run ended, as told to its gate's `release`. */
+export type ScheduledRunOutcome =
+  | { readonly state: 'completed' }
+  | { readonly state: 'failed'; readonly reason: string; readonly willRetry: boolean }
+  /** The worker shut down mid-run: the run went back to its queue and will start again. */
+  | { readonly state: 'requeued' };
+
 /** A gate's answer: run the handler (and call `release` once the run ends, however it ends), or don't. */
 export type ScheduledRunAdmission =
-  | { readonly admit: true; readonly release?: () => Promise<void> }
+  | { readonly admit: true; readonly release?: (outcome: ScheduledRunOutcome) => Promise<void> }
   /** The run completes at once with `result` as its return value, without calling the handler. */
   | { readonly admit: false; readonly result: unknown };
 
@@ -22,7 +29,8 @@ export type ScheduledRunAdmission =
  * Called before the handler of every scheduled run (job id `<scheduleId>@<tick>`), never for
  * on-demand runs. This is the seam for a schedule's overlap policy: `skip` answers `admit: false`,
  * `queue` moves the job with `job.moveToDelayed(at, token)` and throws BullMQ's `DelayedError`.
- * Whatever else it throws fails the attempt like a handler error would.
+ * Whatever else it throws fails the attempt like a handler error would. `release` is where the
+ * lock is let go and the schedule's last run recorded.
  */
 export type BeforeScheduledRun = (run: ScheduledRun) => Promise<ScheduledRunAdmission>;
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
 import { JobRunner } from '../src/job-runner.js';
-import { admitEveryRun, type BeforeScheduledRun } from '../src/scheduled-run-gate.js';
+import { admitEveryRun, type BeforeScheduledRun, type ScheduledRunOutcome } from '../src/scheduled-run-gate.js';
 
 const QUEUE = 'runner';
 const prefix = uniquePrefix('worker-job-runner');
@@ -135,7 +135,7 @@ describe('JobRunner', () => {
   it('gives a scheduled run its schedule and tick, read from its job id, and asks the gate first', async () => {
     gate.mockClear();
     const tick = Date.UTC(2026, 0, 1, 9, 30);
-    const release = vi.fn(async () => undefined);
+    const release = vi.fn<(outcome: ScheduledRunOutcome) => Promise<void>>(async () => undefined);
     gate.mockImplementationOnce(async () => ({ admit: true, release }));
     const job = await settled(await queues.enqueue('echo', { n: 1 }, { jobId: `nightly-echo@${tick}` }));
     expect(job.returnvalue).toMatchObject({
@@ -146,6 +146,14 @@ describe('JobRunner', () => {
     expect(gate).toHaveBeenCalledTimes(1);
     expect(gate.mock.calls[0]?.[0]).toMatchObject({ scheduleId: 'nightly-echo', scheduledFor: new Date(tick), definition: echo });
     expect(release).toHaveBeenCalledTimes(1);
+    expect(release).toHaveBeenCalledWith({ state: 'completed' });
+  });
+
+  it("tells the gate's release how an admitted scheduled run failed", async () => {
+    const release = vi.fn<(outcome: ScheduledRunOutcome) => Promise<void>>(async () => undefined);
+    gate.mockImplementationOnce(async () => ({ admit: true, release }));
+    await settled(await queues.enqueue('doomed', {}, { jobId: `doomed-nightly@${Date.UTC(2026, 0, 3)}` }));
+    expect(release).toHaveBeenCalledWith({ state: 'failed', reason: 'the account is closed', willRetry: false });
   });
 
   it('completes a scheduled run the gate turns away with the gate\'s result, without calling the handler', async () => {

@@ -1,0 +1,122 @@
+import { drumlineKeys, isMisfiredRun, luaScript, parseScheduledRunId, ScheduleStore, type LastRun, type ScheduleRecord } from '@drumline/core';
+import { DelayedError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { BeforeScheduledRun } from './scheduled-run-gate.js';
+
+export type SkipReason = 'duplicate' | 'deleted' | 'paused' | 'missed' | 'overlap';
+
+export type GateDecision =
+  | { action: 'run'; record: ScheduleRecord; finish: (state: LastRun['state'], reason?: string) => Promise<void> }
+  | { action: 'skip'; reason: SkipReason }
+  /** `overlap: 'queue'`: the previous run is still going; try again shortly. */
+  | { action: 'wait' };
+
+export interface ScheduleGateOptions {
+  /** An overlap lock outlives a dead worker by at most this long. */
+  overlapLockMs: number;
+  /** How long a tick's claim is kept; a duplicate of a tick older than this is not recognised. */
+  tickClaimSeconds: number;
+}
+
+/**
+ * What a worker checks before running a scheduled tick, and records after: the tick is claimed
+ * once (a re-added duplicate is skipped), a paused or deleted schedule does not run, a tick late
+ * beyond the misfire policy is dropped, and `overlap: skip | queue` holds a per-schedule lock that
+ * a dead worker's TTL releases. Manual triggers skip the pause and misfire checks.
+ */
+export class ScheduleGate {
+  private readonly keys;
+  private readonly store: ScheduleStore;
+  private readonly claimTick;
+  private readonly renewLock;
+  private readonly releaseLock;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    private readonly options: ScheduleGateOptions,
+  ) {
+    this.keys = drumlineKeys(prefix);
+    this.store = new ScheduleStore(redis, prefix);
+    this.claimTick = luaScript(redis, 'claim-tick', new URL('./lua/', import.meta.url));
+    this.renewLock = luaScript(redis, 'renew-lease');
+    this.releaseLock = luaScript(redis, 'release-lease');
+  }
+
+  async enter(job: Job, run: { scheduleId: string; scheduledFor: Date; manual: boolean }, nowMs = Date.now()): Promise<GateDecision> {
+    const runId = job.id as string;
+    const [verdict, json, paused] = (await this.claimTick(
+      [this.keys.tickClaim(runId), this.keys.schedules, this.keys.schedulesPaused],
+      [job.timestamp, this.options.tickClaimSeconds, run.scheduleId],
+    )) as [string, string?, number?];
+    if (verdict !== 'ok' || !json) return this.skip(run, runId, nowMs, verdict as SkipReason);
+    const record = JSON.parse(json) as ScheduleRecord;
+    if (!run.manual && paused === 1) return this.skip(run, runId, nowMs, 'paused');
+    if (!run.manual && isMisfiredRun(record, run.scheduledFor.getTime(), nowMs)) return this.skip(run, runId, nowMs, 'missed');
+
+    let renewal: NodeJS.Timeout | undefined;
+    if (record.overlap !== 'allow') {
+      const lock = this.keys.overlapLock(run.scheduleId);
+      const ttl = this.options.overlapLockMs;
+      const taken = (await this.redis.set(lock, runId, 'PX', ttl, 'NX')) === 'OK' || (await this.renewLock([lock], [runId, ttl])) === 1;
+      if (!taken) return record.overlap === 'queue' ? { action: 'wait' } : this.skip(run, runId, nowMs, 'overlap');
+      renewal = setInterval(() => void this.renewLock([lock], [runId, ttl]).catch(() => undefined), Math.max(100, Math.floor(ttl / 3)));
+      renewal.unref();
+    }
+    const startedAt = nowMs;
+    await this.record(run.scheduleId, { runId, scheduledFor: run.scheduledFor.getTime(), startedAt, finishedAt: null, state: 'active' });
+    return {
+      action: 'run',
+      record,
+      finish: async (state, reason) => {
+        clearInterval(renewal);
+        if (renewal) await this.releaseLock([this.keys.overlapLock(run.scheduleId)], [runId]);
+        await this.record(run.scheduleId, {
+          runId,
+          scheduledFor: run.scheduledFor.getTime(),
+          startedAt,
+          finishedAt: Date.now(),
+          state,
+          ...(reason ? { reason } : {}),
+        });
+      },
+    };
+  }
+
+  private async skip(run: { scheduleId: string; scheduledFor: Date }, runId: string, nowMs: number, reason: SkipReason): Promise<GateDecision> {
+    if (reason !== 'deleted' && reason !== 'duplicate') {
+      await this.record(run.scheduleId, { runId, scheduledFor: run.scheduledFor.getTime(), startedAt: nowMs, finishedAt: nowMs, state: 'skipped', reason });
+    }
+    return { action: 'skip', reason };
+  }
+
+  private record(scheduleId: string, run: LastRun): Promise<void> {
+    return this.store.recordRun(scheduleId, run);
+  }
+}
+
+/** How long a tick's claim is kept (see ScheduleGateOptions.tickClaimSeconds). */
+export const TICK_CLAIM_SECONDS = 3600;
+
+/** The worker's seam for scheduled runs, answered by a ScheduleGate. */
+export function gateScheduledRuns(gate: ScheduleGate): BeforeScheduledRun {
+  return async (run) => {
+    const scheduled = parseScheduledRunId(run.job.id);
+    if (!scheduled) return { admit: true };
+    const decision = await gate.enter(run.job, scheduled);
+    if (decision.action === 'skip') {
+      run.logger.info({ reason: decision.reason }, 'scheduled run skipped');
+      return { admit: false, result: { skipped: decision.reason } };
+    }
+    if (decision.action === 'wait') {
+      // overlap: 'queue' — the previous run still holds the lock; look again shortly, without spending an attempt.
+      await run.job.moveToDelayed(Date.now() + 250, run.token);
+      throw new DelayedError();
+    }
+    return {
+      admit: true,
+      release: (outcome) =>
+        decision.finish(outcome.state === 'requeued' ? 'active' : outcome.state, outcome.state === 'failed' ? outcome.reason : undefined),
+    };
+  };
+}

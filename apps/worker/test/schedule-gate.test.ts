@@ -1,0 +1,122 @@
+import { apiScheduleRecord, createJobRegistry, createLogger, defineJob, jobOptionsFor, manualRunId, QueueSet, scheduledRunId, ScheduleStore } from '@drumline/core';
+import { QueueEvents, Worker } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { connectTestRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../../../tests/support/redis.js';
+import { JobRunner } from '../src/job-runner.js';
+import { gateScheduledRuns, ScheduleGate } from '../src/schedule-gate.js';
+
+const prefix = uniquePrefix('worker-schedule-gate');
+const runs: { id: string; start: number; end: number }[] = [];
+const slow = defineJob({
+  name: 'slow',
+  queue: 'gated',
+  schema: z.object({ ms: z.number().default(600) }),
+  async handler({ ms }, { jobId }) {
+    const start = Date.now();
+    await sleep(ms);
+    runs.push({ id: jobId, start, end: Date.now() });
+    return 'ran';
+  },
+});
+const registry = createJobRegistry([slow]);
+const redis = connectTestRedis();
+const queues = new QueueSet(registry, redis, prefix);
+const store = new ScheduleStore(redis, prefix);
+const queue = queues.all()[0]!;
+const events = new QueueEvents('gated', { connection: { url: TEST_REDIS_URL }, prefix });
+let worker: Worker;
+
+// A tick far enough in the future that the misfire check never drops it.
+const base = Date.now() + 60_000;
+let next = 0;
+const tickOf = () => base + ++next * 1000;
+
+async function put(id: string, overlap: 'allow' | 'skip' | 'queue') {
+  await store.putFromApi(apiScheduleRecord(registry, id, { job: 'slow', every: '1h', overlap }));
+}
+function add(id: string, data: { ms?: number } = {}) {
+  return queue.add('slow', data, { ...jobOptionsFor(slow), jobId: id });
+}
+async function until(condition: () => Promise<boolean>, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+const finished = async (id: string) => {
+  const job = await queue.getJob(id);
+  return job!.waitUntilFinished(events, 20_000);
+};
+
+beforeAll(async () => {
+  await events.waitUntilReady();
+  const gate = new ScheduleGate(redis, prefix, { overlapLockMs: 2000, tickClaimSeconds: 60 });
+  const runner = new JobRunner({ registry, logger: createLogger({ app: 'test', level: 'silent' }), beforeScheduledRun: gateScheduledRuns(gate) });
+  worker = new Worker('gated', runner.process, { connection: connectTestRedis(), prefix, concurrency: 4 });
+  await worker.waitUntilReady();
+});
+
+afterAll(async () => {
+  await worker.close();
+  await events.close();
+  await queues.close();
+  await deleteKeys(redis, prefix);
+  await redis.quit();
+});
+
+describe('scheduled runs at the worker', () => {
+  it("overlap 'skip' records a tick whose previous run is still active as skipped, not run", async () => {
+    await put('skip-overlap', 'skip');
+    const [first, second] = [scheduledRunId('skip-overlap', tickOf()), scheduledRunId('skip-overlap', tickOf())];
+    await add(first);
+    await until(async () => (await queue.getJobState(first)) === 'active');
+    await add(second);
+    expect(await finished(second)).toEqual({ skipped: 'overlap' });
+    expect(await finished(first)).toBe('ran');
+    expect((await store.lastRuns(['skip-overlap'])).get('skip-overlap')?.state).toBe('completed');
+  });
+
+  it("overlap 'queue' runs the next tick only after the previous one finished", async () => {
+    await put('queue-overlap', 'queue');
+    const [first, second] = [scheduledRunId('queue-overlap', tickOf()), scheduledRunId('queue-overlap', tickOf())];
+    await add(first);
+    await add(second);
+    expect(await finished(first)).toBe('ran');
+    expect(await finished(second)).toBe('ran');
+    const [a, b] = [runs.find((r) => r.id === first)!, runs.find((r) => r.id === second)!];
+    expect(b.start).toBeGreaterThanOrEqual(a.end);
+  });
+
+  it('a lock left by a dead worker expires, and the tick then runs', async () => {
+    await put('dead-lock', 'queue');
+    await redis.set(`${prefix}:drumline:overlap:dead-lock`, 'a-dead-run', 'PX', 700);
+    const id = scheduledRunId('dead-lock', tickOf());
+    await add(id, { ms: 10 });
+    expect(await finished(id)).toBe('ran');
+  });
+
+  it('a paused schedule does not run its ticks, but "run now" still runs', async () => {
+    await put('paused', 'allow');
+    await store.setPaused('paused', true);
+    const tick = scheduledRunId('paused', tickOf());
+    const manual = manualRunId('paused', Date.now());
+    await add(tick, { ms: 10 });
+    await add(manual, { ms: 10 });
+    expect(await finished(tick)).toEqual({ skipped: 'paused' });
+    expect(await finished(manual)).toBe('ran');
+  });
+
+  it('a tick re-added after retention removed its run is a duplicate and does not run again', async () => {
+    await put('once-only', 'allow');
+    const id = scheduledRunId('once-only', tickOf());
+    await add(id, { ms: 10 });
+    expect(await finished(id)).toBe('ran');
+    await queue.remove(id);
+    await add(id, { ms: 10 });
+    expect(await finished(id)).toEqual({ skipped: 'duplicate' });
+    expect(runs.filter((r) => r.id === id)).toHaveLength(1);
+  });
+});
