@@ -13,6 +13,8 @@ export const webEnvSchema = baseEnvSchema.extend({
   /** Basic auth of the dashboard (`/admin/queues`) and the API docs (`/docs`). */
   DASHBOARD_USER: z.string().regex(/^[^:]+$/, "must not contain ':' (basic auth separates user and password with it)"),
   DASHBOARD_PASSWORD: z.string().min(12, 'must be at least 12 characters'),
+  /** /readyz waits until the init tasks of this release have completed (set by the scheduler). */
+  RELEASE: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ., _ or -').default('unreleased'),
   /** Where users reach this server, for the OpenAPI document's `servers`; optional. */
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
 });

@@ -1,0 +1,59 @@
+import type { JobRegistry, Logger, QueueSet } from '@drumline/core';
+import Fastify from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import type { WebConfig } from './config.js';
+import { openApi } from './docs.js';
+import { apiTokenAuth } from './plugins/api-token-auth.js';
+import { errorHandler, handleNotFound } from './plugins/error-handler.js';
+import { queuesPlugin } from './plugins/queues.js';
+import { healthRoutes, type ReadinessCheck } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+import { scheduleRoutes } from './routes/schedules.js';
+
+export type { ReadinessCheck } from './routes/health.js';
+
+export interface AppDeps {
+  config: WebConfig;
+  registry: JobRegistry;
+  /** The app owns them from here on: closing the app closes the queues and then `redis`. */
+  queues: QueueSet;
+  /** The connection `queues` share; /readyz pings it. */
+  redis: Redis;
+  logger: Logger;
+  /** More conditions /readyz waits for (init tasks, for example); Redis answering PING is always one. */
+  readinessChecks?: readonly ReadinessCheck[];
+}
+
+/** 1 MiB: a bulk of 1000 ordinary payloads fits; anything larger is refused with 413 before parsing. */
+const BODY_LIMIT = 1024 * 1024;
+
+/** Builds the HTTP app without listening, so tests drive it with `app.inject()`. It enqueues and never runs a handler. */
+export function buildApp(deps: AppDeps) {
+  const { config } = deps;
+  const app = Fastify({ loggerInstance: deps.logger, bodyLimit: BODY_LIMIT }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.register(errorHandler);
+  app.register(queuesPlugin, { registry: deps.registry, queues: deps.queues, redis: deps.redis });
+  app.register(openApi, { publicUrl: config.PUBLIC_URL });
+
+  // No credentials: see routes/health.ts.
+  app.register(healthRoutes, { readinessChecks: deps.readinessChecks ?? [] });
+
+  app.register(
+    async (api) => {
+      await api.register(apiTokenAuth, { token: config.API_TOKEN });
+      // Unknown /api paths answer 404 only to callers holding the token.
+      api.setNotFoundHandler(handleNotFound);
+      await api.register(jobRoutes, { prefix: '/jobs' });
+      await api.register(scheduleRoutes, { prefix: '/schedules' });
+    },
+    { prefix: '/api' },
+  );
+
+  return app;
+}
+
+export type WebApp = ReturnType<typeof buildApp>;

@@ -1,0 +1,19 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { FastifyPluginAsync } from 'fastify';
+
+/**
+ * Bull Board over every queue of the registry. Register it with a prefix: the basic-auth hook is
+ * added in this scope, before Bull Board's routes, so its page, API and static assets all sit behind it.
+ */
+export const dashboard: FastifyPluginAsync = async (scope) => {
+  scope.addHook('onRequest', scope.requireDashboardCredentials);
+  const serverAdapter = new FastifyAdapter().setBasePath(scope.prefix);
+  createBullBoard({
+    queues: scope.queues.all().map((queue) => new BullMQAdapter(queue)),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'Drumline' } },
+  });
+  await scope.register(serverAdapter.registerPlugin());
+};

@@ -1,0 +1,36 @@
+import { ConfigError, QueueSet, createJobRegistry, createLogger, createRedis, drumlineKeys } from '@drumline/core';
+import { initTasks, jobs } from '@drumline/jobs';
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app.js';
+import { loadConfig, type WebConfig } from './config.js';
+
+// The life of the web process: load config, connect, build, listen, and on SIGTERM/SIGINT stop
+// accepting requests, let in-flight ones finish, close the queues and Redis, and exit 0.
+
+let config: WebConfig;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`drumline web: ${error.message}\n`);
+  process.exit(1);
+}
+
+const logger = createLogger({ app: 'web', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+const registry = createJobRegistry(jobs);
+const redis = createRedis(config.REDIS_URL);
+const queues = new QueueSet(registry, redis, config.KEY_PREFIX);
+// Init tasks run once per release before the deployment is ready: the scheduler marks them done.
+const initDone = async () =>
+  (initTasks as readonly unknown[]).length === 0 || (await redis.hexists(drumlineKeys(config.KEY_PREFIX).initDone, config.RELEASE)) === 1
+    ? undefined
+    : `init tasks of release ${config.RELEASE} have not all completed (see the drumline-init queue)`;
+const app = buildApp({ config, registry, queues, redis, logger, readinessChecks: [initDone] });
+
+closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
+  if (err) logger.error({ err }, 'closing after an unexpected error');
+  else logger.info({ signal }, 'closing: draining requests, then queues and Redis');
+  await app.close();
+});
+
+await app.listen({ port: config.PORT, host: config.HOST });

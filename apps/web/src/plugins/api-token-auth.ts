@@ -1,0 +1,23 @@
+import bearerAuth from '@fastify/bearer-auth';
+import fp from 'fastify-plugin';
+import { UNAUTHORIZED, type ErrorBody } from './error-handler.js';
+
+export interface ApiTokenAuthOptions {
+  token: string;
+}
+
+/**
+ * Every route of the scope it is registered in requires `Authorization: Bearer <API_TOKEN>`.
+ * @fastify/bearer-auth compares in constant time and runs onRequest, before the body is read.
+ */
+export const apiTokenAuth = fp<ApiTokenAuthOptions>(
+  async (app, { token }) => {
+    await app.register(bearerAuth, {
+      keys: [token],
+      addHook: 'onRequest',
+      verifyErrorLogLevel: 'warn',
+      errorResponse: (error): ErrorBody => ({ error: UNAUTHORIZED, message: `${error.message}: send Authorization: Bearer <API_TOKEN>` }),
+    });
+  },
+  { name: 'drumline-api-token-auth', fastify: '5.x' },
+);

@@ -1,0 +1,235 @@
+import { InvalidPayloadError, UnknownJobError, normalizeTiming, parseScheduledRunId, type JobDefinition } from '@drumline/core';
+import { PRIORITY_LIMIT } from 'bullmq';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { RunNotFoundError } from '../errors/run-not-found-error.js';
+import { errorBodySchema } from '../plugins/error-handler.js';
+
+export const MAX_BULK_ITEMS = 1000;
+
+const enqueueOptionsSchema = z.strictObject({
+  delay: z.int().min(0).optional().describe('Start no sooner than this many ms from now'),
+  priority: z
+    .int()
+    .min(0)
+    // BullMQ's own bound (2^21 - 1), so the schema and the documentation follow BullMQ upgrades.
+    .max(PRIORITY_LIMIT)
+    .optional()
+    .describe('1 is the highest priority; 0 or unset runs before any prioritized run, in FIFO order'),
+  jobId: z
+    .string()
+    .min(1)
+    .max(256)
+    // BullMQ throws on both at add time; refusing them here turns a 500 into a 400 naming the field.
+    .regex(/^[^:]*$/, "must not contain ':' (BullMQ refuses it)")
+    .regex(/^(?!-?\d+$)/, 'must not be a whole number (BullMQ keeps those for its own ids)')
+    .refine((id) => parseScheduledRunId(id) === undefined, "must not look like a scheduled run's id (`<schedule>@<ms>`)")
+    .optional()
+    .describe('Idempotency key: sending the same id again returns the existing run instead of adding one'),
+});
+
+const enqueuedSchema = z.object({ id: z.string(), name: z.string(), queue: z.string() });
+const enqueuedBulkSchema = z.object({ ids: z.array(z.string()), name: z.string(), queue: z.string() });
+
+function enqueueBodySchema(job: JobDefinition) {
+  return z.strictObject({ data: job.schema, opts: enqueueOptionsSchema.optional() });
+}
+
+/**
+ * Validates an enqueue body against its job's schema but hands the route the body as sent: a run's
+ * data is stored in its input form (what `JobDataOf` types), and the worker parses it again, applying
+ * defaults and transforms once. Issue paths are relative to the body (`data.to`, `items.3.opts.jobId`).
+ * It is given the schema itself because Fastify types a route-level compiler's argument loosely.
+ */
+function validatorKeepingInput(job: JobDefinition, schema: z.ZodType) {
+  return ({ httpPart }: { httpPart?: string }) => {
+    if (httpPart !== 'body') throw new Error(`job \`${job.name}\`: enqueue routes validate their body only, not ${httpPart}`);
+    return (body: unknown) => {
+      const result = schema.safeParse(body);
+      return result.success ? { value: body } : { error: InvalidPayloadError.fromZod(job.name, result.error) };
+    };
+  };
+}
+
+const scheduleSchema = z.object({
+  id: z.string(),
+  cron: z.string().optional(),
+  tz: z.string().optional(),
+  every: z.number().optional().describe('Interval in ms'),
+  at: z.string().optional(),
+  data: z.unknown(),
+  policies: z.object({
+    misfire: z.enum(['skip', 'once', 'all']).optional(),
+    misfireCap: z.number().optional(),
+    misfireGraceMs: z.number().optional(),
+    overlap: z.enum(['allow', 'skip', 'queue']).optional(),
+  }),
+});
+
+const jobSummarySchema = z.object({
+  name: z.string(),
+  queue: z.string(),
+  attempts: z.number(),
+  backoff: z.object({ type: z.enum(['fixed', 'exponential']), delayMs: z.number() }),
+  timeoutMs: z.number(),
+  payloadSchema: z.record(z.string(), z.unknown()).describe("JSON Schema of `data` (the job's zod schema, input side)"),
+  schedules: z.array(scheduleSchema),
+});
+
+function describeJob(job: JobDefinition): z.input<typeof jobSummarySchema> {
+  return {
+    name: job.name,
+    queue: job.queue,
+    attempts: job.attempts,
+    backoff: job.backoff,
+    timeoutMs: job.timeoutMs,
+    payloadSchema: z.toJSONSchema(job.schema, { io: 'input', unrepresentable: 'any' }),
+    schedules: job.schedules.map((schedule) => {
+      const timing = normalizeTiming(schedule, `job \`${job.name}\`, schedule \`${schedule.id}\``);
+      return {
+        id: schedule.id,
+        ...(timing.kind === 'cron' ? { cron: timing.cron, tz: timing.tz } : {}),
+        ...(timing.kind === 'every' ? { every: timing.everyMs } : {}),
+        ...(timing.kind === 'at' ? { at: new Date(timing.atMs).toISOString() } : {}),
+        data: schedule.data,
+        policies: {
+          misfire: schedule.misfire,
+          misfireCap: schedule.misfireCap,
+          misfireGraceMs: schedule.misfireGraceMs,
+          overlap: schedule.overlap,
+        },
+      };
+    }),
+  };
+}
+
+const runSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  queue: z.string(),
+  state: z.string().describe('waiting, prioritized, delayed, active, completed, failed, …'),
+  data: z.unknown(),
+  returnValue: z.unknown(),
+  failedReason: z.string().nullable(),
+  attemptsMade: z.number(),
+  progress: z.unknown(),
+  createdAt: z.iso.datetime().nullable(),
+  processedAt: z.iso.datetime().nullable(),
+  finishedAt: z.iso.datetime().nullable(),
+  logs: z.array(z.string()),
+  scheduleId: z.string().nullable().describe('The schedule that made this run, if any'),
+  scheduledFor: z.iso.datetime().nullable().describe("The schedule's nominal tick"),
+});
+
+function isoOrNull(epochMs: number | undefined): string | null {
+  return epochMs ? new Date(epochMs).toISOString() : null;
+}
+
+const security = [{ apiToken: [] }];
+const nameParams = z.object({ name: z.string() });
+
+/** Enqueue runs and look at them. One route per job, so the OpenAPI document shows each job's payload. */
+export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
+  const catalog = app.registry.jobs.map(describeJob);
+
+  app.get(
+    '',
+    { schema: { tags: ['jobs'], summary: 'Every defined job: queue, retry policy, payload schema, schedules', security, response: { 200: z.array(jobSummarySchema) } } },
+    async () => catalog,
+  );
+
+  for (const job of app.registry.jobs) {
+    const about = `Queue \`${job.queue}\`, ${job.attempts} attempt(s), times out after ${job.timeoutMs} ms.`;
+    const body = enqueueBodySchema(job);
+    const bulkBody = z.strictObject({ items: z.array(body).min(1).max(MAX_BULK_ITEMS) });
+
+    app.post(
+      `/${job.name}`,
+      {
+        schema: {
+          tags: ['jobs'],
+          operationId: `enqueue-${job.name}`,
+          summary: `Enqueue a run of ${job.name}`,
+          description: about,
+          security,
+          body,
+          response: { 202: enqueuedSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema },
+        },
+        validatorCompiler: validatorKeepingInput(job, body),
+      },
+      async (request, reply) => {
+        const run = await app.queues.enqueue(job.name, request.body.data, request.body.opts);
+        // BullMQ sets the id once add() resolves (the existing run's id for a repeated jobId).
+        return reply.code(202).send({ id: run.id as string, name: job.name, queue: job.queue });
+      },
+    );
+
+    app.post(
+      `/${job.name}/bulk`,
+      {
+        schema: {
+          tags: ['jobs'],
+          operationId: `enqueue-${job.name}-bulk`,
+          summary: `Enqueue 1 to ${MAX_BULK_ITEMS} runs of ${job.name}, all or none`,
+          description: `${about} Every item is checked before any is added.`,
+          security,
+          body: bulkBody,
+          response: { 202: enqueuedBulkSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema },
+        },
+        validatorCompiler: validatorKeepingInput(job, bulkBody),
+      },
+      async (request, reply) => {
+        const items = request.body.items.map((item) => ({ data: item.data, options: item.opts }));
+        const runs = await app.queues.enqueueBulk(job.name, items);
+        return reply.code(202).send({ ids: runs.map((run) => run.id as string), name: job.name, queue: job.queue });
+      },
+    );
+  }
+
+  // Names not defined in packages/jobs: the static routes above take precedence over these.
+  const unknownJob = { schema: { hide: true, params: nameParams } };
+  app.post('/:name', unknownJob, async (request) => {
+    throw new UnknownJobError(request.params.name);
+  });
+  app.post('/:name/bulk', unknownJob, async (request) => {
+    throw new UnknownJobError(request.params.name);
+  });
+
+  app.get(
+    '/:name/runs/:id',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'One run: state, payload, result or failure, progress, logs',
+        security,
+        params: z.object({ name: z.string(), id: z.string() }),
+        response: { 200: runSchema, 401: errorBodySchema, 404: errorBodySchema },
+      },
+    },
+    async (request) => {
+      const { name, id } = request.params;
+      const job = app.registry.get(name);
+      const run = await app.queues.findRun(name, id);
+      if (!run) throw new RunNotFoundError(name, id);
+      const [state, { logs }] = await Promise.all([run.getState(), app.queues.queueOf(job).getJobLogs(id)]);
+      const scheduled = parseScheduledRunId(id);
+      return {
+        id,
+        name,
+        queue: job.queue,
+        state,
+        data: run.data,
+        returnValue: run.returnvalue ?? null,
+        failedReason: run.failedReason || null,
+        attemptsMade: run.attemptsMade,
+        progress: run.progress,
+        createdAt: isoOrNull(run.timestamp),
+        processedAt: isoOrNull(run.processedOn),
+        finishedAt: isoOrNull(run.finishedOn),
+        logs,
+        scheduleId: scheduled?.scheduleId ?? null,
+        scheduledFor: scheduled?.scheduledFor.toISOString() ?? null,
+      };
+    },
+  );
+};

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { webForThisFile, withDashboardLogin, withToken } from './web-harness.js';
+
+const web = webForThisFile('web-dashboard');
+
+describe('Bull Board at /admin/queues', () => {
+  it('shows every queue of the registry, with the runs enqueued through the API', async () => {
+    await web().app.inject({ method: 'POST', url: '/api/jobs/send-email', headers: withToken, payload: { data: { to: 'a@example.com', subject: 's', body: 'b' } } });
+    const response = await web().app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: withDashboardLogin });
+    expect(response.statusCode).toBe(200);
+    const queues: Array<{ name: string; counts: Record<string, number> }> = response.json().queues;
+    expect(queues.map((queue) => queue.name).sort()).toEqual([...web().queues.registry.queueNames].sort());
+    expect(queues.find((queue) => queue.name === 'email')?.counts.waiting).toBe(1);
+    expect(await web().queueOf('send-email').getWaitingCount()).toBe(1);
+  });
+
+  it('serves its page with the base path it is mounted under', async () => {
+    const response = await web().app.inject({ method: 'GET', url: '/admin/queues', headers: withDashboardLogin });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toContain('<base href="/admin/queues/"');
+  });
+});
+
+describe('OpenAPI document at /docs/json', () => {
+  async function document() {
+    const response = await web().app.inject({ method: 'GET', url: '/docs/json', headers: withDashboardLogin });
+    expect(response.statusCode).toBe(200);
+    return response.json();
+  }
+
+  it("documents one enqueue route per job with that job's payload schema", async () => {
+    const { paths } = await document();
+    for (const job of web().queues.registry.jobs) {
+      expect(paths[`/api/jobs/${job.name}`]?.post, job.name).toBeDefined();
+      expect(paths[`/api/jobs/${job.name}/bulk`]?.post, job.name).toBeDefined();
+    }
+    const sendEmail = paths['/api/jobs/send-email'].post;
+    const body = sendEmail.requestBody.content['application/json'].schema;
+    expect(body.required).toEqual(['data']);
+    expect(body.properties.data.required).toEqual(expect.arrayContaining(['to', 'subject', 'body']));
+    expect(body.properties.opts.properties.jobId).toBeDefined();
+    expect(sendEmail.responses['202']).toBeDefined();
+    expect(sendEmail.security).toEqual([{ apiToken: [] }]);
+  });
+
+  it('documents the catalog, runs and health routes, and leaves out the dashboard and the docs themselves', async () => {
+    const { paths, components } = await document();
+    expect(Object.keys(paths)).toEqual(expect.arrayContaining(['/api/jobs', '/api/jobs/{name}/runs/{id}', '/healthz', '/readyz']));
+    expect(Object.keys(paths).filter((path) => path.startsWith('/admin') || path.startsWith('/docs'))).toEqual([]);
+    expect(paths['/api/jobs/{name}']).toBeUndefined();
+    expect(components.securitySchemes.apiToken).toEqual(expect.objectContaining({ type: 'http', scheme: 'bearer' }));
+  });
+});

@@ -1,0 +1,316 @@
+import { UnrecoverableError, Worker, type Processor } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import { connectTestRedis } from '../../../tests/support/redis.js';
+import { webForThisFile, withToken } from './web-harness.js';
+
+const email = { to: 'ada@example.com', subject: 'Welcome', body: 'Hello Ada' };
+const web = webForThisFile('web-jobs');
+
+function enqueue(name: string, body: unknown) {
+  return web().app.inject({ method: 'POST', url: `/api/jobs/${name}`, headers: withToken, payload: body as object });
+}
+
+function enqueueBulk(name: string, items: unknown[]) {
+  return web().app.inject({ method: 'POST', url: `/api/jobs/${name}/bulk`, headers: withToken, payload: { items } });
+}
+
+/** Runs `processor` on `queue` until the run `runId` has finished, then closes the worker. */
+async function runUntilFinished(queue: string, runId: string, processor: Processor): Promise<void> {
+  const connection = connectTestRedis();
+  const worker = new Worker(queue, processor, { connection, prefix: web().queues.prefix });
+  try {
+    const finished = new Promise<void>((resolve) => {
+      const settle = (job: { id?: string } | undefined) => job?.id === runId && resolve();
+      worker.on('completed', settle);
+      worker.on('failed', settle);
+    });
+    await finished;
+  } finally {
+    await worker.close();
+    await connection.quit();
+  }
+}
+
+describe('POST /api/jobs/:name', () => {
+  it('enqueues a valid payload with 202 and the run id, on the job queue', async () => {
+    const response = await enqueue('send-email', { data: email });
+    expect(response.statusCode).toBe(202);
+    const body = response.json();
+    expect(body).toEqual({ id: expect.any(String), name: 'send-email', queue: 'email' });
+    const run = await web().queueOf('send-email').getJob(body.id);
+    expect(run?.name).toBe('send-email');
+    expect(run?.data).toEqual(email);
+    expect(run?.opts.attempts).toBe(5);
+  });
+
+  it('stores the payload as sent, leaving defaults to the worker', async () => {
+    const data = { table: 'sessions', olderThanDays: 30 };
+    const response = await enqueue('cleanup-old-records', { data });
+    expect(response.statusCode).toBe(202);
+    expect((await web().queueOf('cleanup-old-records').getJob(response.json().id))?.data).toEqual(data);
+  });
+
+  it('refuses a payload without `to` with 400 listing each issue, and enqueues nothing', async () => {
+    const before = await web().totalRuns();
+    const response = await enqueue('send-email', { data: { subject: '', body: 'x' } });
+    expect(response.statusCode).toBe(400);
+    const body = response.json();
+    expect(body.error).toBe('DRUMLINE_INVALID_PAYLOAD');
+    expect(body.message).toMatch(/send-email/);
+    expect(body.issues.map((issue: { path: string }) => issue.path).sort()).toEqual(['data.subject', 'data.to']);
+    expect(await web().totalRuns()).toBe(before);
+  });
+
+  it('refuses a body without `data` and one with unknown keys, naming the field', async () => {
+    const before = await web().totalRuns();
+    const missing = await enqueue('send-email', { opts: {} });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json().issues[0].path).toBe('data');
+    const unknown = await enqueue('send-email', { data: email, payload: email });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().issues[0].message).toMatch(/payload/);
+    expect(await web().totalRuns()).toBe(before);
+  });
+
+  it('answers 404 for a job name that is not defined, and enqueues nothing', async () => {
+    const before = await web().totalRuns();
+    const response = await enqueue('no-such-job', { data: {} });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ error: 'DRUMLINE_UNKNOWN_JOB', message: expect.stringMatching(/no-such-job/) });
+    expect(await web().totalRuns()).toBe(before);
+  });
+
+  it('refuses a body over 1 MiB with 413 in the JSON error shape, and enqueues nothing', async () => {
+    const before = await web().totalRuns();
+    const response = await enqueue('send-email', { data: { ...email, body: 'x'.repeat(1024 * 1024) } });
+    expect(response.statusCode).toBe(413);
+    expect(response.json()).toEqual({ error: 'FST_ERR_CTP_BODY_TOO_LARGE', message: expect.any(String) });
+    expect(await web().totalRuns()).toBe(before);
+  });
+
+  it('refuses a body that is not JSON with 4xx in the JSON error shape', async () => {
+    const response = await web().app.inject({
+      method: 'POST',
+      url: '/api/jobs/send-email',
+      headers: { ...withToken, 'content-type': 'application/json' },
+      payload: '{"data": ',
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: expect.stringMatching(/^FST_/), message: expect.any(String) });
+  });
+
+  it('passes delay and priority to BullMQ', async () => {
+    const delayed = await enqueue('ping', { data: {}, opts: { delay: 60_000 } });
+    expect(delayed.statusCode).toBe(202);
+    expect(await web().queueOf('ping').getJobState(delayed.json().id)).toBe('delayed');
+    const prioritized = await enqueue('ping', { data: {}, opts: { priority: 7 } });
+    expect(prioritized.statusCode).toBe(202);
+    const run = await web().queueOf('ping').getJob(prioritized.json().id);
+    expect(run?.opts.priority).toBe(7);
+    expect(await run?.getState()).toBe('prioritized');
+  });
+
+  it.each([
+    ['a jobId with a colon', { jobId: 'order:42' }, 'opts.jobId'],
+    ['a jobId that is a whole number', { jobId: '42' }, 'opts.jobId'],
+    ['a negative whole-number jobId', { jobId: '-42' }, 'opts.jobId'],
+    ["a jobId shaped like a scheduled run's", { jobId: 'nightly@1700000000000' }, 'opts.jobId'],
+    ['an empty jobId', { jobId: '' }, 'opts.jobId'],
+    ['a negative delay', { delay: -1 }, 'opts.delay'],
+    ['a fractional delay', { delay: 1.5 }, 'opts.delay'],
+    ['a priority above 2097151, which BullMQ refuses', { priority: 2_097_152 }, 'opts.priority'],
+    ['a negative priority', { priority: -1 }, 'opts.priority'],
+    ['an unknown option', { dealy: 1000 }, 'opts'],
+  ])('refuses %s with 400 naming the field, and enqueues nothing', async (_what, opts, path) => {
+    const before = await web().totalRuns();
+    const response = await enqueue('ping', { data: {}, opts });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().issues).toEqual([{ path, message: expect.any(String) }]);
+    expect(await web().totalRuns()).toBe(before);
+  });
+
+  it('accepts the highest BullMQ priority, 2097151', async () => {
+    expect((await enqueue('ping', { data: {}, opts: { priority: 2_097_151 } })).statusCode).toBe(202);
+  });
+
+  it('treats the same jobId as one run: same id, one job in the queue, run once', async () => {
+    const opts = { jobId: 'welcome-ada' };
+    const first = await enqueue('send-email', { data: email, opts });
+    const second = await enqueue('send-email', { data: { ...email, subject: 'Welcome again' }, opts });
+    expect(first.statusCode).toBe(202);
+    expect(second.statusCode).toBe(202);
+    expect(second.json().id).toBe('welcome-ada');
+    expect(first.json().id).toBe('welcome-ada');
+    const queue = web().queueOf('send-email');
+    expect((await queue.getJob('welcome-ada'))?.data).toEqual(email);
+    const runs = await queue.getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed']);
+    expect(runs.filter((run) => run.id === 'welcome-ada')).toHaveLength(1);
+
+    const handled: string[] = [];
+    await runUntilFinished('email', 'welcome-ada', async (job) => {
+      handled.push(job.id as string);
+    });
+    const third = await enqueue('send-email', { data: email, opts });
+    expect(third.json().id).toBe('welcome-ada');
+    expect(await queue.getJobState('welcome-ada')).toBe('completed');
+    expect(handled.filter((id) => id === 'welcome-ada')).toHaveLength(1);
+  });
+});
+
+describe('POST /api/jobs/:name/bulk', () => {
+  it('enqueues every item with 202 and their ids in order', async () => {
+    const items = [0, 1, 2].map((n) => ({ data: { ...email, subject: `Mail ${n}` } }));
+    items.push({ data: email, opts: { jobId: 'bulk-keyed', priority: 3 } } as (typeof items)[number]);
+    const response = await enqueueBulk('send-email', items);
+    expect(response.statusCode).toBe(202);
+    const body = response.json();
+    expect(body).toMatchObject({ name: 'send-email', queue: 'email' });
+    expect(body.ids).toHaveLength(4);
+    expect(body.ids[3]).toBe('bulk-keyed');
+    const queue = web().queueOf('send-email');
+    const runs = await Promise.all(body.ids.map((id: string) => queue.getJob(id)));
+    expect(runs.map((run) => run?.data.subject)).toEqual(['Mail 0', 'Mail 1', 'Mail 2', 'Welcome']);
+    expect(runs[3]?.opts.priority).toBe(3);
+  });
+
+  it('refuses the whole bulk with 400 when item 3 is invalid, naming items.3.data.to, and enqueues none', async () => {
+    const before = await web().totalRuns();
+    const items = [0, 1, 2, 3, 4].map(() => ({ data: email }));
+    items[3] = { data: { ...email, to: 'not-an-address' } };
+    const response = await enqueueBulk('send-email', items);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().issues).toEqual([{ path: 'items.3.data.to', message: expect.any(String) }]);
+    expect(await web().totalRuns()).toBe(before);
+  });
+
+  it('refuses an invalid option of one item, naming items.1.opts.jobId', async () => {
+    const before = await web().totalRuns();
+    const response = await enqueueBulk('ping', [{ data: {} }, { data: {}, opts: { jobId: '7' } }]);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().issues).toEqual([{ path: 'items.1.opts.jobId', message: expect.any(String) }]);
+    expect(await web().totalRuns()).toBe(before);
+  });
+
+  it('refuses an empty bulk and one of more than 1000 items with 400', async () => {
+    const before = await web().totalRuns();
+    const empty = await enqueueBulk('ping', []);
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().issues[0].path).toBe('items');
+    const tooMany = await enqueueBulk('ping', Array.from({ length: 1001 }, () => ({ data: {} })));
+    expect(tooMany.statusCode).toBe(400);
+    expect(tooMany.json().issues[0].path).toBe('items');
+    expect(await web().totalRuns()).toBe(before);
+  });
+
+  it('accepts exactly 1000 items', async () => {
+    const before = await web().queueOf('ping').count();
+    const response = await enqueueBulk('ping', Array.from({ length: 1000 }, (_, n) => ({ data: { note: `n${n}` } })));
+    expect(response.statusCode).toBe(202);
+    expect(new Set(response.json().ids).size).toBe(1000);
+    expect((await web().queueOf('ping').count()) - before).toBe(1000);
+  });
+
+  it('answers 404 for an undefined job name', async () => {
+    const response = await enqueueBulk('no-such-job', [{ data: {} }]);
+    expect(response.statusCode).toBe(404);
+    expect(response.json().error).toBe('DRUMLINE_UNKNOWN_JOB');
+  });
+});
+
+describe('GET /api/jobs', () => {
+  it('lists every defined job with its queue, policy, payload JSON Schema and schedules', async () => {
+    const response = await web().app.inject({ method: 'GET', url: '/api/jobs', headers: withToken });
+    expect(response.statusCode).toBe(200);
+    const catalog: Array<Record<string, unknown> & { name: string }> = response.json();
+    expect(catalog.map((job) => job.name)).toEqual(web().queues.registry.jobs.map((job) => job.name));
+
+    const sendEmail = catalog.find((job) => job.name === 'send-email');
+    expect(sendEmail).toMatchObject({ queue: 'email', attempts: 5, timeoutMs: 30_000, schedules: [] });
+    expect(sendEmail?.payloadSchema).toMatchObject({ type: 'object', required: expect.arrayContaining(['to', 'subject', 'body']) });
+
+    const report = catalog.find((job) => job.name === 'daily-report');
+    expect(report?.schedules).toEqual([
+      {
+        id: 'daily-report-team',
+        cron: '30 9 * * 1-5',
+        tz: 'Europe/Berlin',
+        data: { recipients: ['team@example.com'] },
+        policies: { misfire: 'once' },
+      },
+    ]);
+    const cleanup = catalog.find((job) => job.name === 'cleanup-old-records');
+    expect(cleanup?.schedules).toEqual([expect.objectContaining({ id: 'cleanup-sessions', every: 30 * 60_000, policies: { misfire: 'once', overlap: 'skip' } })]);
+    // The input side: a field with a default is optional to the caller.
+    expect(cleanup?.payloadSchema).toMatchObject({ required: ['table', 'olderThanDays'] });
+  });
+});
+
+describe('GET /api/jobs/:name/runs/:id', () => {
+  it('shows a completed run with its return value, progress and logs', async () => {
+    const { id } = (await enqueue('ping', { data: { note: 'hello' }, opts: { jobId: 'run-view-ok' } })).json();
+    await runUntilFinished('default', id, async (job) => {
+      if (job.id !== id) return;
+      await job.log('first line');
+      await job.log('second line');
+      await job.updateProgress(100);
+      return { pong: true };
+    });
+    const response = await web().app.inject({ method: 'GET', url: `/api/jobs/ping/runs/${id}`, headers: withToken });
+    expect(response.statusCode).toBe(200);
+    const run = response.json();
+    expect(run).toMatchObject({
+      id,
+      name: 'ping',
+      queue: 'default',
+      state: 'completed',
+      data: { note: 'hello' },
+      returnValue: { pong: true },
+      failedReason: null,
+      attemptsMade: 1,
+      progress: 100,
+      logs: ['first line', 'second line'],
+      scheduleId: null,
+      scheduledFor: null,
+    });
+    for (const field of ['createdAt', 'processedAt', 'finishedAt']) expect(new Date(run[field]).toISOString()).toBe(run[field]);
+  });
+
+  it('shows a failed run with its reason', async () => {
+    const { id } = (await enqueue('send-email', { data: email, opts: { jobId: 'run-view-failed' } })).json();
+    await runUntilFinished('email', id, async () => {
+      throw new UnrecoverableError('mail provider refused the address');
+    });
+    const run = (await web().app.inject({ method: 'GET', url: `/api/jobs/send-email/runs/${id}`, headers: withToken })).json();
+    expect(run).toMatchObject({ state: 'failed', failedReason: 'mail provider refused the address', returnValue: null, finishedAt: expect.any(String) });
+  });
+
+  it('shows a waiting run with nulls for what has not happened yet', async () => {
+    const { id } = (await enqueue('daily-report', { data: { recipients: ['a@example.com'] } })).json();
+    const run = (await web().app.inject({ method: 'GET', url: `/api/jobs/daily-report/runs/${id}`, headers: withToken })).json();
+    expect(run).toMatchObject({ state: 'waiting', processedAt: null, finishedAt: null, returnValue: null, logs: [], attemptsMade: 0 });
+  });
+
+  it('reads the schedule and nominal tick of a scheduled run from its id', async () => {
+    const tick = Date.UTC(2026, 0, 5, 18, 0);
+    const id = `expire-coupons-nightly@${tick}`;
+    await web().queueOf('expire-coupons').add('expire-coupons', {}, { jobId: id });
+    const run = (await web().app.inject({ method: 'GET', url: `/api/jobs/expire-coupons/runs/${encodeURIComponent(id)}`, headers: withToken })).json();
+    expect(run).toMatchObject({ id, scheduleId: 'expire-coupons-nightly', scheduledFor: new Date(tick).toISOString() });
+  });
+
+  it('answers 404 for an unknown run id, a run of another job, and an unknown job name', async () => {
+    const unknownId = await web().app.inject({ method: 'GET', url: '/api/jobs/ping/runs/no-such-run', headers: withToken });
+    expect(unknownId.statusCode).toBe(404);
+    expect(unknownId.json().error).toBe('DRUMLINE_RUN_NOT_FOUND');
+
+    // expire-coupons and cleanup-old-records share the maintenance queue.
+    const { id } = (await enqueue('expire-coupons', { data: {} })).json();
+    const otherJob = await web().app.inject({ method: 'GET', url: `/api/jobs/cleanup-old-records/runs/${id}`, headers: withToken });
+    expect(otherJob.statusCode).toBe(404);
+    expect(otherJob.json().error).toBe('DRUMLINE_RUN_NOT_FOUND');
+
+    const unknownJob = await web().app.inject({ method: 'GET', url: `/api/jobs/no-such-job/runs/${id}`, headers: withToken });
+    expect(unknownJob.statusCode).toBe(404);
+    expect(unknownJob.json().error).toBe('DRUMLINE_UNKNOWN_JOB');
+  });
+});
