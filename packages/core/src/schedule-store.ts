@@ -98,12 +98,10 @@ export class ScheduleStore {
   /** Pauses or resumes any schedule, code-owned ones too; survives restarts and reconciliation. */
   async setPaused(id: string, paused: boolean): Promise<void> {
     if (!(await this.redis.hexists(this.keys.schedules, id))) throw new UnknownScheduleError(id);
-    const pausedKey = this.keys.schedulesPaused;
-    await this.redis
-      .multi()
-      [paused ? 'sadd' : 'srem'](pausedKey, id)
-      .sadd(this.keys.schedulesChanged, id)
-      .exec();
+    const transaction = this.redis.multi();
+    if (paused) transaction.sadd(this.keys.schedulesPaused, id);
+    else transaction.srem(this.keys.schedulesPaused, id);
+    await transaction.sadd(this.keys.schedulesChanged, id).exec();
   }
 
   /** Takes the ids changed since the last call (at most `count`). */
