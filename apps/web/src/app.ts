@@ -3,8 +3,10 @@ import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { WebConfig } from './config.js';
-import { openApi } from './docs.js';
+import { dashboard } from './dashboard.js';
+import { docsUi, openApi } from './docs.js';
 import { apiTokenAuth } from './plugins/api-token-auth.js';
+import { dashboardAuth } from './plugins/dashboard-auth.js';
 import { errorHandler, handleNotFound } from './plugins/error-handler.js';
 import { queuesPlugin } from './plugins/queues.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
@@ -38,6 +40,7 @@ export function buildApp(deps: AppDeps) {
   app.register(errorHandler);
   app.register(queuesPlugin, { registry: deps.registry, queues: deps.queues, redis: deps.redis });
   app.register(openApi, { publicUrl: config.PUBLIC_URL });
+  app.register(dashboardAuth, { user: config.DASHBOARD_USER, password: config.DASHBOARD_PASSWORD });
 
   // No credentials: see routes/health.ts.
   app.register(healthRoutes, { readinessChecks: deps.readinessChecks ?? [] });
@@ -53,6 +56,8 @@ export function buildApp(deps: AppDeps) {
     { prefix: '/api' },
   );
 
+  app.register(dashboard, { prefix: '/admin/queues' });
+  app.register(docsUi);
   return app;
 }
 

@@ -1,4 +1,6 @@
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 
@@ -28,3 +30,9 @@ export const openApi = fp<OpenApiOptions>(
   },
   { name: 'drumline-openapi', fastify: '5.x' },
 );
+
+/** Swagger UI at /docs and the document at /docs/json, behind the dashboard's basic auth like the dashboard. */
+export const docsUi: FastifyPluginAsync = async (scope) => {
+  scope.addHook('onRequest', scope.requireDashboardCredentials);
+  await scope.register(swaggerUi, { routePrefix: '/docs' });
+};

@@ -29,7 +29,7 @@ describe('node apps/web/dist/main.js', () => {
     const web = startApp('web', { env: { ...env, PORT: String(port), HOST: '127.0.0.1' } });
     apps.push(web);
     const base = `http://127.0.0.1:${port}`;
-    await web.waitForHttp(`${base}/readyz`);
+    await web.waitForHttp(`${base}/healthz`);
 
     const response = await fetch(`${base}/api/jobs/ping`, {
       method: 'POST',
