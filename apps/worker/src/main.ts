@@ -1,6 +1,7 @@
 import { closeRedis, ConfigError, createJobRegistry, createLogger, createRedis, INIT_QUEUE, type JobRegistry } from '@drumline/core';
 import { initTasks, jobs } from '@drumline/jobs';
 import { Worker } from 'bullmq';
+import { hostname } from 'node:os';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
 import { drain } from './drain.js';
 import { JobRunner } from './job-runner.js';
@@ -18,6 +19,8 @@ const gate = new ScheduleGate(connection, config.KEY_PREFIX, { overlapLockMs: co
 const runner = new JobRunner({ registry, logger, beforeScheduledRun: gateScheduledRuns(gate) });
 const workers = queueNames.map((queue) => {
   const worker = new Worker(queue, runner.process, {
+    // Stored on each job as `processedBy`, so the dashboard and a test can tell which replica ran it.
+    name: `${hostname()}:${process.pid}`,
     connection,
     prefix: config.KEY_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
