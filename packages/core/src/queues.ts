@@ -1,5 +1,6 @@
 import { Queue, type Job, type JobsOptions, type KeepJobs } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { EventEmitter } from 'node:events';
 import type { JobDefinition, RetentionPolicy } from './define-job.js';
 import { InvalidPayloadError } from './errors/index.js';
 import type { JobRegistry } from './job-registry.js';
@@ -84,7 +85,12 @@ export class QueueSet {
     return run && run.name === job.name ? run : undefined;
   }
 
+  /** Closes the queues; the shared connection stays open for its owner to close afterwards. */
   async close(): Promise<void> {
     await Promise.all(this.all().map((queue) => queue.close()));
+    // BullMQ (5.81) reports a shared connection that never became ready by emitting 'error' on each
+    // queue's connection object once the connection ends, even after close() removed every listener:
+    // the throw surfaces as an unhandled rejection (taskforcesh/bullmq#4225). Absorb it here.
+    for (const queue of this.all()) (queue as unknown as { connection: EventEmitter }).connection.on('error', () => {});
   }
 }
