@@ -59,10 +59,9 @@ const unavailableSchema = z.object({ status: z.literal('unavailable'), reason: z
  */
 export const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (app, { readinessChecks, timeoutMs = 1000 }) => {
   const redisReady = redisReadiness(app.redis, timeoutMs);
+  const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
   const settle = (check: ReadinessCheck) =>
-    within(timeoutMs, Promise.resolve().then(check), `a readiness check did not answer within ${timeoutMs} ms`).catch((error: unknown) =>
-      error instanceof Error ? error.message : String(error),
-    );
+    within(timeoutMs, Promise.resolve().then(check), `a readiness check did not answer within ${timeoutMs} ms`).catch(reasonOf);
 
   app.get(
     '/healthz',
@@ -81,7 +80,7 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (a
     },
     async (_request, reply) => {
       // Redis's check bounds its own PING; the others are bounded here.
-      const reasons = await Promise.all([redisReady(), ...readinessChecks.map(settle)]);
+      const reasons = await Promise.all([redisReady().catch((error) => `redis: ${reasonOf(error)}`), ...readinessChecks.map(settle)]);
       const reason = reasons.find((r) => r !== undefined);
       if (reason !== undefined) return reply.code(503).send({ status: 'unavailable', reason });
       return { status: 'ok' as const };
