@@ -1,0 +1,34 @@
+import type { BenchContext, Measured, Scenario } from '../support/scenario.js';
+import { round } from '../support/stats.js';
+import { compareHttp, summarize } from './http.js';
+
+const CONNECTIONS = 50;
+
+export const httpEnqueue: Scenario = {
+  name: 'http-enqueue',
+  target: 'req/s ratio (Drumline ÷ baseline) >= 0.80',
+  async run(context: BenchContext): Promise<Measured> {
+    const body = JSON.stringify({ data: { note: 'bench' } });
+    const runs = await compareHttp(context, { path: '/api/jobs/ping', body, jobsPerRequest: 1, connections: CONNECTIONS });
+    const drumline = summarize(runs.drumline);
+    const baseline = summarize(runs.baseline);
+    const ratio = round(drumline.requestsPerSec / baseline.requestsPerSec, 3);
+    const seconds = context.quick ? 2 : 10;
+    return {
+      drumline: { ...drumline, connections: CONNECTIONS, seconds },
+      baseline: { ...baseline, connections: CONNECTIONS, seconds },
+      ratio,
+      ratioOf: 'Drumline req/s ÷ baseline req/s (median of the runs)',
+      pass: ratio >= 0.8,
+      ...(ratio < 0.8 ? { missed: `ratio ${ratio} < 0.80` } : {}),
+      summary: {
+        drumline: `${drumline.requestsPerSec} req/s, p99 ${drumline.latencyP99Ms} ms`,
+        baseline: `${baseline.requestsPerSec} req/s, p99 ${baseline.latencyP99Ms} ms`,
+      },
+      method:
+        `autocannon (in the bench process), ${CONNECTIONS} connections, ${seconds} s per run after a warm-up, runs alternating between ` +
+        `apps/web \`POST /api/jobs/ping\` (bearer auth, zod validation, LOG_LEVEL=warn) and a bare Fastify route calling \`queue.add\` ` +
+        `with the same job options. Every response was 2xx and Redis held one job per 2xx (plus those of requests still in flight when autocannon stopped, at most one per connection). Median of the runs.`,
+    };
+  },
+};

@@ -1,0 +1,7 @@
+import type { Scenario } from '../support/scenario.js';
+import { bulkEnqueue } from './bulk-enqueue.js';
+import { httpEnqueue } from './http-enqueue.js';
+import { workerThroughput } from './worker-throughput.js';
+
+/** In the order they run and are reported. */
+export const scenarios: Scenario[] = [workerThroughput, httpEnqueue, bulkEnqueue];

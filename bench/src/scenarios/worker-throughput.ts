@@ -1,0 +1,97 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import { pingOptions, startBareWorker, startWorkerApp, stopAll } from '../support/apps.js';
+import type { NodeProcess } from '../support/node-process.js';
+import type { RedisServer } from '../support/redis-server.js';
+import { check, type BenchContext, type Measured, type Scenario } from '../support/scenario.js';
+import { median, round } from '../support/stats.js';
+
+const PREFIX = 'bench-tp';
+const CONCURRENCY = 10;
+
+interface Run {
+  jobsPerSec: number;
+  durationMs: number;
+}
+
+/**
+ * Fills `default` with `count` ping jobs (Drumline's options, but kept on completion so every one
+ * can be counted), starts one worker process, and times the jobs from the first start to the last
+ * finish, read back from the jobs themselves (processedOn, finishedOn): start-up is not counted.
+ */
+async function runOnce(redis: RedisServer, count: number, start: () => NodeProcess, handlerRuns: boolean): Promise<Run> {
+  await redis.flush();
+  const queue = new Queue('default', { connection: redis.client, prefix: PREFIX });
+  let worker: NodeProcess | undefined;
+  try {
+    for (let done = 0; done < count; done += 1000) {
+      const size = Math.min(1000, count - done);
+      await queue.addBulk(Array.from({ length: size }, () => ({ name: 'ping', data: {}, opts: { ...pingOptions, removeOnComplete: false } })));
+    }
+    worker = start();
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const counts = await queue.getJobCounts('completed', 'failed');
+      check(counts.failed === 0, `${counts.failed} job(s) failed in ${worker.name}`);
+      if (counts.completed === count) break;
+      check(worker.running, `${worker.name} exited with ${count - (counts.completed ?? 0)} job(s) left:\n${worker.tail()}`);
+      check(Date.now() < deadline, `${worker.name} completed ${counts.completed} of ${count} jobs in 180 s`);
+      await sleep(50);
+    }
+    const ids = await redis.client.zrange(`${PREFIX}:default:completed`, 0, -1);
+    check(ids.length === count, `completed set holds ${ids.length} jobs, expected ${count}`);
+    const pipeline = redis.client.pipeline();
+    for (const id of ids) pipeline.hmget(`${PREFIX}:default:${id}`, 'processedOn', 'finishedOn', 'returnvalue');
+    const rows = ((await pipeline.exec()) ?? []).map(([, row]) => row as [string, string, string | null]);
+    const started = Math.min(...rows.map((row) => Number(row[0])));
+    const finished = Math.max(...rows.map((row) => Number(row[1])));
+    if (handlerRuns) {
+      const ran = rows.filter((row) => row[2]?.includes('"pid"')).length;
+      check(ran === count, `only ${ran} of ${count} runs returned ping's result: the handler did not run for the others`);
+    }
+    return { jobsPerSec: (count * 1000) / (finished - started), durationMs: finished - started };
+  } finally {
+    await stopAll([worker]);
+    await queue.close();
+  }
+}
+
+export const workerThroughput: Scenario = {
+  name: 'worker-throughput',
+  target: 'jobs/s ratio (Drumline ÷ baseline) >= 0.90',
+  async run({ redis, quick, log }: BenchContext): Promise<Measured> {
+    const count = quick ? 5000 : 20_000;
+    const repeats = quick ? 1 : 3;
+    const drumline: Run[] = [];
+    const baseline: Run[] = [];
+    for (let round_ = 1; round_ <= repeats; round_ += 1) {
+      // Alternate which goes first, so a slow spell of the machine does not always hit the same side.
+      const order = round_ % 2 === 1 ? (['drumline', 'baseline'] as const) : (['baseline', 'drumline'] as const);
+      for (const side of order) {
+        const run =
+          side === 'drumline'
+            ? await runOnce(redis, count, () => startWorkerApp(redis, PREFIX, CONCURRENCY), true)
+            : await runOnce(redis, count, () => startBareWorker(redis, PREFIX, CONCURRENCY), false);
+        (side === 'drumline' ? drumline : baseline).push(run);
+        log(`  round ${round_} ${side}: ${round(run.jobsPerSec, 0)} jobs/s`);
+      }
+    }
+    const d = median(drumline.map((run) => run.jobsPerSec));
+    const b = median(baseline.map((run) => run.jobsPerSec));
+    const ratio = round(d / b, 3);
+    return {
+      drumline: { jobsPerSec: round(d, 0), runsJobsPerSec: drumline.map((run) => round(run.jobsPerSec, 0)), jobs: count, concurrency: CONCURRENCY },
+      baseline: { jobsPerSec: round(b, 0), runsJobsPerSec: baseline.map((run) => round(run.jobsPerSec, 0)), jobs: count, concurrency: CONCURRENCY },
+      ratio,
+      ratioOf: 'Drumline jobs/s ÷ baseline jobs/s (median of the runs)',
+      pass: ratio >= 0.9,
+      ...(ratio < 0.9 ? { missed: `ratio ${ratio} < 0.90` } : {}),
+      summary: { drumline: `${round(d, 0)} jobs/s`, baseline: `${round(b, 0)} jobs/s` },
+      method:
+        `${count} ping jobs pre-filled on one queue with Drumline's job options (kept on completion so each is counted); ` +
+        `one worker process at concurrency ${CONCURRENCY}: apps/worker (LOG_LEVEL=warn) vs a bare BullMQ Worker with a no-op processor. ` +
+        `Time = last finishedOn − first processedOn, so process start-up is excluded. Median of ${repeats} alternating run(s) per side; ` +
+        `every job completed, none failed, and every Drumline run returned ping's result.`,
+    };
+  },
+};

@@ -1,0 +1,81 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createJobRegistry, drumlineKeys, jobOptionsFor } from '@drumline/core';
+import { jobs } from '@drumline/jobs';
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { entries, NodeProcess } from './node-process.js';
+import type { RedisServer } from './redis-server.js';
+
+/** The real job list: `ping` is the near-no-op every Drumline run uses. */
+export const registry = createJobRegistry(jobs);
+export const ping = registry.get('ping');
+/** The options every enqueue of `ping` gets from Drumline; the baselines are given the same, so Redis does the same work. */
+export const pingOptions: JobsOptions = jobOptionsFor(ping);
+/** The release the scheduler runs as; its init tasks are marked done beforehand (see markInitDone). */
+export const RELEASE = 'bench';
+
+export const API_TOKEN = 'bench-token-0123456789abcdef';
+
+export function appEnv(redis: RedisServer, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { REDIS_URL: redis.url, KEY_PREFIX: prefix, LOG_LEVEL: 'warn', RELEASE, ...extra };
+}
+
+/**
+ * Marks the init tasks of RELEASE done, as a first deployment's scheduler does once they ran:
+ * the scheduler then goes straight to materializing. Init tasks are not what these scenarios
+ * measure, and the worker would otherwise have to consume their queue first.
+ */
+export async function markInitDone(client: Redis, prefix: string): Promise<void> {
+  await client.hset(drumlineKeys(prefix).initDone, RELEASE, String(Date.now()));
+}
+
+/** Waits until `count` workers are connected to `queue` (BullMQ names their connections). */
+export async function waitForWorkers(redis: RedisServer, prefix: string, queue: string, count: number, timeoutMs = 15_000, who?: NodeProcess[]): Promise<void> {
+  const probe = new Queue(queue, { connection: redis.client, prefix });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while ((await probe.getWorkersCount()) < count) {
+      const dead = who?.find((child) => !child.running);
+      if (dead) throw new Error(`${dead.name} exited before its worker connected:\n${dead.tail()}`);
+      if (Date.now() > deadline) throw new Error(`fewer than ${count} worker(s) on queue ${queue} after ${timeoutMs} ms`);
+      await sleep(25);
+    }
+  } finally {
+    await probe.close();
+  }
+}
+
+/** Waits until `url` answers 2xx (a readiness probe), failing early if `child` exits. */
+export async function waitHttpReady(child: NodeProcess, url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!child.running) throw new Error(`${child.name} exited before ${url} answered:\n${child.tail()}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`${child.name}: ${url} did not answer 2xx within ${timeoutMs} ms:\n${child.tail()}`);
+    await sleep(50);
+  }
+}
+
+/** Drumline's worker app on `default` only. */
+export function startWorkerApp(redis: RedisServer, prefix: string, concurrency: number, name = 'drumline worker'): NodeProcess {
+  return NodeProcess.start(name, entries.worker, appEnv(redis, prefix, { WORKER_QUEUES: 'default', WORKER_CONCURRENCY: String(concurrency) }));
+}
+
+/** A bare BullMQ worker with a no-op processor on `default` only. */
+export function startBareWorker(redis: RedisServer, prefix: string, concurrency: number, name = 'bare worker'): NodeProcess {
+  return NodeProcess.start(name, entries.bareWorker, { REDIS_URL: redis.url, KEY_PREFIX: prefix, QUEUES: 'default', CONCURRENCY: String(concurrency) });
+}
+
+/** Drumline's scheduler app; LOG_LEVEL info, because the scenarios wait for its election and materializing lines. */
+export function startSchedulerApp(redis: RedisServer, prefix: string, name = 'drumline scheduler', extra: Record<string, string> = {}): NodeProcess {
+  return NodeProcess.start(name, entries.scheduler, appEnv(redis, prefix, { LOG_LEVEL: 'info', RELEASE, ...extra }));
+}
+
+/** Stops every process given, in parallel; ignores those already gone. */
+export async function stopAll(processes: (NodeProcess | undefined)[]): Promise<void> {
+  await Promise.all(processes.map((child) => child?.stop()));
+}
