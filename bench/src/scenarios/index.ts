@@ -1,7 +1,9 @@
 import type { Scenario } from '../support/scenario.js';
 import { bulkEnqueue } from './bulk-enqueue.js';
+import { failover } from './failover.js';
 import { httpEnqueue } from './http-enqueue.js';
+import { schedulePrecision } from './schedule-precision.js';
 import { workerThroughput } from './worker-throughput.js';
 
 /** In the order they run and are reported. */
-export const scenarios: Scenario[] = [workerThroughput, httpEnqueue, bulkEnqueue];
+export const scenarios: Scenario[] = [workerThroughput, httpEnqueue, bulkEnqueue, schedulePrecision, failover];
