@@ -16,11 +16,6 @@ ENV PNPM_HOME=/pnpm \
     PNPM_STORE_DIR=/pnpm/store \
     TURBO_TELEMETRY_DISABLED=1 \
     CI=true
-# The registry lacks some of pnpm's per-platform packages, so pnpm cannot record
-# its own pin in pnpm-lock.yaml and a frozen install would fail on that alone.
-# We install exactly the pinned version above, so skipping that check is safe;
-# dependency resolution stays frozen.
-ENV PNPM_CONFIG_PM_ON_FAIL=ignore
 RUN npm i -g pnpm@12.21.0 && pnpm --version
 WORKDIR /repo
 
