@@ -90,6 +90,7 @@ export class JobRunner {
   /** Resolves with the handler's result, or rejects with its error or the reason the run was stopped. */
   private runHandler(definition: JobDefinition, data: unknown, run: RunContext): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      if (run.stopReason) return reject(run.stopReason); // stopped while the gate was deciding
       run.interrupt = reject;
       run.timer = setTimeout(() => run.stop(new JobTimeoutError(definition.name, definition.timeoutMs)), definition.timeoutMs);
       try {
