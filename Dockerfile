@@ -30,14 +30,15 @@ RUN --mount=type=cache,id=drumline-pnpm-store,target=/pnpm/store \
 COPY . .
 RUN --mount=type=cache,id=drumline-pnpm-store,target=/pnpm/store \
     pnpm install --offline --frozen-lockfile --store-dir "$PNPM_STORE_DIR"
-RUN pnpm build
+# The three apps and what they depend on; bench/ and tests are not shipped.
+RUN pnpm exec turbo run build --filter=@drumline/web --filter=@drumline/worker --filter=@drumline/scheduler
 # `pnpm deploy` copies an app with only its production dependencies; the
 # workspace packages it uses (@drumline/core, @drumline/jobs) are copied in
-# with their built dist/. The sources and build leftovers are then dropped.
+# with their built dist/. Sources, tests and build leftovers are then dropped.
 RUN --mount=type=cache,id=drumline-pnpm-store,target=/pnpm/store \
     for app in web worker scheduler; do \
       pnpm --filter "@drumline/$app" deploy --prod --store-dir "$PNPM_STORE_DIR" "/prod/$app" \
-      && rm -rf "/prod/$app/src" "/prod/$app/.turbo" /prod/$app/tsconfig*.json \
+      && rm -rf "/prod/$app/src" "/prod/$app/test" "/prod/$app/.turbo" /prod/$app/tsconfig*.json \
       && test -f "/prod/$app/dist/main.js" || exit 1; \
     done
 
