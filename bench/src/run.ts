@@ -1,7 +1,7 @@
 // `pnpm bench [--quick] [--only name,name]`: runs every scenario against Drumline and against a
 // bare BullMQ/Fastify baseline on a Redis of its own, writes bench/results/latest.{json,md} and
 // prints the table. See bench/README.md for what each scenario measures.
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { writeResults, table } from './support/report.js';
 import { RedisServer } from './support/redis-server.js';
@@ -34,8 +34,13 @@ const machine = {
   redis: await redis.version(),
   date: new Date().toISOString(),
   mode: values.quick ? 'quick' : 'full',
+  /** 1, 5 and 15 minute load averages: other work on the machine skews every figure, so say how busy it was. */
+  loadAverage: { atStart: loadavg().map((value) => round(value, 2)), atEnd: [] as number[] },
 };
-log(`drumline bench (${machine.mode}): ${machine.cpus} × ${machine.model}, node ${machine.node}, redis ${machine.redis} on port ${redis.port}`);
+log(
+  `drumline bench (${machine.mode}): ${machine.cpus} × ${machine.model}, node ${machine.node}, redis ${machine.redis} on port ${redis.port}, ` +
+    `load average ${machine.loadAverage.atStart.join(' ')}`,
+);
 
 const results: ScenarioResult[] = [];
 try {
@@ -44,6 +49,7 @@ try {
   await redis.stop();
 }
 
+machine.loadAverage.atEnd = loadavg().map((value) => round(value, 2));
 const files = writeResults({ machine, scenarios: results }, values.out ?? (values.quick ? 'quick' : 'latest'));
 process.stdout.write(`\n${table(results)}\n\nwritten: ${files.join(', ')}\n`);
 

@@ -23,13 +23,13 @@ export const bulkEnqueue: Scenario = {
       pass: ratio >= 0.85,
       ...(ratio < 0.85 ? { missed: `ratio ${ratio} < 0.85` } : {}),
       summary: {
-        drumline: `${drumline.jobsPerSec} jobs/s (${drumline.requestsPerSec} req/s)`,
-        baseline: `${baseline.jobsPerSec} jobs/s (${baseline.requestsPerSec} req/s)`,
+        drumline: `${drumline.jobsPerSec} jobs/s (${drumline.requestsPerSec} req/s), ${drumline.serverCpuUsPerJob} CPU µs/job`,
+        baseline: `${baseline.jobsPerSec} jobs/s (${baseline.requestsPerSec} req/s), ${baseline.serverCpuUsPerJob} CPU µs/job`,
       },
       method:
         `autocannon, ${CONNECTIONS} connections, ${seconds} s per run after a warm-up, each request carrying ${ITEMS} ping payloads: ` +
         `apps/web \`POST /api/jobs/ping/bulk\` (auth, every item validated) vs a bare Fastify route calling \`queue.addBulk\` with the same ` +
-        `job options. Runs alternate; every response was 2xx and Redis held ${ITEMS} jobs per 2xx, whole requests only (plus those still in flight when autocannon stopped). Median of the runs.`,
+        `job options. Server CPU = its process's utime+stime per job added. Runs alternate; every response was 2xx and Redis held ${ITEMS} jobs per 2xx, whole requests only (plus those still in flight when autocannon stopped). Median of the runs.`,
     };
   },
 };

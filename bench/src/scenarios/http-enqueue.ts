@@ -22,13 +22,13 @@ export const httpEnqueue: Scenario = {
       pass: ratio >= 0.8,
       ...(ratio < 0.8 ? { missed: `ratio ${ratio} < 0.80` } : {}),
       summary: {
-        drumline: `${drumline.requestsPerSec} req/s, p99 ${drumline.latencyP99Ms} ms`,
-        baseline: `${baseline.requestsPerSec} req/s, p99 ${baseline.latencyP99Ms} ms`,
+        drumline: `${drumline.requestsPerSec} req/s, p99 ${drumline.latencyP99Ms} ms, ${drumline.serverCpuUsPerJob} CPU µs/req`,
+        baseline: `${baseline.requestsPerSec} req/s, p99 ${baseline.latencyP99Ms} ms, ${baseline.serverCpuUsPerJob} CPU µs/req`,
       },
       method:
         `autocannon (in the bench process), ${CONNECTIONS} connections, ${seconds} s per run after a warm-up, runs alternating between ` +
         `apps/web \`POST /api/jobs/ping\` (bearer auth, zod validation, LOG_LEVEL=warn) and a bare Fastify route calling \`queue.add\` ` +
-        `with the same job options. Every response was 2xx and Redis held one job per 2xx (plus those of requests still in flight when autocannon stopped, at most one per connection). Median of the runs.`,
+        `with the same job options. Server CPU = its process's utime+stime per job added. Every response was 2xx and Redis held one job per 2xx (plus those of requests still in flight when autocannon stopped, at most one per connection). Median of the runs.`,
     };
   },
 };

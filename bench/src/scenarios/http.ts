@@ -13,6 +13,8 @@ export interface HttpRun {
   jobsPerSec: number;
   latencyP99Ms: number;
   ok: number;
+  /** The server process's CPU time per job it added, in µs: steadier than req/s on a busy machine. */
+  cpuUsPerJob: number;
 }
 
 export interface HttpComparison {
@@ -99,10 +101,12 @@ export async function compareHttp(
       for (const server of order) {
         await redis.flush();
         await markInitDone(redis.client, PREFIX);
+        const cpuBefore = server.child.cpuMs();
         const run = await fire(server.url, request.path, request.body, request.connections, durationS);
         // autocannon stops counting at the deadline while up to one request per connection is still
         // in flight; the server may still add their jobs. Wait for Redis to settle, then allow exactly that much.
         const waiting = await settledWaitCount(redis);
+        const cpuMs = server.child.cpuMs() - cpuBefore;
         check(run.errors === 0 && run.timeouts === 0, `${server.child.name}: ${run.errors} connection error(s), ${run.timeouts} timeout(s)`);
         check(run.non2xx === 0, `${server.child.name}: ${run.non2xx} response(s) were not 2xx`);
         const least = run['2xx'] * request.jobsPerRequest;
@@ -118,9 +122,13 @@ export async function compareHttp(
           jobsPerSec: (run['2xx'] * request.jobsPerRequest) / elapsedS,
           latencyP99Ms: run.latency.p99,
           ok: run['2xx'],
+          cpuUsPerJob: (cpuMs * 1000) / Math.max(waiting, 1),
         };
         result[server.side].push(measured);
-        log(`  round ${round_} ${server.side}: ${round(measured.requestsPerSec, 0)} req/s, ${round(measured.jobsPerSec, 0)} jobs/s, p99 ${measured.latencyP99Ms} ms`);
+        log(
+          `  round ${round_} ${server.side}: ${round(measured.requestsPerSec, 0)} req/s, ${round(measured.jobsPerSec, 0)} jobs/s, ` +
+            `p99 ${measured.latencyP99Ms} ms, ${round(measured.cpuUsPerJob, 0)} CPU µs per job`,
+        );
       }
     }
     return result;
@@ -134,6 +142,7 @@ export function summarize(runs: HttpRun[]) {
     requestsPerSec: round(median(runs.map((run) => run.requestsPerSec)), 0),
     jobsPerSec: round(median(runs.map((run) => run.jobsPerSec)), 0),
     latencyP99Ms: round(median(runs.map((run) => run.latencyP99Ms)), 1),
+    serverCpuUsPerJob: round(median(runs.map((run) => run.cpuUsPerJob)), 1),
     runsRequestsPerSec: runs.map((run) => round(run.requestsPerSec, 0)),
   };
 }

@@ -9,6 +9,7 @@ export interface Machine {
   redis: string;
   date: string;
   mode: string;
+  loadAverage: { atStart: number[]; atEnd: number[] };
 }
 
 export interface Results {
@@ -44,7 +45,9 @@ function markdown({ machine, scenarios }: Results): string {
   return [
     '# Drumline benchmarks',
     '',
-    `${machine.date} · ${machine.mode} run · ${machine.cpus} × ${machine.model} · Node ${machine.node} · Redis ${machine.redis}`,
+    `${machine.date} · ${machine.mode} run · ${machine.cpus} × ${machine.model} · Node ${machine.node} · Redis ${machine.redis} · ` +
+      `load average ${machine.loadAverage.atStart.join(' ')} at the start, ${machine.loadAverage.atEnd.join(' ')} at the end ` +
+      '(the machine is shared: other work on it slows both sides, and the CPU-per-job figures are steadier than the rates)',
     '',
     table(scenarios),
     '',
