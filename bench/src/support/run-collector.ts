@@ -82,6 +82,11 @@ export class RunCollector {
     };
   }
 
+  /** Lateness (processedOn − tick) of every run whose tick `where` accepts. */
+  lateness(where: (tickMs: number) => boolean): number[] {
+    return this.runs.filter((run) => where(run.tickMs)).map((run) => run.processedOn - run.tickMs);
+  }
+
   /** The longest time between two polls: above ~1 s at 500 runs/s, retention may have trimmed runs unseen. */
   get longestPollGapMs(): number {
     return this.longestGapMs;
