@@ -1,83 +1,260 @@
-// `pnpm start`: web + scheduler + worker on this machine, against REDIS_URL. Starts a
-// redis-server (data under .data/redis) if nothing answers there. Ctrl-C stops everything.
+// `pnpm start`: web + scheduler + worker on this machine, against REDIS_URL (default
+// redis://127.0.0.1:6379). If nothing answers there and redis-server is on the PATH, it starts one
+// with its data under .data/redis. Ctrl-C (or SIGTERM) stops the apps, then that Redis, and exits 0;
+// if any process dies on its own, everything is stopped and the exit code is 1.
+//
+// Plain Node on purpose: it runs before anything but the build, and needs no dependencies.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { createConnection } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { fileURLToPath } from 'node:url';
 
-const env = {
-  REDIS_URL: 'redis://127.0.0.1:6379',
+const root = fileURLToPath(new URL('..', import.meta.url));
+const apps = ['web', 'scheduler', 'worker'];
+
+// Local-only credentials, so a first run needs no setup. The web refuses weaker ones.
+const devDefaults = {
   API_TOKEN: 'dev-api-token-change-me',
   DASHBOARD_USER: 'admin',
   DASHBOARD_PASSWORD: 'dev-password-change-me',
-  ...process.env,
 };
-const redisUrl = new URL(env.REDIS_URL);
+
+const env = { ...process.env };
+env.REDIS_URL ||= 'redis://127.0.0.1:6379';
+env.LOG_PRETTY ||= 'true';
+// With the dev credentials, listen on this machine only (the web's own default is 0.0.0.0).
+env.HOST ||= '127.0.0.1';
+const defaulted = Object.keys(devDefaults).filter((name) => !env[name]);
+for (const name of defaulted) env[name] = devDefaults[name];
+
+const redisUrl = parseRedisUrl(env.REDIS_URL);
 const children = new Map();
 let stopping = false;
+let forced = false;
 
-function redisAnswers() {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) });
-    socket.setTimeout(500);
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => { socket.destroy(); resolve(data.toString().startsWith('+PONG') || data.toString().includes('NOAUTH')); });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => { socket.destroy(); resolve(false); });
-  });
+process.on('SIGINT', () => onSignal('SIGINT'));
+process.on('SIGTERM', () => onSignal('SIGTERM'));
+// Children run in their own process groups (see `start`), so nothing else kills them: if this
+// script dies of a bug, take them along rather than leave them running.
+process.on('exit', () => {
+  for (const child of children.values()) child.kill('SIGKILL');
+});
+
+for (const app of apps) {
+  if (!existsSync(join(root, 'apps', app, 'dist', 'main.js'))) {
+    fail(`apps/${app}/dist/main.js is missing: build first (\`pnpm build\`), or use \`pnpm start\`, which builds`);
+  }
 }
 
-function run(name, command, args) {
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const prefix = `[${name}] `;
-  for (const stream of [child.stdout, child.stderr]) {
-    let rest = '';
-    stream.on('data', (chunk) => {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop();
-      for (const line of lines) process.stdout.write(prefix + line + '\n');
-    });
-  }
+let startedRedis = false;
+if (!(await redisAnswers(redisUrl))) {
+  await startRedis();
+  startedRedis = true;
+}
+// A Ctrl-C while Redis was starting leaves shutdown() to exit.
+if (!stopping) {
+  for (const app of apps) start(app, process.execPath, [join(root, 'apps', app, 'dist', 'main.js')]);
+  await printWhenReady();
+}
+
+// ---------------------------------------------------------------------------
+
+/** Starts a child whose output lines are prefixed with its name. */
+function start(name, command, args) {
+  // detached: its own process group, so the terminal's Ctrl-C reaches only this script, which
+  // stops the apps first and Redis last; otherwise Redis could quit while the apps still drain.
+  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  prefixLines(child.stdout, process.stdout, name);
+  prefixLines(child.stderr, process.stderr, name);
+  child.on('error', (error) => {
+    say(`${name} could not start: ${error.message}`);
+    void shutdown(1);
+  });
   child.on('exit', (code, signal) => {
     children.delete(name);
     if (!stopping) {
-      process.stderr.write(`${name} exited unexpectedly (${signal ?? code}); stopping everything\n`);
-      void stop(1);
+      say(`${name} exited on its own (${signal ?? `exit code ${code}`}); stopping everything`);
+      void shutdown(1);
     }
   });
   children.set(name, child);
   return child;
 }
 
-async function stop(exitCode) {
+function prefixLines(from, to, name) {
+  const prefix = `${name.padEnd(9)}| `;
+  let rest = '';
+  from.setEncoding('utf8');
+  from.on('data', (chunk) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) to.write(prefix + line + '\n');
+  });
+  from.on('end', () => {
+    if (rest) to.write(prefix + rest + '\n');
+  });
+}
+
+function onSignal(signal) {
+  if (stopping) {
+    if (!forced) say(`${signal} again: killing what is left`);
+    forced = true;
+    for (const child of children.values()) child.kill('SIGKILL');
+    return;
+  }
+  say(`${signal}: stopping the apps${startedRedis ? ', then Redis' : ''} (Ctrl-C again to kill them now)`);
+  void shutdown(0);
+}
+
+/** SIGTERM to the apps (they drain), wait for them, then stop the Redis this script started. */
+async function shutdown(exitCode) {
   if (stopping) return;
   stopping = true;
-  const apps = [...children].filter(([name]) => name !== 'redis');
-  await Promise.all(apps.map(([, child]) => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); })));
+  // The worker lets running jobs finish for SHUTDOWN_GRACE_MS; give it that and a margin.
+  const graceMs = (Number(env.SHUTDOWN_GRACE_MS) || 30_000) + 10_000;
+  const appChildren = [...children].filter(([name]) => name !== 'redis');
+  const results = await Promise.all(appChildren.map(([name, child]) => stop(name, child, graceMs)));
   const redis = children.get('redis');
-  if (redis) await new Promise((resolve) => { redis.once('exit', resolve); redis.kill('SIGTERM'); });
-  process.exit(exitCode);
+  if (redis) results.push(await stop('redis', redis, 10_000));
+  // A clean stop exits 0; a process that had to be killed makes it 1.
+  process.exit(exitCode || (results.every(Boolean) ? 0 : 1));
 }
 
-process.on('SIGINT', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
-
-if (!(await redisAnswers())) {
-  if (!['127.0.0.1', 'localhost'].includes(redisUrl.hostname)) {
-    process.stderr.write(`nothing answers at ${env.REDIS_URL}; start that Redis or unset REDIS_URL\n`);
-    process.exit(1);
-  }
-  mkdirSync('.data/redis', { recursive: true });
-  const redis = run('redis', 'redis-server', ['--port', redisUrl.port || '6379', '--bind', '127.0.0.1', '--appendonly', 'yes', '--dir', '.data/redis']);
-  redis.on('error', () => {
-    process.stderr.write(`nothing answers at ${env.REDIS_URL} and redis-server is not on the PATH: install Redis or set REDIS_URL\n`);
-    process.exit(1);
+/** Resolves true if the child exited by itself within `graceMs` of SIGTERM. */
+function stop(name, child, graceMs) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(true);
+    const timer = setTimeout(() => {
+      say(`${name} did not stop within ${graceMs} ms; killing it`);
+      child.kill('SIGKILL');
+    }, graceMs);
+    child.once('exit', (_code, signal) => {
+      clearTimeout(timer);
+      resolve(!forced && signal !== 'SIGKILL');
+    });
+    child.kill('SIGTERM');
   });
-  for (let i = 0; i < 50 && !(await redisAnswers()); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
-for (const app of ['web', 'scheduler', 'worker']) run(app, process.execPath, [`apps/${app}/dist/main.js`]);
-const port = env.PORT ?? '3000';
-process.stdout.write(
-  `\nDrumline is starting:\n  dashboard http://localhost:${port}/admin/queues  (user ${env.DASHBOARD_USER}, password ${env.DASHBOARD_PASSWORD})\n` +
-    `  API docs  http://localhost:${port}/docs\n  API token ${env.API_TOKEN}\nCtrl-C stops everything.\n\n`,
-);
+async function startRedis() {
+  const where = redactedUrl(redisUrl);
+  const local = ['127.0.0.1', 'localhost', '::1'].includes(redisUrl.host);
+  if (!local) fail(`nothing answers at ${where}. Start that Redis, or unset REDIS_URL to use a local one.`);
+  if (redisUrl.tls) fail(`nothing answers at ${where}. pnpm start can only start a plain (redis://) Redis.`);
+  if (!onPath('redis-server')) {
+    fail(
+      `nothing answers at ${where}, and redis-server is not on the PATH.\n` +
+        '  Install Redis (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis),\n' +
+        '  or start one yourself and point REDIS_URL at it.',
+    );
+  }
+  const dir = join(root, '.data', 'redis');
+  mkdirSync(dir, { recursive: true });
+  const args = ['--port', String(redisUrl.port), '--bind', '127.0.0.1', '-::1', '--appendonly', 'yes', '--dir', dir, '--loglevel', 'warning'];
+  if (redisUrl.password) args.push('--requirepass', redisUrl.password);
+  say(`nothing answers at ${where}: starting redis-server on port ${redisUrl.port} (data in .data/redis)`);
+  start('redis', 'redis-server', args);
+  const deadline = Date.now() + 10_000;
+  while (!stopping && !(await redisAnswers(redisUrl))) {
+    if (Date.now() > deadline) {
+      say(`redis-server did not answer on port ${redisUrl.port} within 10 s`);
+      await shutdown(1);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** True if something speaking Redis answers a PING (an auth error counts: it is a Redis). */
+function redisAnswers({ host, port, tls }) {
+  return new Promise((resolve) => {
+    const socket = tls
+      ? tlsConnect({ host, port, servername: host, rejectUnauthorized: false })
+      : createConnection({ host, port });
+    const done = (answer) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once(tls ? 'secureConnect' : 'connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => done(data[0] === 0x2b /* + */ || data[0] === 0x2d /* - */));
+    socket.once('error', () => done(false));
+    socket.once('end', () => done(false));
+  });
+}
+
+/** Waits for the web's /healthz, then prints where everything is, once. */
+async function printWhenReady() {
+  const port = env.PORT || '3000';
+  const base = `http://localhost:${port}`;
+  const deadline = Date.now() + 60_000;
+  let ready = false;
+  while (!stopping && !ready && Date.now() < deadline) {
+    ready = await answersOk(`http://127.0.0.1:${port}/healthz`);
+    if (!ready) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  if (stopping) return;
+  const shown = (name) => (defaulted.includes(name) ? env[name] : `(your ${name})`);
+  const lines = [
+    '',
+    ready ? 'Drumline is running.' : 'Drumline started, but the web has not answered /healthz yet; see its log above.',
+    `  dashboard  ${base}/admin/queues   login ${shown('DASHBOARD_USER')} / ${shown('DASHBOARD_PASSWORD')}`,
+    `  API docs   ${base}/docs           same login`,
+    `  API        ${base}/api/jobs       header  Authorization: Bearer ${shown('API_TOKEN')}`,
+    `  Redis      ${redactedUrl(redisUrl)}${startedRedis ? ' (started here, data in .data/redis)' : ''}`,
+  ];
+  if (defaulted.length > 0) {
+    lines.push(`  ${defaulted.join(', ')}: local dev defaults; set them in the environment to change them.`);
+  }
+  lines.push('Ctrl-C stops everything.', '');
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+function answersOk(url) {
+  return new Promise((resolve) => {
+    const req = httpGet(url, { timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+function parseRedisUrl(value) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    fail(`REDIS_URL is not a URL: ${value}`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') fail(`REDIS_URL must be a redis:// or rediss:// URL, not ${url.protocol}//`);
+  return {
+    url,
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: Number(url.port || 6379),
+    tls: url.protocol === 'rediss:',
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+  };
+}
+
+function redactedUrl({ url }) {
+  const shown = new URL(url);
+  if (shown.password) shown.password = '***';
+  return shown.href.replace(/\/$/, '');
+}
+
+function onPath(command) {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, command)));
+}
+
+function say(message) {
+  process.stderr.write(`start    | ${message}\n`);
+}
+
+function fail(message) {
+  say(message);
+  process.exit(1);
+}
