@@ -25,7 +25,9 @@ const workers = queueNames.map((queue) => {
     prefix: config.KEY_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
     lockDuration: config.WORKER_LOCK_MS,
-    stalledInterval: config.WORKER_LOCK_MS,
+    // A dead worker's job is moved back only by a stalled check that runs after its lock expired;
+    // checking every quarter of the lock bounds that at 1.25 × WORKER_LOCK_MS instead of 2 ×.
+    stalledInterval: Math.max(250, Math.round(config.WORKER_LOCK_MS / 4)),
   });
   worker.on('error', (err) => logger.error({ queue, err }, 'worker error'));
   worker.on('stalled', (runId) => logger.warn({ queue, runId }, 'run stalled: its worker died or blocked, running it again'));
