@@ -11,6 +11,7 @@ import { errorHandler, handleNotFound } from './plugins/error-handler.js';
 import { queuesPlugin } from './plugins/queues.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
 
 export type { ReadinessCheck } from './routes/health.js';
@@ -51,6 +52,7 @@ export function buildApp(deps: AppDeps) {
       // Unknown /api paths answer 404 only to callers holding the token.
       api.setNotFoundHandler(handleNotFound);
       await api.register(jobRoutes, { prefix: '/jobs' });
+      await api.register(runRoutes, { prefix: '/jobs' });
       await api.register(scheduleRoutes, { prefix: '/schedules' });
     },
     { prefix: '/api' },
