@@ -21,6 +21,8 @@ export interface AppDeps {
   registry: JobRegistry;
   /** The app owns them from here on: closing the app closes the queues and then `redis`. */
   queues: QueueSet;
+  /** The init tasks' queue (on the same connection), shown in the dashboard so a failed task is visible; owned like `queues`. */
+  initQueues?: QueueSet;
   /** The connection `queues` share; /readyz pings it. */
   redis: Redis;
   logger: Logger;
@@ -39,7 +41,7 @@ export function buildApp(deps: AppDeps) {
   app.setSerializerCompiler(serializerCompiler);
 
   app.register(errorHandler);
-  app.register(queuesPlugin, { registry: deps.registry, queues: deps.queues, redis: deps.redis });
+  app.register(queuesPlugin, { registry: deps.registry, queues: deps.queues, initQueues: deps.initQueues, redis: deps.redis });
   app.register(openApi, { publicUrl: config.PUBLIC_URL });
   app.register(dashboardAuth, { user: config.DASHBOARD_USER, password: config.DASHBOARD_PASSWORD });
 

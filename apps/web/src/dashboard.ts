@@ -4,14 +4,15 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyPluginAsync } from 'fastify';
 
 /**
- * Bull Board over every queue of the registry. Register it with a prefix: the basic-auth hook is
+ * Bull Board over every queue of the registry, and the init tasks' queue so a failed init task
+ * (which holds /readyz at 503) can be found and retried. Register it with a prefix: the basic-auth hook is
  * added in this scope, before Bull Board's routes, so its page, API and static assets all sit behind it.
  */
 export const dashboard: FastifyPluginAsync = async (scope) => {
   scope.addHook('onRequest', scope.requireDashboardCredentials);
   const serverAdapter = new FastifyAdapter().setBasePath(scope.prefix);
   createBullBoard({
-    queues: scope.queues.all().map((queue) => new BullMQAdapter(queue)),
+    queues: [...scope.queues.all(), ...(scope.initQueues?.all() ?? [])].map((queue) => new BullMQAdapter(queue)),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Drumline' } },
   });

@@ -16,6 +16,10 @@ function get(url: string, headers: Record<string, string> = withToken) {
   return web().app.inject({ method: 'GET', url, headers });
 }
 
+function querystring(query: Record<string, string | number>): string {
+  return new URLSearchParams(Object.entries(query).map(([key, value]): [string, string] => [key, String(value)])).toString();
+}
+
 interface ListedRun {
   id: string;
   state: string;
@@ -24,8 +28,7 @@ interface ListedRun {
 }
 
 async function page(name: string, query: Record<string, string | number> = {}): Promise<{ runs: ListedRun[]; nextCursor: string | null }> {
-  const search = new URLSearchParams(Object.entries(query).map(([key, value]) => [key, String(value)]));
-  const response = await get(`/api/jobs/${name}/runs?${search}`);
+  const response = await get(`/api/jobs/${name}/runs?${querystring(query)}`);
   expect(response.statusCode, response.body).toBe(200);
   return response.json();
 }
@@ -146,7 +149,7 @@ describe('GET /api/jobs/:name/runs', () => {
     ['a limit that is not a number', { limit: 'ten' }, 'limit'],
     ['an unknown parameter', { page: 2 }, ''],
   ])('refuses %s with 400 naming the field', async (_what, query, path) => {
-    const response = await get(`/api/jobs/ping/runs?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]))}`);
+    const response = await get(`/api/jobs/ping/runs?${querystring(query)}`);
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({ error: 'DRUMLINE_INVALID_REQUEST', issues: [expect.objectContaining({ path })] });
     if (path) expect(response.json().message).toContain(path);

@@ -1,5 +1,5 @@
 import { QueueSet, createJobRegistry, createLogger, createRedis } from '@drumline/core';
-import { jobs } from '@drumline/jobs';
+import { initTasks, jobs } from '@drumline/jobs';
 import { Worker, type Processor, type Queue } from 'bullmq';
 import { afterAll, beforeAll } from 'vitest';
 import { buildApp, type ReadinessCheck, type WebApp } from '../src/app.js';
@@ -20,6 +20,8 @@ export const withDashboardLogin = {
 export interface TestWeb {
   app: WebApp;
   queues: QueueSet;
+  /** The init tasks' queue, as main.ts gives it to the dashboard. */
+  initQueues: QueueSet;
   /** The BullMQ queue a job's runs go to, for assertions. */
   queueOf(jobName: string): Queue;
   /** Waiting, delayed, prioritized, active, completed and failed runs of every queue, summed. */
@@ -42,12 +44,14 @@ export async function startWeb(options: { prefix: string; redisUrl?: string; rea
   const registry = createJobRegistry(jobs);
   const redis = createRedis(config.REDIS_URL);
   const queues = new QueueSet(registry, redis, config.KEY_PREFIX);
+  const initQueues = new QueueSet(createJobRegistry(initTasks), redis, config.KEY_PREFIX);
   const logger = createLogger({ app: 'web-test', level: config.LOG_LEVEL });
-  const app = buildApp({ config, registry, queues, redis, logger, readinessChecks: options.readinessChecks ?? [] });
+  const app = buildApp({ config, registry, queues, initQueues, redis, logger, readinessChecks: options.readinessChecks ?? [] });
   await app.ready();
   return {
     app,
     queues,
+    initQueues,
     queueOf: (jobName) => queues.queueOf(registry.get(jobName)),
     async totalRuns() {
       const counts = await Promise.all(queues.all().map((queue) => queue.getJobCounts()));
