@@ -13,6 +13,7 @@ import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { schedulesPage } from './routes/schedules-page.js';
 
 export type { ReadinessCheck } from './routes/health.js';
 
@@ -29,6 +30,9 @@ export interface AppDeps {
   /** More conditions /readyz waits for (init tasks, for example); Redis answering PING is always one. */
   readinessChecks?: readonly ReadinessCheck[];
 }
+
+const DASHBOARD_PATH = '/admin/queues';
+const SCHEDULES_PAGE_PATH = '/admin/schedules';
 
 /** 1 MiB: a bulk of 1000 ordinary payloads fits; anything larger is refused with 413 before parsing. */
 const BODY_LIMIT = 1024 * 1024;
@@ -60,7 +64,8 @@ export function buildApp(deps: AppDeps) {
     { prefix: '/api' },
   );
 
-  app.register(dashboard, { prefix: '/admin/queues' });
+  app.register(dashboard, { prefix: DASHBOARD_PATH, links: [{ text: 'Schedules', url: SCHEDULES_PAGE_PATH }] });
+  app.register(schedulesPage, { prefix: SCHEDULES_PAGE_PATH, dashboardPath: DASHBOARD_PATH, docsPath: '/docs' });
   app.register(docsUi);
   return app;
 }
