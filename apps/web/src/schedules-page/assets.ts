@@ -13,9 +13,10 @@ th, td { text-align: left; vertical-align: top; padding: 8px 12px; border-bottom
 th { background: #f0f4f8; font-weight: 600; }
 tr.paused td { background: #fffbea; }
 .muted { color: #7b8794; font-size: .8rem; }
-ol.next { margin: 0; padding-left: 18px; }
+ol.next { margin: 0; padding-left: 18px; white-space: nowrap; }
+time { white-space: nowrap; }
 .state { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: .8rem; background: #e4e7eb; }
-.state-completed, .state-running { background: #c6f7e2; color: #014d40; }
+.state-completed, .state-scheduled { background: #c6f7e2; color: #014d40; }
 .state-failed { background: #ffe3e3; color: #8a041a; }
 .state-active { background: #dceefb; color: #0b4f71; }
 .state-paused, .state-skipped { background: #fff3c4; color: #8d2b0b; }

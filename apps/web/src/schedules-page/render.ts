@@ -29,7 +29,7 @@ export interface SchedulesPageLinks {
 }
 
 function when(iso: string): Html {
-  return html`<time datetime="${iso}">${iso.slice(0, 16).replace('T', ' ')} UTC</time>`;
+  return html`<time datetime="${iso}">${iso.slice(0, 19).replace('T', ' ')} UTC</time>`;
 }
 
 function timing(schedule: ScheduleView): string {
@@ -71,7 +71,7 @@ function row(schedule: ScheduleView, queueOf: (job: string) => string | undefine
   <td><strong>${schedule.id}</strong><br><span class="muted">${schedule.owner === 'code' ? 'declared in code' : 'added through the API'}</span></td>
   <td>${schedule.job}</td>
   <td>${timing(schedule)}<br><span class="muted">misfire ${schedule.misfire}, overlap ${schedule.overlap}</span></td>
-  <td class="status">${schedule.paused ? html`<span class="state state-paused">paused</span>` : html`<span class="state state-running">running</span>`}</td>
+  <td class="status">${schedule.paused ? html`<span class="state state-paused">paused</span>` : html`<span class="state state-scheduled">scheduled</span>`}</td>
   <td>${next}</td>
   <td>${lastRun(schedule, runUrl)}</td>
   <td class="actions">${toggle} <button type="button" data-action="trigger">Run now</button></td>
