@@ -66,15 +66,22 @@ interface Window {
   position: number;
 }
 
+/** Where the runs of `state` are now: a paused queue (Bull Board can pause one) keeps its waiting runs in `paused`. */
+async function keyOf(redis: Redis, queue: Queue, state: RunState): Promise<string> {
+  if (state === 'waiting' && (await redis.hexists(queue.toKey('meta'), 'paused')) === 1) return queue.toKey('paused');
+  return queue.toKey(STORAGE[state].key);
+}
+
 async function readWindow(redis: Redis, queue: Queue, state: RunState, offset: number, count: number): Promise<Window> {
-  const { key, list } = STORAGE[state];
+  const { list } = STORAGE[state];
+  const key = await keyOf(redis, queue, state);
   const stop = offset + count - 1;
   let ids: string[];
   let scores: number[] = [];
   if (list) {
-    ids = await redis.lrange(queue.toKey(key), offset, stop);
+    ids = await redis.lrange(key, offset, stop);
   } else {
-    const flat = await redis.zrevrange(queue.toKey(key), offset, stop, 'WITHSCORES');
+    const flat = await redis.zrevrange(key, offset, stop, 'WITHSCORES');
     ids = flat.filter((_, index) => index % 2 === 0);
     scores = flat.filter((_, index) => index % 2 === 1).map(Number);
   }

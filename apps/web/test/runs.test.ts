@@ -142,6 +142,17 @@ describe('GET /api/jobs/:name/runs', () => {
     ]);
   });
 
+  it('still lists waiting runs while their queue is paused', async () => {
+    const id = await enqueue('daily-report', { recipients: ['paused@example.com'] });
+    const queue = web().queueOf('daily-report');
+    await queue.pause();
+    try {
+      expect((await page('daily-report', { state: 'waiting' })).runs.map((run) => run.id)).toContain(id);
+    } finally {
+      await queue.resume();
+    }
+  });
+
   it.each([
     ['an unknown state', { state: 'done' }, 'state'],
     ['a limit of 0', { limit: 0 }, 'limit'],
