@@ -11,7 +11,9 @@ import { errorHandler, handleNotFound } from './plugins/error-handler.js';
 import { queuesPlugin } from './plugins/queues.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { schedulesPage } from './routes/schedules-page.js';
 
 export type { ReadinessCheck } from './routes/health.js';
 
@@ -20,12 +22,17 @@ export interface AppDeps {
   registry: JobRegistry;
   /** The app owns them from here on: closing the app closes the queues and then `redis`. */
   queues: QueueSet;
+  /** The init tasks' queue (on the same connection), shown in the dashboard so a failed task is visible; owned like `queues`. */
+  initQueues?: QueueSet;
   /** The connection `queues` share; /readyz pings it. */
   redis: Redis;
   logger: Logger;
   /** More conditions /readyz waits for (init tasks, for example); Redis answering PING is always one. */
   readinessChecks?: readonly ReadinessCheck[];
 }
+
+const DASHBOARD_PATH = '/admin/queues';
+const SCHEDULES_PAGE_PATH = '/admin/schedules';
 
 /** 1 MiB: a bulk of 1000 ordinary payloads fits; anything larger is refused with 413 before parsing. */
 const BODY_LIMIT = 1024 * 1024;
@@ -38,7 +45,7 @@ export function buildApp(deps: AppDeps) {
   app.setSerializerCompiler(serializerCompiler);
 
   app.register(errorHandler);
-  app.register(queuesPlugin, { registry: deps.registry, queues: deps.queues, redis: deps.redis });
+  app.register(queuesPlugin, { registry: deps.registry, queues: deps.queues, initQueues: deps.initQueues, redis: deps.redis });
   app.register(openApi, { publicUrl: config.PUBLIC_URL });
   app.register(dashboardAuth, { user: config.DASHBOARD_USER, password: config.DASHBOARD_PASSWORD });
 
@@ -51,12 +58,14 @@ export function buildApp(deps: AppDeps) {
       // Unknown /api paths answer 404 only to callers holding the token.
       api.setNotFoundHandler(handleNotFound);
       await api.register(jobRoutes, { prefix: '/jobs' });
+      await api.register(runRoutes, { prefix: '/jobs' });
       await api.register(scheduleRoutes, { prefix: '/schedules' });
     },
     { prefix: '/api' },
   );
 
-  app.register(dashboard, { prefix: '/admin/queues' });
+  app.register(dashboard, { prefix: DASHBOARD_PATH, links: [{ text: 'Schedules', url: SCHEDULES_PAGE_PATH }] });
+  app.register(schedulesPage, { prefix: SCHEDULES_PAGE_PATH, dashboardPath: DASHBOARD_PATH, docsPath: '/docs' });
   app.register(docsUi);
   return app;
 }

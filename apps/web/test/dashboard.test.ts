@@ -1,5 +1,7 @@
+import { initRunId, INIT_QUEUE } from '@drumline/core';
+import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { webForThisFile, withDashboardLogin, withToken } from './web-harness.js';
+import { runUntilFinished, webForThisFile, withDashboardLogin, withToken } from './web-harness.js';
 
 const web = webForThisFile('web-dashboard');
 
@@ -9,9 +11,24 @@ describe('Bull Board at /admin/queues', () => {
     const response = await web().app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: withDashboardLogin });
     expect(response.statusCode).toBe(200);
     const queues: Array<{ name: string; counts: Record<string, number> }> = response.json().queues;
-    expect(queues.map((queue) => queue.name).sort()).toEqual([...web().queues.registry.queueNames].sort());
+    expect(queues.map((queue) => queue.name).sort()).toEqual([...web().queues.registry.queueNames, INIT_QUEUE].sort());
     expect(queues.find((queue) => queue.name === 'email')?.counts.waiting).toBe(1);
     expect(await web().queueOf('send-email').getWaitingCount()).toBe(1);
+  });
+
+  it('shows a failed init task in the init queue, with its reason', async () => {
+    const [task] = web().initQueues.registry.jobs;
+    if (!task) throw new Error('packages/jobs defines no init task');
+    const id = initRunId(task.name, 'r1');
+    await web().initQueues.enqueue(task.name, { release: 'r1' }, { jobId: id });
+    await runUntilFinished(web(), INIT_QUEUE, id, async () => {
+      throw new UnrecoverableError('migration 42 failed: relation "users" already exists');
+    });
+    const response = await web().app.inject({ method: 'GET', url: `/admin/queues/api/queues?activeQueue=${INIT_QUEUE}&status=failed`, headers: withDashboardLogin });
+    expect(response.statusCode).toBe(200);
+    const init = response.json().queues.find((queue: { name: string }) => queue.name === INIT_QUEUE);
+    expect(init.counts.failed).toBe(1);
+    expect(init.jobs).toEqual([expect.objectContaining({ id, name: task.name, failedReason: 'migration 42 failed: relation "users" already exists' })]);
   });
 
   it('serves its page with the base path it is mounted under', async () => {

@@ -1,7 +1,5 @@
-import { UnrecoverableError, Worker, type Processor } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { connectTestRedis } from '../../../tests/support/redis.js';
-import { webForThisFile, withToken } from './web-harness.js';
+import { runUntilFinished, webForThisFile, withToken } from './web-harness.js';
 
 const email = { to: 'ada@example.com', subject: 'Welcome', body: 'Hello Ada' };
 const web = webForThisFile('web-jobs');
@@ -12,23 +10,6 @@ function enqueue(name: string, body: unknown) {
 
 function enqueueBulk(name: string, items: unknown[]) {
   return web().app.inject({ method: 'POST', url: `/api/jobs/${name}/bulk`, headers: withToken, payload: { items } });
-}
-
-/** Runs `processor` on `queue` until the run `runId` has finished, then closes the worker. */
-async function runUntilFinished(queue: string, runId: string, processor: Processor): Promise<void> {
-  const connection = connectTestRedis();
-  const worker = new Worker(queue, processor, { connection, prefix: web().queues.prefix });
-  try {
-    const finished = new Promise<void>((resolve) => {
-      const settle = (job: { id?: string } | undefined) => job?.id === runId && resolve();
-      worker.on('completed', settle);
-      worker.on('failed', settle);
-    });
-    await finished;
-  } finally {
-    await worker.close();
-    await connection.quit();
-  }
 }
 
 describe('POST /api/jobs/:name', () => {
@@ -147,7 +128,7 @@ describe('POST /api/jobs/:name', () => {
     expect(runs.filter((run) => run.id === 'welcome-ada')).toHaveLength(1);
 
     const handled: string[] = [];
-    await runUntilFinished('email', 'welcome-ada', async (job) => {
+    await runUntilFinished(web(), 'email', 'welcome-ada', async (job) => {
       handled.push(job.id as string);
     });
     const third = await enqueue('send-email', { data: email, opts });
@@ -242,75 +223,5 @@ describe('GET /api/jobs', () => {
     expect(cleanup?.schedules).toEqual([expect.objectContaining({ id: 'cleanup-sessions', every: 30 * 60_000, policies: { misfire: 'once', overlap: 'skip' } })]);
     // The input side: a field with a default is optional to the caller.
     expect(cleanup?.payloadSchema).toMatchObject({ required: ['table', 'olderThanDays'] });
-  });
-});
-
-describe('GET /api/jobs/:name/runs/:id', () => {
-  it('shows a completed run with its return value, progress and logs', async () => {
-    const { id } = (await enqueue('ping', { data: { note: 'hello' }, opts: { jobId: 'run-view-ok' } })).json();
-    await runUntilFinished('default', id, async (job) => {
-      if (job.id !== id) return;
-      await job.log('first line');
-      await job.log('second line');
-      await job.updateProgress(100);
-      return { pong: true };
-    });
-    const response = await web().app.inject({ method: 'GET', url: `/api/jobs/ping/runs/${id}`, headers: withToken });
-    expect(response.statusCode).toBe(200);
-    const run = response.json();
-    expect(run).toMatchObject({
-      id,
-      name: 'ping',
-      queue: 'default',
-      state: 'completed',
-      data: { note: 'hello' },
-      returnValue: { pong: true },
-      failedReason: null,
-      attemptsMade: 1,
-      progress: 100,
-      logs: ['first line', 'second line'],
-      scheduleId: null,
-      scheduledFor: null,
-    });
-    for (const field of ['createdAt', 'processedAt', 'finishedAt']) expect(new Date(run[field]).toISOString()).toBe(run[field]);
-  });
-
-  it('shows a failed run with its reason', async () => {
-    const { id } = (await enqueue('send-email', { data: email, opts: { jobId: 'run-view-failed' } })).json();
-    await runUntilFinished('email', id, async () => {
-      throw new UnrecoverableError('mail provider refused the address');
-    });
-    const run = (await web().app.inject({ method: 'GET', url: `/api/jobs/send-email/runs/${id}`, headers: withToken })).json();
-    expect(run).toMatchObject({ state: 'failed', failedReason: 'mail provider refused the address', returnValue: null, finishedAt: expect.any(String) });
-  });
-
-  it('shows a waiting run with nulls for what has not happened yet', async () => {
-    const { id } = (await enqueue('daily-report', { data: { recipients: ['a@example.com'] } })).json();
-    const run = (await web().app.inject({ method: 'GET', url: `/api/jobs/daily-report/runs/${id}`, headers: withToken })).json();
-    expect(run).toMatchObject({ state: 'waiting', processedAt: null, finishedAt: null, returnValue: null, logs: [], attemptsMade: 0 });
-  });
-
-  it('reads the schedule and nominal tick of a scheduled run from its id', async () => {
-    const tick = Date.UTC(2026, 0, 5, 18, 0);
-    const id = `expire-coupons-nightly@${tick}`;
-    await web().queueOf('expire-coupons').add('expire-coupons', {}, { jobId: id });
-    const run = (await web().app.inject({ method: 'GET', url: `/api/jobs/expire-coupons/runs/${encodeURIComponent(id)}`, headers: withToken })).json();
-    expect(run).toMatchObject({ id, scheduleId: 'expire-coupons-nightly', scheduledFor: new Date(tick).toISOString() });
-  });
-
-  it('answers 404 for an unknown run id, a run of another job, and an unknown job name', async () => {
-    const unknownId = await web().app.inject({ method: 'GET', url: '/api/jobs/ping/runs/no-such-run', headers: withToken });
-    expect(unknownId.statusCode).toBe(404);
-    expect(unknownId.json().error).toBe('DRUMLINE_RUN_NOT_FOUND');
-
-    // expire-coupons and cleanup-old-records share the maintenance queue.
-    const { id } = (await enqueue('expire-coupons', { data: {} })).json();
-    const otherJob = await web().app.inject({ method: 'GET', url: `/api/jobs/cleanup-old-records/runs/${id}`, headers: withToken });
-    expect(otherJob.statusCode).toBe(404);
-    expect(otherJob.json().error).toBe('DRUMLINE_RUN_NOT_FOUND');
-
-    const unknownJob = await web().app.inject({ method: 'GET', url: `/api/jobs/no-such-job/runs/${id}`, headers: withToken });
-    expect(unknownJob.statusCode).toBe(404);
-    expect(unknownJob.json().error).toBe('DRUMLINE_UNKNOWN_JOB');
   });
 });

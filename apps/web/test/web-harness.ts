@@ -1,6 +1,6 @@
 import { QueueSet, createJobRegistry, createLogger, createRedis } from '@drumline/core';
-import { jobs } from '@drumline/jobs';
-import type { Queue } from 'bullmq';
+import { initTasks, jobs } from '@drumline/jobs';
+import { Worker, type Processor, type Queue } from 'bullmq';
 import { afterAll, beforeAll } from 'vitest';
 import { buildApp, type ReadinessCheck, type WebApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -20,6 +20,8 @@ export const withDashboardLogin = {
 export interface TestWeb {
   app: WebApp;
   queues: QueueSet;
+  /** The init tasks' queue, as main.ts gives it to the dashboard. */
+  initQueues: QueueSet;
   /** The BullMQ queue a job's runs go to, for assertions. */
   queueOf(jobName: string): Queue;
   /** Waiting, delayed, prioritized, active, completed and failed runs of every queue, summed. */
@@ -42,12 +44,14 @@ export async function startWeb(options: { prefix: string; redisUrl?: string; rea
   const registry = createJobRegistry(jobs);
   const redis = createRedis(config.REDIS_URL);
   const queues = new QueueSet(registry, redis, config.KEY_PREFIX);
+  const initQueues = new QueueSet(createJobRegistry(initTasks), redis, config.KEY_PREFIX);
   const logger = createLogger({ app: 'web-test', level: config.LOG_LEVEL });
-  const app = buildApp({ config, registry, queues, redis, logger, readinessChecks: options.readinessChecks ?? [] });
+  const app = buildApp({ config, registry, queues, initQueues, redis, logger, readinessChecks: options.readinessChecks ?? [] });
   await app.ready();
   return {
     app,
     queues,
+    initQueues,
     queueOf: (jobName) => queues.queueOf(registry.get(jobName)),
     async totalRuns() {
       const counts = await Promise.all(queues.all().map((queue) => queue.getJobCounts()));
@@ -81,4 +85,28 @@ export function webForThisFile(name: string): () => TestWeb {
     if (!web) throw new Error('the web app is not started yet: use it inside a test');
     return web;
   };
+}
+
+/**
+ * Runs `processor` on `queue` (one run at a time, in queue order) until every run of `runIds` has
+ * completed or failed, then closes the worker: a stand-in for the worker app where a test needs
+ * finished runs.
+ */
+export async function runUntilFinished(web: TestWeb, queue: string, runIds: string | string[], processor: Processor): Promise<void> {
+  const pending = new Set(typeof runIds === 'string' ? [runIds] : runIds);
+  const connection = connectTestRedis();
+  const worker = new Worker(queue, processor, { connection, prefix: web.queues.prefix, concurrency: 1 });
+  try {
+    await new Promise<void>((resolve) => {
+      const settle = (job: { id?: string } | undefined) => {
+        if (job?.id !== undefined) pending.delete(job.id);
+        if (pending.size === 0) resolve();
+      };
+      worker.on('completed', settle);
+      worker.on('failed', settle);
+    });
+  } finally {
+    await worker.close();
+    await connection.quit();
+  }
 }

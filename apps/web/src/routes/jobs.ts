@@ -2,7 +2,6 @@ import { InvalidPayloadError, UnknownJobError, normalizeTiming, parseScheduledRu
 import { PRIORITY_LIMIT } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { RunNotFoundError } from '../errors/run-not-found-error.js';
 import { errorBodySchema } from '../plugins/error-handler.js';
 
 export const MAX_BULK_ITEMS = 1000;
@@ -103,32 +102,10 @@ function describeJob(job: JobDefinition): z.input<typeof jobSummarySchema> {
   };
 }
 
-const runSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  queue: z.string(),
-  state: z.string().describe('waiting, prioritized, delayed, active, completed, failed, …'),
-  data: z.unknown(),
-  returnValue: z.unknown(),
-  failedReason: z.string().nullable(),
-  attemptsMade: z.number(),
-  progress: z.unknown(),
-  createdAt: z.iso.datetime().nullable(),
-  processedAt: z.iso.datetime().nullable(),
-  finishedAt: z.iso.datetime().nullable(),
-  logs: z.array(z.string()),
-  scheduleId: z.string().nullable().describe('The schedule that made this run, if any'),
-  scheduledFor: z.iso.datetime().nullable().describe("The schedule's nominal tick"),
-});
-
-function isoOrNull(epochMs: number | undefined): string | null {
-  return epochMs ? new Date(epochMs).toISOString() : null;
-}
-
 const security = [{ apiToken: [] }];
 const nameParams = z.object({ name: z.string() });
 
-/** Enqueue runs and look at them. One route per job, so the OpenAPI document shows each job's payload. */
+/** Enqueue runs (routes/runs.ts shows them). One route per job, so the OpenAPI document shows each job's payload. */
 export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   const catalog = app.registry.jobs.map(describeJob);
 
@@ -194,42 +171,4 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post('/:name/bulk', unknownJob, async (request) => {
     throw new UnknownJobError(request.params.name);
   });
-
-  app.get(
-    '/:name/runs/:id',
-    {
-      schema: {
-        tags: ['jobs'],
-        summary: 'One run: state, payload, result or failure, progress, logs',
-        security,
-        params: z.object({ name: z.string(), id: z.string() }),
-        response: { 200: runSchema, 401: errorBodySchema, 404: errorBodySchema },
-      },
-    },
-    async (request) => {
-      const { name, id } = request.params;
-      const job = app.registry.get(name);
-      const run = await app.queues.findRun(name, id);
-      if (!run) throw new RunNotFoundError(name, id);
-      const [state, { logs }] = await Promise.all([run.getState(), app.queues.queueOf(job).getJobLogs(id)]);
-      const scheduled = parseScheduledRunId(id);
-      return {
-        id,
-        name,
-        queue: job.queue,
-        state,
-        data: run.data,
-        returnValue: run.returnvalue ?? null,
-        failedReason: run.failedReason || null,
-        attemptsMade: run.attemptsMade,
-        progress: run.progress,
-        createdAt: isoOrNull(run.timestamp),
-        processedAt: isoOrNull(run.processedOn),
-        finishedAt: isoOrNull(run.finishedOn),
-        logs,
-        scheduleId: scheduled?.scheduleId ?? null,
-        scheduledFor: scheduled?.scheduledFor.toISOString() ?? null,
-      };
-    },
-  );
 };

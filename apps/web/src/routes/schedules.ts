@@ -8,12 +8,13 @@ import {
   type LastRun,
   type ScheduleRecord,
 } from '@drumline/core';
+import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorBodySchema } from '../plugins/error-handler.js';
 
 const NEXT_RUNS = 5;
-const idParams = z.object({ id: z.string().min(1).max(128) });
+export const idParams = z.object({ id: z.string().min(1).max(128) });
 
 const lastRunSchema = z
   .object({
@@ -27,7 +28,7 @@ const lastRunSchema = z
   })
   .nullable();
 
-const scheduleView = z.object({
+export const scheduleView = z.object({
   id: z.string(),
   job: z.string(),
   spec: z.object({ cron: z.string().optional(), every: z.number().optional(), at: z.string().optional() }),
@@ -41,7 +42,10 @@ const scheduleView = z.object({
   lastRun: lastRunSchema,
 });
 
-function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun | undefined, now: number): z.infer<typeof scheduleView> {
+export type ScheduleView = z.infer<typeof scheduleView>;
+
+/** How the API and the admin page show a schedule; `now` decides which runs are next. */
+export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun | undefined, now: number): z.infer<typeof scheduleView> {
   const { timing } = record;
   const iso = (ms: number) => new Date(ms).toISOString();
   return {
@@ -69,43 +73,75 @@ function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun | undefi
   };
 }
 
-/**
- * Schedules at runtime. The web only writes schedule state (and flags it changed); the leading
- * scheduler applies it within a poll: it withdraws or adds the pending runs.
- */
-export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
-  const store = new ScheduleStore(app.redis, app.queues.prefix);
-  const tags = ['schedules'];
+export const enqueuedSchema = z.object({ id: z.string(), name: z.string(), queue: z.string() });
+export type EnqueuedRun = z.infer<typeof enqueuedSchema>;
 
-  async function load(id: string) {
-    const record = await store.get(id);
+/**
+ * What can be read and done to schedules, for the API routes below and the admin page
+ * (routes/schedules-page.ts), so both behave the same. The web only writes schedule state (and
+ * flags it changed); the leading scheduler applies it within a poll: it withdraws or adds the
+ * pending runs.
+ */
+export class ScheduleService {
+  readonly store: ScheduleStore;
+
+  constructor(private readonly app: FastifyInstance) {
+    this.store = new ScheduleStore(app.redis, app.queues.prefix);
+  }
+
+  /** Every schedule, by id. */
+  async list(): Promise<ScheduleView[]> {
+    const [records, paused, lastRuns] = await Promise.all([this.store.all(), this.store.pausedIds(), this.store.lastRuns()]);
+    const now = Date.now();
+    records.sort((a, b) => a.id.localeCompare(b.id));
+    return records.map((record) => view(record, paused.has(record.id), lastRuns.get(record.id), now));
+  }
+
+  /** @throws UnknownScheduleError */
+  async get(id: string): Promise<ScheduleView> {
+    const record = await this.store.get(id);
     if (!record) throw new UnknownScheduleError(id);
-    const [paused, lastRuns] = await Promise.all([store.isPaused(id), store.lastRuns([id])]);
+    const [paused, lastRuns] = await Promise.all([this.store.isPaused(id), this.store.lastRuns([id])]);
     return view(record, paused, lastRuns.get(id), Date.now());
   }
 
-  app.get('/', { schema: { tags, response: { 200: z.object({ schedules: z.array(scheduleView) }) } } }, async () => {
-    const [records, paused, lastRuns] = await Promise.all([store.all(), store.pausedIds(), store.lastRuns()]);
-    const now = Date.now();
-    records.sort((a, b) => a.id.localeCompare(b.id));
-    return { schedules: records.map((record) => view(record, paused.has(record.id), lastRuns.get(record.id), now)) };
-  });
+  /** Pauses or resumes any schedule, code-owned ones too. @throws UnknownScheduleError */
+  async setPaused(id: string, paused: boolean): Promise<ScheduleView> {
+    await this.store.setPaused(id, paused);
+    return this.get(id);
+  }
 
-  app.get('/:id', { schema: { tags, params: idParams, response: { 200: scheduleView, 404: errorBodySchema } } }, async (request) => load(request.params.id));
+  /** Enqueues one run now with the schedule's data, beside its ticks ("run now"). @throws UnknownScheduleError */
+  async trigger(id: string): Promise<EnqueuedRun> {
+    const record = await this.store.get(id);
+    if (!record) throw new UnknownScheduleError(id);
+    const run = await this.app.queues.enqueue(record.job, record.data, { jobId: manualRunId(record.id, Date.now()) });
+    return { id: run.id as string, name: run.name, queue: run.queueName };
+  }
+}
+
+/** Schedules at runtime, for API clients. */
+export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
+  const schedules = new ScheduleService(app);
+  const tags = ['schedules'];
+
+  app.get('/', { schema: { tags, response: { 200: z.object({ schedules: z.array(scheduleView) }) } } }, async () => ({ schedules: await schedules.list() }));
+
+  app.get('/:id', { schema: { tags, params: idParams, response: { 200: scheduleView, 404: errorBodySchema } } }, async (request) => schedules.get(request.params.id));
 
   app.put(
     '/:id',
     { schema: { tags, params: idParams, body: scheduleInputSchema, response: { 200: scheduleView, 201: scheduleView, 400: errorBodySchema, 409: errorBodySchema } } },
     async (request, reply) => {
       const record = apiScheduleRecord(app.registry, request.params.id, request.body);
-      const outcome = await store.putFromApi(record);
+      const outcome = await schedules.store.putFromApi(record);
       reply.code(outcome === 'created' ? 201 : 200);
-      return load(record.id);
+      return schedules.get(record.id);
     },
   );
 
   app.delete('/:id', { schema: { tags, params: idParams, response: { 204: z.null(), 404: errorBodySchema, 409: errorBodySchema } } }, async (request, reply) => {
-    await store.deleteFromApi(request.params.id);
+    await schedules.store.deleteFromApi(request.params.id);
     return reply.code(204).send(null);
   });
 
@@ -113,21 +149,13 @@ export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
     app.post(
       `/:id/${paused ? 'pause' : 'resume'}`,
       { schema: { tags, params: idParams, response: { 200: scheduleView, 404: errorBodySchema } } },
-      async (request) => {
-        await store.setPaused(request.params.id, paused);
-        return load(request.params.id);
-      },
+      async (request) => schedules.setPaused(request.params.id, paused),
     );
   }
 
   app.post(
     '/:id/trigger',
-    { schema: { tags, params: idParams, response: { 202: z.object({ id: z.string(), name: z.string(), queue: z.string() }), 404: errorBodySchema } } },
-    async (request, reply) => {
-      const record = await store.get(request.params.id);
-      if (!record) throw new UnknownScheduleError(request.params.id);
-      const run = await app.queues.enqueue(record.job, record.data, { jobId: manualRunId(record.id, Date.now()) });
-      return reply.code(202).send({ id: run.id as string, name: run.name, queue: run.queueName });
-    },
+    { schema: { tags, params: idParams, response: { 202: enqueuedSchema, 404: errorBodySchema } } },
+    async (request, reply) => reply.code(202).send(await schedules.trigger(request.params.id)),
   );
 };

@@ -1,0 +1,67 @@
+import type { onRequestHookHandler } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
+import { errorBodySchema, type ErrorBody } from '../plugins/error-handler.js';
+import { pageCss, pageJs } from '../schedules-page/assets.js';
+import { renderSchedulesPage } from '../schedules-page/render.js';
+import { enqueuedSchema, idParams, ScheduleService, scheduleView } from './schedules.js';
+
+export interface SchedulesPageOptions {
+  /** Bull Board's base path, for links to runs and back. */
+  dashboardPath: string;
+  docsPath: string;
+}
+
+/** The header the page's script sends with every action; its value is fixed. */
+export const PAGE_ACTION_HEADER = 'x-drumline-page';
+
+/**
+ * The browser sends the dashboard's basic-auth credentials with any request to this origin,
+ * including a form another site posts here, so credentials alone do not prove the page made the
+ * request (CSRF). A form cannot set a custom header, and a cross-origin script that tries needs a
+ * CORS preflight this server never grants: requiring the header leaves only our own page's script.
+ */
+const requirePageHeader: onRequestHookHandler = (request, reply, done) => {
+  if (request.headers[PAGE_ACTION_HEADER] === 'schedules') return done();
+  const body: ErrorBody = { error: 'DRUMLINE_FORBIDDEN', message: `send the ${PAGE_ACTION_HEADER}: schedules header; the schedules page's buttons do` };
+  reply.code(403).send(body);
+};
+
+const securityHeaders = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+};
+
+/**
+ * The schedules page (Bull Board has none) behind the dashboard's basic auth: every schedule with
+ * its next runs, last run and lateness, and pause / resume / run-now buttons. The buttons post to
+ * routes of this scope, so the page never needs the API token; they go through the same
+ * ScheduleService as the API.
+ */
+export const schedulesPage: FastifyPluginAsyncZod<SchedulesPageOptions> = async (scope, { dashboardPath, docsPath }) => {
+  scope.addHook('onRequest', scope.requireDashboardCredentials);
+  const schedules = new ScheduleService(scope);
+  const links = { self: scope.prefix, dashboard: dashboardPath, docs: docsPath };
+  const queueOf = (job: string) => scope.registry.find(job)?.queue;
+  const hide = true; // Not part of the API: keep it out of the OpenAPI document.
+
+  scope.get('/', { schema: { hide } }, async (_request, reply) =>
+    reply
+      .headers(securityHeaders)
+      .type('text/html; charset=utf-8')
+      .send(renderSchedulesPage(await schedules.list(), queueOf, links)),
+  );
+  scope.get('/page.css', { schema: { hide } }, async (_request, reply) => reply.headers(securityHeaders).type('text/css; charset=utf-8').send(pageCss));
+  scope.get('/page.js', { schema: { hide } }, async (_request, reply) => reply.headers(securityHeaders).type('text/javascript; charset=utf-8').send(pageJs));
+
+  const action = <Response extends Record<number, z.ZodType>>(response: Response) => ({
+    schema: { hide, params: idParams, response: { ...response, 403: errorBodySchema, 404: errorBodySchema } },
+    onRequest: requirePageHeader,
+  });
+  for (const paused of [true, false]) {
+    scope.post(`/:id/${paused ? 'pause' : 'resume'}`, action({ 200: scheduleView }), async (request) => schedules.setPaused(request.params.id, paused));
+  }
+  scope.post('/:id/trigger', action({ 202: enqueuedSchema }), async (request, reply) => reply.code(202).send(await schedules.trigger(request.params.id)));
+};
