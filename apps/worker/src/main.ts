@@ -1,4 +1,17 @@
-import { closeRedis, ConfigError, createJobRegistry, createLogger, createRedis, INIT_QUEUE, type JobRegistry } from '@drumline/core';
+import {
+  AlertWebhook,
+  closeRedis,
+  ConfigError,
+  createAlertMetrics,
+  createJobRegistry,
+  createLogger,
+  createMetricsRegistry,
+  createRedis,
+  createRunMetrics,
+  INIT_QUEUE,
+  startMetricsServer,
+  type JobRegistry,
+} from '@drumline/core';
 import { initTasks, jobs } from '@drumline/jobs';
 import { Worker } from 'bullmq';
 import { hostname } from 'node:os';
@@ -16,7 +29,29 @@ const logger = createLogger({ app: 'worker', level: config.LOG_LEVEL, pretty: co
 const stopRequested = shutdownSignal(); // listening before the first job can start
 const connection = createRedis(config.REDIS_URL);
 const gate = new ScheduleGate(connection, config.KEY_PREFIX, { overlapLockMs: config.WORKER_LOCK_MS, tickClaimSeconds: TICK_CLAIM_SECONDS });
-const runner = new JobRunner({ registry, logger, beforeScheduledRun: gateScheduledRuns(gate) });
+const metrics = createMetricsRegistry('worker');
+const alerts = new AlertWebhook({ url: config.ALERT_WEBHOOK_URL, publicUrl: config.PUBLIC_URL, logger, counter: createAlertMetrics(metrics) });
+const runner = new JobRunner({
+  registry,
+  logger,
+  beforeScheduledRun: gateScheduledRuns(gate),
+  metrics: createRunMetrics(metrics),
+  onFinalFailure: (failure) =>
+    void alerts.send({
+      kind: 'run-failed',
+      job: failure.job,
+      queue: failure.queue,
+      runId: failure.runId,
+      schedule: failure.scheduleId ?? null,
+      tick: failure.scheduledFor?.toISOString() ?? null,
+      reason: failure.reason,
+      attempts: failure.attempts,
+    }),
+});
+const metricsServer =
+  config.METRICS_PORT === undefined
+    ? undefined
+    : await startMetricsServer({ registry: metrics, port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN ?? '', logger });
 const workers = queueNames.map((queue) => {
   const worker = new Worker(queue, runner.process, {
     // Stored on each job as `processedBy`, so the dashboard and a test can tell which replica ran it.
@@ -37,6 +72,8 @@ logger.info({ queues: queueNames, concurrency: config.WORKER_CONCURRENCY, pid: p
 const signal = await stopRequested;
 logger.info({ signal, running: runner.runningCount, graceMs: config.SHUTDOWN_GRACE_MS }, 'shutting down: taking no more jobs');
 const outcome = await drain(workers, runner, config.SHUTDOWN_GRACE_MS, logger);
+await alerts.flush();
+await metricsServer?.close();
 await closeRedis(connection);
 logger.info({ outcome }, 'worker stopped');
 process.exit(0);

@@ -1,44 +1,18 @@
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadWebhookUrl, WebhookReceiver } from '../../../tests/support/webhook-receiver.js';
 import { AlertWebhook, runLink, type Alert } from './alert-webhook.js';
 import { createLogger } from './logger.js';
 import { createAlertMetrics, createMetricsRegistry } from './metrics.js';
 
-/** A local webhook receiver: answers each request with the next status of `script` (then 200), and keeps the bodies. */
-class Receiver {
-  readonly received: Alert[] = [];
-  script: number[] = [];
-  private server: Server | undefined;
-
-  async start(): Promise<string> {
-    this.server = createServer((request, response) => {
-      let body = '';
-      request.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-      request.on('end', () => {
-        this.received.push(JSON.parse(body) as Alert);
-        response.writeHead(this.script.shift() ?? 200).end();
-      });
-    });
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-}
-
 const logger = createLogger({ app: 'alert-test', level: 'silent' });
-const receiver = new Receiver();
+let receiver: WebhookReceiver<Alert>;
 let url: string;
 
 beforeAll(async () => {
-  url = await receiver.start();
+  receiver = await WebhookReceiver.start<Alert>();
+  url = receiver.url;
 });
-afterAll(() => receiver.close());
+afterAll(() => receiver?.close());
 
 const failure = {
   kind: 'run-failed' as const,
@@ -84,9 +58,7 @@ describe('AlertWebhook', () => {
   });
 
   it('never rejects when the webhook is unreachable, and counts the alert failed', async () => {
-    const dead = new Receiver();
-    const deadUrl = await dead.start();
-    await dead.close(); // nothing listens there any more
+    const deadUrl = await deadWebhookUrl();
     const registry = createMetricsRegistry('test');
     const webhook = new AlertWebhook({ url: deadUrl, publicUrl: undefined, logger, counter: createAlertMetrics(registry), backoffMs: 10 });
     await expect(webhook.send(failure)).resolves.toBeUndefined();
