@@ -6,6 +6,7 @@ import {
   ticksAfter,
   UnknownScheduleError,
   type LastRun,
+  type Overdue,
   type ScheduleRecord,
 } from '@drumline/core';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -39,9 +40,13 @@ const scheduleView = z.object({
   paused: z.boolean(),
   nextRuns: z.array(z.string()),
   lastRun: lastRunSchema,
+  overdue: z
+    .object({ tick: z.string(), since: z.string() })
+    .nullable()
+    .describe("Dead-man's switch: the tick whose run had not started SCHEDULE_OVERDUE_MS after it, and since when; null when on time or paused"),
 });
 
-function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun | undefined, now: number): z.infer<typeof scheduleView> {
+function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun | undefined, now: number, overdue: Overdue | undefined): z.infer<typeof scheduleView> {
   const { timing } = record;
   const iso = (ms: number) => new Date(ms).toISOString();
   return {
@@ -66,6 +71,7 @@ function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun | undefi
           latenessMs: lastRun.startedAt - lastRun.scheduledFor,
         }
       : null,
+    overdue: overdue && !paused ? { tick: iso(overdue.tick), since: iso(overdue.since) } : null,
   };
 }
 
@@ -80,15 +86,15 @@ export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
   async function load(id: string) {
     const record = await store.get(id);
     if (!record) throw new UnknownScheduleError(id);
-    const [paused, lastRuns] = await Promise.all([store.isPaused(id), store.lastRuns([id])]);
-    return view(record, paused, lastRuns.get(id), Date.now());
+    const [paused, lastRuns, overdue] = await Promise.all([store.isPaused(id), store.lastRuns([id]), store.overdue()]);
+    return view(record, paused, lastRuns.get(id), Date.now(), overdue.get(id));
   }
 
   app.get('/', { schema: { tags, response: { 200: z.object({ schedules: z.array(scheduleView) }) } } }, async () => {
-    const [records, paused, lastRuns] = await Promise.all([store.all(), store.pausedIds(), store.lastRuns()]);
+    const [records, paused, lastRuns, overdue] = await Promise.all([store.all(), store.pausedIds(), store.lastRuns(), store.overdue()]);
     const now = Date.now();
     records.sort((a, b) => a.id.localeCompare(b.id));
-    return { schedules: records.map((record) => view(record, paused.has(record.id), lastRuns.get(record.id), now)) };
+    return { schedules: records.map((record) => view(record, paused.has(record.id), lastRuns.get(record.id), now, overdue.get(record.id))) };
   });
 
   app.get('/:id', { schema: { tags, params: idParams, response: { 200: scheduleView, 404: errorBodySchema } } }, async (request) => load(request.params.id));
