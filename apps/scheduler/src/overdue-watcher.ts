@@ -8,6 +8,7 @@ import {
   type LeaderElection,
   type Logger,
   type Overdue,
+  type ScheduleRecord,
   type ScheduleStore,
   type SchedulerMetrics,
 } from '@drumline/core';
@@ -52,6 +53,8 @@ export class OverdueWatcher {
   private readonly now: () => number;
   private readonly checkEveryMs: number;
   private readonly missedThrough = new Map<string, number>();
+  /** The first tick after each schedule's baseline, kept while the baseline holds: a cron parse per schedule per check would cost the leader real CPU at 10,000 schedules. */
+  private readonly expected = new Map<string, { from: number; fingerprint: string; tick: number | undefined }>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private loop: Promise<void> = Promise.resolve();
@@ -122,7 +125,8 @@ export class OverdueWatcher {
         baselineWrites.push([record.id, JSON.stringify(baseline)]);
       }
 
-      const tick = isPaused ? undefined : ticksAfter(record.timing, baseline.from, 1, now - overdueMs)[0];
+      const next = isPaused ? undefined : this.expectedTick(record, baseline);
+      const tick = next !== undefined && next <= now - overdueMs ? next : undefined;
       const flagged = flags.get(record.id);
       if (tick === undefined) {
         if (flagged) {
@@ -145,13 +149,21 @@ export class OverdueWatcher {
       }
     }
     const baselineDeletes = Object.keys(rawBaselines).filter((id) => !ids.has(id));
-    for (const id of this.missedThrough.keys()) if (!ids.has(id)) this.missedThrough.delete(id);
+    for (const cache of [this.missedThrough, this.expected]) for (const id of cache.keys()) if (!ids.has(id)) cache.delete(id);
 
     // Fenced: a leader that lost its lease mid-check writes nothing and alerts nothing.
     if (!(await election.writeHashFenced(keys.overdueBaseline, baselineWrites, baselineDeletes))) return new Map();
     if (!(await election.writeHashFenced(keys.overdue, flagWrites, flagDeletes))) return new Map();
     await Promise.all(newlyOverdue.map(({ id, job, overdue }) => this.report(id, job, overdue)));
     return flags;
+  }
+
+  private expectedTick(record: ScheduleRecord, baseline: Baseline): number | undefined {
+    const cached = this.expected.get(record.id);
+    if (cached && cached.from === baseline.from && cached.fingerprint === baseline.fingerprint) return cached.tick;
+    const tick = ticksAfter(record.timing, baseline.from, 1)[0];
+    this.expected.set(record.id, { from: baseline.from, fingerprint: baseline.fingerprint, tick });
+    return tick;
   }
 
   private async report(id: string, job: string, overdue: Overdue): Promise<void> {
