@@ -8,6 +8,7 @@ import {
   createMetricsRegistry,
   createRedis,
   createRunMetrics,
+  createTicksMissedCounter,
   INIT_QUEUE,
   startMetricsServer,
   type JobRegistry,
@@ -16,6 +17,7 @@ import { initTasks, jobs } from '@drumline/jobs';
 import { Worker } from 'bullmq';
 import { hostname } from 'node:os';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
+import { countMissedTicks } from './count-missed-ticks.js';
 import { drain } from './drain.js';
 import { JobRunner } from './job-runner.js';
 import { gateScheduledRuns, ScheduleGate, TICK_CLAIM_SECONDS } from './schedule-gate.js';
@@ -34,7 +36,7 @@ const alerts = new AlertWebhook({ url: config.ALERT_WEBHOOK_URL, publicUrl: conf
 const runner = new JobRunner({
   registry,
   logger,
-  beforeScheduledRun: gateScheduledRuns(gate),
+  beforeScheduledRun: countMissedTicks(gateScheduledRuns(gate), createTicksMissedCounter(metrics)),
   metrics: createRunMetrics(metrics),
   onFinalFailure: (failure) =>
     void alerts.send({

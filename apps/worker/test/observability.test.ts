@@ -1,4 +1,4 @@
-import { closeRedis, createJobRegistry, QueueSet, type Alert } from '@drumline/core';
+import { apiScheduleRecord, closeRedis, createJobRegistry, QueueSet, scheduledRunId, ScheduleStore, type Alert } from '@drumline/core';
 import { jobs } from '@drumline/jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sample, scrape } from '../../../tests/support/metrics.js';
@@ -10,7 +10,8 @@ import { deadWebhookUrl, WebhookReceiver } from '../../../tests/support/webhook-
 const METRICS_TOKEN = 'metrics-token-0123456789';
 const prefix = uniquePrefix('worker-observe');
 const redis = connectTestRedis();
-const queues = new QueueSet(createJobRegistry(jobs), redis, prefix);
+const registry = createJobRegistry(jobs);
+const queues = new QueueSet(registry, redis, prefix);
 const apps: AppProcess[] = [];
 let receiver: WebhookReceiver<Alert>;
 
@@ -41,6 +42,12 @@ describe('the worker process, observed', () => {
     const { worker, metricsUrl } = await startWorker({ ALERT_WEBHOOK_URL: receiver.url, PUBLIC_URL: 'http://jobs.example.com' });
     expect((await fetch(metricsUrl)).status).toBe(401);
 
+    // A tick two hours late, of a schedule whose misfire policy drops late ticks, as after a worker outage.
+    await new ScheduleStore(redis, prefix).putFromApi(apiScheduleRecord(registry, 'hourly-ping', { job: 'ping', every: '1h', misfire: 'skip' }));
+    const lateTick = (Math.floor(Date.now() / 3_600_000) - 2) * 3_600_000;
+    const late = await queues.enqueue('ping', {}, { jobId: scheduledRunId('hourly-ping', lateTick) });
+    await expect.poll(() => late.getState(), { timeout: 10_000 }).toBe('completed');
+
     const done = await Promise.all([1, 2, 3].map((n) => queues.enqueue('ping', { note: `ok ${n}` })));
     const doomed = await queues.enqueue('ping', { failWith: 'the printer is on fire' });
     await expect.poll(async () => (await queues.findRun('ping', doomed.id ?? ''))?.getState(), { timeout: 20_000 }).toBe('failed');
@@ -51,6 +58,8 @@ describe('the worker process, observed', () => {
     // ping has 3 attempts: two that will be retried, then the final failure.
     expect(sample(body, 'drumline_runs_total', { job: 'ping', outcome: 'retried' })).toBe(2);
     expect(sample(body, 'drumline_runs_total', { job: 'ping', outcome: 'failed' })).toBe(1);
+    expect(sample(body, 'drumline_runs_total', { job: 'ping', outcome: 'skipped' })).toBe(1);
+    expect(sample(body, 'drumline_ticks_missed_total', { schedule: 'hourly-ping' })).toBe(1);
     expect(sample(body, 'drumline_run_duration_seconds_count', { job: 'ping' })).toBe(6);
     expect(sample(body, 'process_resident_memory_bytes', { app: 'worker' })).toBeGreaterThan(0);
 

@@ -48,6 +48,7 @@ export {
   createQueueJobsGauge,
   createRunMetrics,
   createSchedulerMetrics,
+  createTicksMissedCounter,
   QUEUE_STATES,
 } from './metrics.js';
 export type { QueueCounts, RunMetrics, RunOutcome, SchedulerMetrics } from './metrics.js';

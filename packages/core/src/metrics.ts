@@ -67,7 +67,7 @@ export interface SchedulerMetrics {
   readonly isLeader: Gauge;
   /** `drumline_scheduler_leader_changes_total`: times this process took the lead; summed over replicas, the deployment's leader changes. */
   readonly leaderChanges: Counter;
-  /** `drumline_ticks_missed_total{schedule}` */
+  /** `drumline_ticks_missed_total{schedule}`: ticks the leader found too late to add. */
   readonly ticksMissed: Counter<'schedule'>;
   /** `drumline_schedule_overdue_total{schedule}`: dead-man's switch trips. */
   readonly overdue: Counter<'schedule'>;
@@ -82,12 +82,7 @@ export function createSchedulerMetrics(registry: Registry): SchedulerMetrics {
       help: 'Times this scheduler took the lead; the sum over replicas counts the leader changes of the deployment',
       registers: [registry],
     }),
-    ticksMissed: new Counter({
-      name: 'drumline_ticks_missed_total',
-      help: "Ticks dropped by a schedule's misfire policy (no scheduler or no worker ran in time)",
-      labelNames: ['schedule'],
-      registers: [registry],
-    }),
+    ticksMissed: createTicksMissedCounter(registry),
     overdue: new Counter({
       name: 'drumline_schedule_overdue_total',
       help: "Dead-man's switch trips: a tick whose run had not started SCHEDULE_OVERDUE_MS after it",
@@ -95,6 +90,20 @@ export function createSchedulerMetrics(registry: Registry): SchedulerMetrics {
       registers: [registry],
     }),
   };
+}
+
+/**
+ * Registers `drumline_ticks_missed_total{schedule}`. Both kinds of process count into it: the
+ * leader for ticks it finds too late to add (no scheduler ran), workers for ticks they find too
+ * late to run (no worker ran); sum over the deployment for the whole picture.
+ */
+export function createTicksMissedCounter(registry: Registry): Counter<'schedule'> {
+  return new Counter({
+    name: 'drumline_ticks_missed_total',
+    help: "Ticks dropped by a schedule's misfire policy (no scheduler or no worker ran in time)",
+    labelNames: ['schedule'],
+    registers: [registry],
+  });
 }
 
 /** Counts `drumline_alerts_total{kind,result}` for the alert webhook. */
