@@ -8,6 +8,7 @@ import {
   createLogger,
   createMetricsRegistry,
   createRedis,
+  createRunsCounter,
   createSchedulerMetrics,
   LeaderElection,
   QueueSet,
@@ -21,6 +22,7 @@ import { Materializer } from './materializer.js';
 import { runInitTasks } from './init-runner.js';
 import { OverdueWatcher } from './overdue-watcher.js';
 import { reconcileSchedules } from './reconcile.js';
+import { StalledFailureWatcher } from './stalled-failure-watcher.js';
 
 async function main(): Promise<void> {
   const config = loadSchedulerConfig(process.env);
@@ -34,6 +36,7 @@ async function main(): Promise<void> {
   const metricsRegistry = createMetricsRegistry('scheduler');
   const metrics = createSchedulerMetrics(metricsRegistry);
   const alerts = new AlertWebhook({ url: config.ALERT_WEBHOOK_URL, publicUrl: config.PUBLIC_URL, logger, counter: createAlertMetrics(metricsRegistry) });
+  const stalledFailures = new StalledFailureWatcher({ redis, queues, store, alerts, logger, runs: createRunsCounter(metricsRegistry) });
   const overdueWatcher = new OverdueWatcher({ redis, registry, store, election, logger, alerts, overdueMs: config.SCHEDULE_OVERDUE_MS, metrics });
   const materializer = new Materializer({
     registry,
@@ -88,6 +91,7 @@ async function main(): Promise<void> {
       await materializer.load();
       materializer.start();
       overdueWatcher.start();
+      await stalledFailures.start();
       logger.info({ term }, 'materializing schedules');
     }).catch((error: unknown) => {
       logger.error({ err: error }, 'taking the lead failed; handing it over');
@@ -96,7 +100,7 @@ async function main(): Promise<void> {
   });
   election.on('demoted', () => {
     metrics.isLeader.set(0);
-    leadership = leadership.then(() => Promise.all([materializer.stop(), overdueWatcher.stop()])).then(() => undefined);
+    leadership = leadership.then(() => Promise.all([materializer.stop(), overdueWatcher.stop(), stalledFailures.stop()])).then(() => undefined);
   });
 
   election.start();
@@ -104,7 +108,7 @@ async function main(): Promise<void> {
 
   const signal = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
   logger.info({ signal }, 'shutting down');
-  await Promise.all([materializer.stop(), overdueWatcher.stop()]);
+  await Promise.all([materializer.stop(), overdueWatcher.stop(), stalledFailures.stop()]);
   await election.stop();
   await leadership;
   await alerts.flush();

@@ -47,6 +47,7 @@ export {
   createOverdueGauge,
   createQueueJobsGauge,
   createRunMetrics,
+  createRunsCounter,
   createSchedulerMetrics,
   createTicksMissedCounter,
   QUEUE_STATES,

@@ -38,12 +38,7 @@ export interface RunMetrics {
 /** Registers the worker's run metrics on `registry`. */
 export function createRunMetrics(registry: Registry): RunMetrics {
   return {
-    runs: new Counter({
-      name: 'drumline_runs_total',
-      help: 'Runs by outcome: completed, failed (final: no attempt left), retried (failed, another attempt follows), skipped (a scheduled tick not run)',
-      labelNames: ['job', 'outcome'],
-      registers: [registry],
-    }),
+    runs: createRunsCounter(registry),
     duration: new Histogram({
       name: 'drumline_run_duration_seconds',
       help: "Time a run's handler took, per attempt, whatever its outcome",
@@ -59,6 +54,20 @@ export function createRunMetrics(registry: Registry): RunMetrics {
       registers: [registry],
     }),
   };
+}
+
+/**
+ * Registers `drumline_runs_total{job,outcome}`. Workers count every outcome; the leading scheduler
+ * counts the runs BullMQ's stalled check fails (their worker died mid-run too often), which no
+ * worker sees end.
+ */
+export function createRunsCounter(registry: Registry): Counter<'job' | 'outcome'> {
+  return new Counter({
+    name: 'drumline_runs_total',
+    help: 'Runs by outcome: completed, failed (final: no attempt left), retried (failed, another attempt follows), skipped (a scheduled tick not run)',
+    labelNames: ['job', 'outcome'],
+    registers: [registry],
+  });
 }
 
 /** What a scheduler records about leadership and ticks. */
