@@ -16,9 +16,9 @@ import {
   startMetricsServer,
 } from '@drumline/core';
 import { initTasks, jobs } from '@drumline/jobs';
-import { alertOnce } from './alert-once.js';
 import { loadSchedulerConfig } from './config.js';
 import { Materializer } from './materializer.js';
+import { reportMissedTicks } from './missed-ticks.js';
 import { runInitTasks } from './init-runner.js';
 import { OverdueWatcher } from './overdue-watcher.js';
 import { reconcileSchedules } from './reconcile.js';
@@ -46,22 +46,7 @@ async function main(): Promise<void> {
     logger,
     lookaheadMs: config.SCHEDULER_LOOKAHEAD_MS,
     pollMs: config.SCHEDULER_POLL_MS,
-    onMissed: (schedule, ticks) => {
-      const last = ticks[ticks.length - 1];
-      if (last === undefined) return;
-      metrics.ticksMissed.labels(schedule.id).inc(ticks.length);
-      overdueWatcher.ticksMissed(schedule.id, last);
-      const first = new Date(ticks[0] as number).toISOString();
-      void alertOnce({ redis, keys: store.keys, alerts, logger }, `missed:${schedule.id}@${ticks[0]}`, {
-        kind: 'ticks-missed',
-        job: schedule.job,
-        runId: null,
-        schedule: schedule.id,
-        tick: first,
-        reason: `${ticks.length} tick(s) from ${first} to ${new Date(last).toISOString()} dropped by misfire policy \`${schedule.misfire}\``,
-        attempts: null,
-      });
-    },
+    onMissed: reportMissedTicks({ redis, keys: store.keys, alerts, logger, metrics, overdueWatcher }),
   });
   const metricsServer =
     config.METRICS_PORT === undefined

@@ -19,6 +19,7 @@ import { hostname } from 'node:os';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
 import { countMissedTicks } from './count-missed-ticks.js';
 import { drain } from './drain.js';
+import { alertOnFinalFailure } from './final-failure-alert.js';
 import { JobRunner } from './job-runner.js';
 import { gateScheduledRuns, ScheduleGate, TICK_CLAIM_SECONDS } from './schedule-gate.js';
 
@@ -38,17 +39,7 @@ const runner = new JobRunner({
   logger,
   beforeScheduledRun: countMissedTicks(gateScheduledRuns(gate), createTicksMissedCounter(metrics)),
   metrics: createRunMetrics(metrics),
-  onFinalFailure: (failure) =>
-    void alerts.send({
-      kind: 'run-failed',
-      job: failure.job,
-      queue: failure.queue,
-      runId: failure.runId,
-      schedule: failure.scheduleId ?? null,
-      tick: failure.scheduledFor?.toISOString() ?? null,
-      reason: failure.reason,
-      attempts: failure.attempts,
-    }),
+  onFinalFailure: alertOnFinalFailure(alerts),
 });
 const metricsServer =
   config.METRICS_PORT === undefined
