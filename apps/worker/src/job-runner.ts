@@ -5,6 +5,7 @@ import {
   UnknownJobError,
   type JobDefinition,
   type JobRegistry,
+  type JobRunSeries,
   type Logger,
   type RunMetrics,
 } from '@drumline/core';
@@ -39,17 +40,6 @@ export interface FinalFailure {
   scheduledFor: Date | undefined;
 }
 
-type Counted = ReturnType<RunMetrics['runs']['labels']>;
-
-/** One job's series, bound to their labels once: a run then pays no label lookup. */
-interface JobSeries {
-  completed: Counted;
-  failed: Counted;
-  retried: Counted;
-  skipped: Counted;
-  duration: ReturnType<RunMetrics['duration']['labels']>;
-}
-
 /**
  * BullMQ's processor for every queue of this process: it validates a job's payload, builds its
  * JobContext, runs the handler within its timeout, and keeps the runs in flight so that a
@@ -62,7 +52,6 @@ export class JobRunner {
   private readonly running = new Set<RunContext>();
   private readonly metrics: RunMetrics | undefined;
   private readonly onFinalFailure: ((failure: FinalFailure) => void) | undefined;
-  private readonly series = new Map<string, JobSeries>();
 
   constructor(options: JobRunnerOptions) {
     this.registry = options.registry;
@@ -89,7 +78,7 @@ export class JobRunner {
 
     const scheduled = parseScheduledRunId(job.id);
     const run = new RunContext(job, this.logger, scheduled?.scheduleId, scheduled?.scheduledFor);
-    const series = this.seriesOf(definition.name);
+    const series = this.metrics?.of(definition.name);
     this.running.add(run);
     let admission: ScheduledRunAdmission | undefined;
     let outcome: ScheduledRunOutcome = COMPLETED;
@@ -98,7 +87,7 @@ export class JobRunner {
       if (scheduled) {
         admission = await this.beforeScheduledRun({ job, token, definition, ...scheduled, logger: run.logger });
         if (!admission.admit) {
-          series?.skipped.inc();
+          if (series) series.skipped += 1;
           return admission.result;
         }
         // A manual trigger's "tick" is when it was asked for: its wait says nothing about the schedule.
@@ -106,7 +95,7 @@ export class JobRunner {
       }
       startedAt = performance.now();
       const result = await this.runHandler(definition, parsed.data, run);
-      series?.completed.inc();
+      if (series) series.completed += 1;
       return result;
     } catch (error) {
       if (run.stopReason instanceof WorkerShutdownError) {
@@ -119,11 +108,11 @@ export class JobRunner {
       const willRetry = !(error instanceof UnrecoverableError) && run.attempt < (job.opts.attempts ?? 1);
       outcome = { state: 'failed', reason: error instanceof Error ? error.message : String(error), willRetry };
       run.logger.warn({ err: error, willRetry }, 'run failed');
-      if (willRetry) series?.retried.inc();
-      else this.finalFailure(job, run.attempt, outcome.reason, series);
+      if (!willRetry) this.finalFailure(job, run.attempt, outcome.reason, series);
+      else if (series) series.retried += 1;
       throw error;
     } finally {
-      if (startedAt !== undefined) series?.duration.observe((performance.now() - startedAt) / 1000);
+      if (startedAt !== undefined) series?.observeDuration((performance.now() - startedAt) / 1000);
       clearTimeout(run.timer);
       this.running.delete(run);
       if (admission?.admit && admission.release) await this.release(run, admission.release, outcome);
@@ -141,12 +130,12 @@ export class JobRunner {
     const scheduled = parseScheduledRunId(job.id);
     this.logger.error({ job: job.name, runId: job.id, attempt, scheduleId: scheduled?.scheduleId, err: error }, 'run refused');
     // An unknown job's name comes from whoever enqueued it: no series of its own, so a buggy producer cannot grow the label set.
-    this.finalFailure(job, attempt, error.message, this.seriesOf(this.registry.find(job.name) ? job.name : '(unknown)'));
+    this.finalFailure(job, attempt, error.message, this.metrics?.of(this.registry.find(job.name) ? job.name : '(unknown)'));
     throw new UnrecoverableError(error.message);
   }
 
-  private finalFailure(job: Job, attempts: number, reason: string, series: JobSeries | undefined): void {
-    series?.failed.inc();
+  private finalFailure(job: Job, attempts: number, reason: string, series: JobRunSeries | undefined): void {
+    if (series) series.failed += 1;
     if (!this.onFinalFailure) return;
     const scheduled = parseScheduledRunId(job.id);
     this.onFinalFailure({
@@ -160,22 +149,7 @@ export class JobRunner {
     });
   }
 
-  private seriesOf(jobName: string): JobSeries | undefined {
-    if (!this.metrics) return undefined;
-    let series = this.series.get(jobName);
-    if (!series) {
-      const { runs, duration } = this.metrics;
-      series = {
-        completed: runs.labels(jobName, 'completed'),
-        failed: runs.labels(jobName, 'failed'),
-        retried: runs.labels(jobName, 'retried'),
-        skipped: runs.labels(jobName, 'skipped'),
-        duration: duration.labels(jobName),
-      };
-      this.series.set(jobName, series);
-    }
-    return series;
-  }
+
 
   /** Resolves with the handler's result, or rejects with its error or the reason the run was stopped. */
   private runHandler(definition: JobDefinition, data: unknown, run: RunContext): Promise<unknown> {

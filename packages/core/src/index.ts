@@ -53,6 +53,7 @@ export {
   QUEUE_STATES,
 } from './metrics.js';
 export type { QueueCounts, RunMetrics, RunOutcome, SchedulerMetrics } from './metrics.js';
+export { DURATION_BUCKETS, JobRunSeries } from './run-series.js';
 export { startMetricsServer } from './metrics-server.js';
 export type { MetricsServer, MetricsServerOptions } from './metrics-server.js';
 export { AlertWebhook, runLink } from './alert-webhook.js';

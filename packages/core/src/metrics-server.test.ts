@@ -9,7 +9,7 @@ let url: string;
 
 beforeAll(async () => {
   const registry = createMetricsRegistry('worker');
-  createRunMetrics(registry).runs.labels('ping', 'completed').inc(2);
+  createRunMetrics(registry).of('ping').completed += 2;
   server = await startMetricsServer({ registry, port: 0, host: '127.0.0.1', token: TOKEN, logger: createLogger({ app: 'test', level: 'silent' }) });
   url = `http://127.0.0.1:${server.port}/metrics`;
 });

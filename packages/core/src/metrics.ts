@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { JobRunSeries, registerRunSeries, RUNS_HELP } from './run-series.js';
 
 // Metric names and labels are part of Drumline's public API: dashboards and alert rules depend on
 // them. Rename one only with a release note; README "Metrics and alerts" lists them all.
@@ -9,8 +10,6 @@ export type RunOutcome = 'completed' | 'failed' | 'retried' | 'skipped';
 /** The states `drumline_queue_jobs` reports, in BullMQ's names. */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
-/** Seconds: from a fast handler (a few ms) to the default timeout's scale (minutes). */
-const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 /** Seconds: a tick normally starts within tens of ms; the misfire threshold is 5 s. */
 const LATENESS_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
@@ -27,25 +26,28 @@ export function createMetricsRegistry(app: string): Registry {
 
 /** What a worker records about the runs it takes. */
 export interface RunMetrics {
-  /** `drumline_runs_total{job,outcome}` */
-  readonly runs: Counter<'job' | 'outcome'>;
-  /** `drumline_run_duration_seconds{job}`: a handler's time, for every attempt that ran it. */
-  readonly duration: Histogram<'job'>;
+  /**
+   * A job's `drumline_runs_total{job,outcome}` and `drumline_run_duration_seconds{job}` (a
+   * handler's time, per attempt): plain numbers to bump, made on first use and kept.
+   */
+  of(job: string): JobRunSeries;
   /** `drumline_schedule_lateness_seconds{schedule}`: a scheduled run's start minus its nominal tick. */
   readonly lateness: Histogram<'schedule'>;
 }
 
 /** Registers the worker's run metrics on `registry`. */
 export function createRunMetrics(registry: Registry): RunMetrics {
+  const series = new Map<string, JobRunSeries>();
+  registerRunSeries(registry, series);
   return {
-    runs: createRunsCounter(registry),
-    duration: new Histogram({
-      name: 'drumline_run_duration_seconds',
-      help: "Time a run's handler took, per attempt, whatever its outcome",
-      labelNames: ['job'],
-      buckets: DURATION_BUCKETS,
-      registers: [registry],
-    }),
+    of(job) {
+      let found = series.get(job);
+      if (!found) {
+        found = new JobRunSeries();
+        series.set(job, found);
+      }
+      return found;
+    },
     lateness: new Histogram({
       name: 'drumline_schedule_lateness_seconds',
       help: 'Start of a scheduled run minus its nominal tick (scheduledFor)',
@@ -64,7 +66,7 @@ export function createRunMetrics(registry: Registry): RunMetrics {
 export function createRunsCounter(registry: Registry): Counter<'job' | 'outcome'> {
   return new Counter({
     name: 'drumline_runs_total',
-    help: 'Runs by outcome: completed, failed (final: no attempt left), retried (failed, another attempt follows), skipped (a scheduled tick not run)',
+    help: RUNS_HELP,
     labelNames: ['job', 'outcome'],
     registers: [registry],
   });
