@@ -20,7 +20,10 @@ const devDefaults = {
   API_TOKEN: 'dev-api-token-change-me',
   DASHBOARD_USER: 'admin',
   DASHBOARD_PASSWORD: 'dev-password-change-me',
+  METRICS_TOKEN: 'dev-metrics-token-change-me',
 };
+// Worker and scheduler serve their metrics on ports of their own; on one machine they need two.
+const metricsPorts = { worker: '9101', scheduler: '9102' };
 
 const env = { ...process.env };
 env.REDIS_URL ||= 'redis://127.0.0.1:6379';
@@ -56,17 +59,20 @@ if (!(await redisAnswers(redisUrl))) {
 }
 // A Ctrl-C while Redis was starting leaves shutdown() to exit.
 if (!stopping) {
-  for (const app of apps) start(app, process.execPath, [join(root, 'apps', app, 'dist', 'main.js')]);
+  for (const app of apps) {
+    const metricsEnv = metricsPorts[app] ? { METRICS_PORT: metricsPorts[app], METRICS_HOST: env.METRICS_HOST || '127.0.0.1' } : {};
+    start(app, process.execPath, [join(root, 'apps', app, 'dist', 'main.js')], metricsEnv);
+  }
   await printWhenReady();
 }
 
 // ---------------------------------------------------------------------------
 
-/** Starts a child whose output lines are prefixed with its name. */
-function start(name, command, args) {
+/** Starts a child whose output lines are prefixed with its name; `extraEnv` is its alone. */
+function start(name, command, args, extraEnv = {}) {
   // detached: its own process group, so the terminal's Ctrl-C reaches only this script, which
   // stops the apps first and Redis last; otherwise Redis could quit while the apps still drain.
-  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(command, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   prefixLines(child.stdout, process.stdout, name);
   prefixLines(child.stderr, process.stderr, name);
   child.on('error', (error) => {
@@ -203,6 +209,7 @@ async function printWhenReady() {
     `  dashboard  ${base}/admin/queues   login ${shown('DASHBOARD_USER')} / ${shown('DASHBOARD_PASSWORD')}`,
     `  API docs   ${base}/docs           same login`,
     `  API        ${base}/api/jobs       header  Authorization: Bearer ${shown('API_TOKEN')}`,
+    `  metrics    ${base}/metrics, worker :${metricsPorts.worker}, scheduler :${metricsPorts.scheduler}   header  Authorization: Bearer ${shown('METRICS_TOKEN')}`,
     `  Redis      ${redactedUrl(redisUrl)}${startedRedis ? ' (started here, data in .data/redis)' : ''}`,
   ];
   if (defaulted.length > 0) {

@@ -1,4 +1,4 @@
-import { baseEnvSchema, intEnv, parseEnv, type Env } from '@drumline/core';
+import { alertEnvShape, baseEnvSchema, intEnv, metricsEnvShape, parseEnv, requireMetricsToken, type Env } from '@drumline/core';
 import { z } from 'zod';
 
 const schedulerEnvSchema = baseEnvSchema
@@ -11,7 +11,12 @@ const schedulerEnvSchema = baseEnvSchema
     SCHEDULER_POLL_MS: intEnv(50, 60_000).default(500),
     /** Init tasks run once per release; set it to your image tag or commit. */
     RELEASE: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ., _ or -').default('unreleased'),
+    /** Dead-man's switch: a tick whose run has not started this long after it flags its schedule and alerts. */
+    SCHEDULE_OVERDUE_MS: intEnv(1000, 86_400_000).default(60_000),
+    ...metricsEnvShape,
+    ...alertEnvShape,
   })
+  .superRefine(requireMetricsToken)
   .refine((env) => env.SCHEDULER_LOOKAHEAD_MS > env.LEASE_TTL_MS, {
     path: ['SCHEDULER_LOOKAHEAD_MS'],
     message: 'must be longer than LEASE_TTL_MS, so ticks already added keep firing while a standby takes over',

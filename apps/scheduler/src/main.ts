@@ -1,10 +1,28 @@
 import { once } from 'node:events';
-import { closeRedis, ConfigError, createJobRegistry, createLogger, createRedis, LeaderElection, QueueSet, ScheduleStore } from '@drumline/core';
+import {
+  AlertWebhook,
+  closeRedis,
+  ConfigError,
+  createAlertMetrics,
+  createJobRegistry,
+  createLogger,
+  createMetricsRegistry,
+  createRedis,
+  createRunsCounter,
+  createSchedulerMetrics,
+  LeaderElection,
+  QueueSet,
+  ScheduleStore,
+  startMetricsServer,
+} from '@drumline/core';
 import { initTasks, jobs } from '@drumline/jobs';
 import { loadSchedulerConfig } from './config.js';
 import { Materializer } from './materializer.js';
+import { reportMissedTicks } from './missed-ticks.js';
 import { runInitTasks } from './init-runner.js';
+import { OverdueWatcher } from './overdue-watcher.js';
 import { reconcileSchedules } from './reconcile.js';
+import { StalledFailureWatcher } from './stalled-failure-watcher.js';
 
 async function main(): Promise<void> {
   const config = loadSchedulerConfig(process.env);
@@ -15,6 +33,11 @@ async function main(): Promise<void> {
   const initQueues = new QueueSet(createJobRegistry(initTasks), redis, config.KEY_PREFIX);
   const store = new ScheduleStore(redis, config.KEY_PREFIX);
   const election = new LeaderElection(redis, config.KEY_PREFIX, { leaseTtlMs: config.LEASE_TTL_MS, logger });
+  const metricsRegistry = createMetricsRegistry('scheduler');
+  const metrics = createSchedulerMetrics(metricsRegistry);
+  const alerts = new AlertWebhook({ url: config.ALERT_WEBHOOK_URL, publicUrl: config.PUBLIC_URL, logger, counter: createAlertMetrics(metricsRegistry) });
+  const stalledFailures = new StalledFailureWatcher({ redis, queues, store, alerts, logger, runs: createRunsCounter(metricsRegistry) });
+  const overdueWatcher = new OverdueWatcher({ redis, registry, store, election, logger, alerts, overdueMs: config.SCHEDULE_OVERDUE_MS, metrics });
   const materializer = new Materializer({
     registry,
     queues,
@@ -23,11 +46,18 @@ async function main(): Promise<void> {
     logger,
     lookaheadMs: config.SCHEDULER_LOOKAHEAD_MS,
     pollMs: config.SCHEDULER_POLL_MS,
+    onMissed: reportMissedTicks({ redis, keys: store.keys, alerts, logger, metrics, overdueWatcher }),
   });
+  const metricsServer =
+    config.METRICS_PORT === undefined
+      ? undefined
+      : await startMetricsServer({ registry: metricsRegistry, port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN ?? '', logger });
 
   // Leadership can flip while a step is awaited; each step re-checks it, so the chain stays in order.
   let leadership: Promise<void> = Promise.resolve();
   election.on('elected', (term) => {
+    metrics.isLeader.set(1);
+    metrics.leaderChanges.inc();
     leadership = leadership.then(async () => {
       if (!election.isLeader) return;
       const diff = await reconcileSchedules({ registry, store, election, logger });
@@ -45,6 +75,8 @@ async function main(): Promise<void> {
       if (!initialized || !election.isLeader) return;
       await materializer.load();
       materializer.start();
+      overdueWatcher.start();
+      await stalledFailures.start();
       logger.info({ term }, 'materializing schedules');
     }).catch((error: unknown) => {
       logger.error({ err: error }, 'taking the lead failed; handing it over');
@@ -52,7 +84,8 @@ async function main(): Promise<void> {
     });
   });
   election.on('demoted', () => {
-    leadership = leadership.then(() => materializer.stop());
+    metrics.isLeader.set(0);
+    leadership = leadership.then(() => Promise.all([materializer.stop(), overdueWatcher.stop(), stalledFailures.stop()])).then(() => undefined);
   });
 
   election.start();
@@ -60,9 +93,11 @@ async function main(): Promise<void> {
 
   const signal = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
   logger.info({ signal }, 'shutting down');
-  await materializer.stop();
+  await Promise.all([materializer.stop(), overdueWatcher.stop(), stalledFailures.stop()]);
   await election.stop();
   await leadership;
+  await alerts.flush();
+  await metricsServer?.close();
   await Promise.all([queues.close(), initQueues.close()]);
   await closeRedis(redis);
   logger.info('stopped');

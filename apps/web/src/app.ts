@@ -11,6 +11,7 @@ import { errorHandler, handleNotFound } from './plugins/error-handler.js';
 import { queuesPlugin } from './plugins/queues.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { schedulesPage } from './routes/schedules-page.js';
@@ -63,6 +64,9 @@ export function buildApp(deps: AppDeps) {
     },
     { prefix: '/api' },
   );
+
+  // Its own scope, so its token hook covers /metrics alone. Without METRICS_TOKEN there is no route at all.
+  if (config.METRICS_TOKEN) app.register(metricsRoutes, { token: config.METRICS_TOKEN });
 
   app.register(dashboard, { prefix: DASHBOARD_PATH, links: [{ text: 'Schedules', url: SCHEDULES_PAGE_PATH }] });
   app.register(schedulesPage, { prefix: SCHEDULES_PAGE_PATH, dashboardPath: DASHBOARD_PATH, docsPath: '/docs' });

@@ -1,4 +1,4 @@
-import { baseEnvSchema, intEnv, parseEnv, type Env } from '@drumline/core';
+import { baseEnvSchema, bearerTokenEnv, intEnv, parseEnv, type Env } from '@drumline/core';
 import { z } from 'zod';
 
 /** The web process's environment: the shared variables plus its port, credentials and public address. */
@@ -6,10 +6,12 @@ export const webEnvSchema = baseEnvSchema.extend({
   PORT: intEnv(0, 65_535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   /** Clients of `/api` send it as `Authorization: Bearer <API_TOKEN>`. */
-  API_TOKEN: z
-    .string()
-    .regex(/^[A-Za-z0-9._~+/-]+=*$/, 'must be a bearer token: letters, digits and -._~+/ only')
-    .min(16, 'must be at least 16 characters (generate one with `openssl rand -hex 32`)'),
+  API_TOKEN: bearerTokenEnv,
+  /**
+   * Prometheus sends it as `Authorization: Bearer <METRICS_TOKEN>` to `/metrics`. A token of its own:
+   * the scraper should not hold the API_TOKEN, which can enqueue jobs. Unset: no `/metrics` route.
+   */
+  METRICS_TOKEN: bearerTokenEnv.optional(),
   /** Basic auth of the dashboard (`/admin/queues`) and the API docs (`/docs`). */
   DASHBOARD_USER: z.string().regex(/^[^:]+$/, "must not contain ':' (basic auth separates user and password with it)"),
   DASHBOARD_PASSWORD: z.string().min(12, 'must be at least 12 characters'),

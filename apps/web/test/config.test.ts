@@ -32,6 +32,11 @@ describe('web config', () => {
     expect(() => loadConfig({ ...valid, API_TOKEN: 'has spaces in it, so no' })).toThrow(configError(['API_TOKEN'], /API_TOKEN must be a bearer token/));
   });
 
+  it('serves no /metrics unless METRICS_TOKEN is set, and refuses a weak one, naming it', () => {
+    expect(loadConfig(valid).METRICS_TOKEN).toBeUndefined();
+    expect(() => loadConfig({ ...valid, METRICS_TOKEN: 'short' })).toThrow(configError(['METRICS_TOKEN'], /METRICS_TOKEN must be at least 16 characters/));
+  });
+
   it('names every missing dashboard credential at once', () => {
     expect(() => loadConfig({ API_TOKEN: valid.API_TOKEN })).toThrow(configError(['DASHBOARD_USER', 'DASHBOARD_PASSWORD']));
   });

@@ -44,6 +44,17 @@ describe('GET /admin/schedules', () => {
     expect(body).toContain(`href="/admin/queues/queue/reports/${encodeURIComponent(runId)}"`);
   });
 
+  it("flags a schedule the dead-man's switch marked overdue, naming the tick whose run never started", async () => {
+    const tick = Date.UTC(2026, 0, 6, 18);
+    await web().app.redis.hset(store().keys.overdue, 'expire-coupons-nightly', JSON.stringify({ tick, since: tick + 60_000 }));
+    const { body } = await page();
+    const row = body.slice(body.indexOf('data-schedule="expire-coupons-nightly"'), body.indexOf('</tr>', body.indexOf('data-schedule="expire-coupons-nightly"')));
+    expect(row).toContain('<span class="state state-overdue">overdue</span>');
+    expect(row).toContain('2026-01-06 18:00:00 UTC');
+    await web().app.redis.hdel(store().keys.overdue, 'expire-coupons-nightly');
+    expect((await page()).body).not.toContain('state-overdue');
+  });
+
   it('escapes text it did not write itself', async () => {
     const scheduledFor = Date.UTC(2026, 0, 5);
     await store().recordRun('expire-coupons-nightly', {

@@ -32,8 +32,9 @@ export interface TestWeb {
  * The web app as main.ts builds it (the real job registry, real BullMQ queues, real Redis),
  * under the test file's own key prefix; drive it with `app.inject()` and close it with `app.close()`.
  */
-export async function startWeb(options: { prefix: string; redisUrl?: string; readinessChecks?: ReadinessCheck[] }): Promise<TestWeb> {
+export async function startWeb(options: { prefix: string; redisUrl?: string; readinessChecks?: ReadinessCheck[]; env?: Record<string, string> }): Promise<TestWeb> {
   const config = loadConfig({
+    ...options.env,
     REDIS_URL: options.redisUrl ?? TEST_REDIS_URL,
     KEY_PREFIX: options.prefix,
     LOG_LEVEL: 'silent',

@@ -1,4 +1,15 @@
-import { baseEnvSchema, ConfigError, intEnv, listEnv, parseEnv, type Env, type JobRegistry } from '@drumline/core';
+import {
+  alertEnvShape,
+  baseEnvSchema,
+  ConfigError,
+  intEnv,
+  listEnv,
+  metricsEnvShape,
+  parseEnv,
+  requireMetricsToken,
+  type Env,
+  type JobRegistry,
+} from '@drumline/core';
 import type { z } from 'zod';
 
 export const workerEnvSchema = baseEnvSchema.extend({
@@ -13,7 +24,9 @@ export const workerEnvSchema = baseEnvSchema.extend({
    * after this long, and another worker runs them again within about twice as long.
    */
   WORKER_LOCK_MS: intEnv(1000).default(30_000),
-});
+  ...metricsEnvShape,
+  ...alertEnvShape,
+}).superRefine(requireMetricsToken);
 
 export type WorkerConfig = Omit<z.output<typeof workerEnvSchema>, 'WORKER_QUEUES'> & {
   /** Never empty, and every name is a queue of the registry. */

@@ -1,4 +1,15 @@
-import { InvalidPayloadError, JobTimeoutError, parseScheduledRunId, UnknownJobError, type JobDefinition, type JobRegistry, type Logger } from '@drumline/core';
+import {
+  InvalidPayloadError,
+  JobTimeoutError,
+  parseScheduledRunId,
+  UnknownJobError,
+  type JobDefinition,
+  type JobRegistry,
+  type JobRunSeries,
+  type Logger,
+  type RunMetrics,
+} from '@drumline/core';
+import { performance } from 'node:perf_hooks';
 import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { WorkerShutdownError } from './errors/worker-shutdown-error.js';
 import { RunContext } from './run-context.js';
@@ -12,6 +23,21 @@ export interface JobRunnerOptions {
   logger: Logger;
   /** The overlap seam: asked before the handler of each scheduled run. */
   beforeScheduledRun: BeforeScheduledRun;
+  /** Outcomes, handler durations and schedule lateness; none are recorded without it. */
+  metrics?: RunMetrics;
+  /** Told of each run that failed with no attempt left (alerts). It must not throw. */
+  onFinalFailure?: (failure: FinalFailure) => void;
+}
+
+/** A run that failed for good: its last attempt failed, or it could never succeed. */
+export interface FinalFailure {
+  job: string;
+  queue: string;
+  runId: string;
+  attempts: number;
+  reason: string;
+  scheduleId: string | undefined;
+  scheduledFor: Date | undefined;
 }
 
 /**
@@ -24,11 +50,15 @@ export class JobRunner {
   private readonly logger: Logger;
   private readonly beforeScheduledRun: BeforeScheduledRun;
   private readonly running = new Set<RunContext>();
+  private readonly metrics: RunMetrics | undefined;
+  private readonly onFinalFailure: ((failure: FinalFailure) => void) | undefined;
 
   constructor(options: JobRunnerOptions) {
     this.registry = options.registry;
     this.logger = options.logger;
     this.beforeScheduledRun = options.beforeScheduledRun;
+    this.metrics = options.metrics;
+    this.onFinalFailure = options.onFinalFailure;
   }
 
   /** Runs in flight. */
@@ -48,15 +78,25 @@ export class JobRunner {
 
     const scheduled = parseScheduledRunId(job.id);
     const run = new RunContext(job, this.logger, scheduled?.scheduleId, scheduled?.scheduledFor);
+    const series = this.metrics?.of(definition.name);
     this.running.add(run);
     let admission: ScheduledRunAdmission | undefined;
     let outcome: ScheduledRunOutcome = COMPLETED;
+    let startedAt: number | undefined;
     try {
       if (scheduled) {
         admission = await this.beforeScheduledRun({ job, token, definition, ...scheduled, logger: run.logger });
-        if (!admission.admit) return admission.result;
+        if (!admission.admit) {
+          if (series) series.skipped += 1;
+          return admission.result;
+        }
+        // A manual trigger's "tick" is when it was asked for: its wait says nothing about the schedule.
+        if (!scheduled.manual) this.metrics?.lateness.labels(scheduled.scheduleId).observe((Date.now() - scheduled.scheduledFor.getTime()) / 1000);
       }
-      return await this.runHandler(definition, parsed.data, run);
+      startedAt = performance.now();
+      const result = await this.runHandler(definition, parsed.data, run);
+      if (series) series.completed += 1;
+      return result;
     } catch (error) {
       if (run.stopReason instanceof WorkerShutdownError) {
         // Not the job's fault: hand it to the next worker now rather than spend an attempt on it.
@@ -68,8 +108,11 @@ export class JobRunner {
       const willRetry = !(error instanceof UnrecoverableError) && run.attempt < (job.opts.attempts ?? 1);
       outcome = { state: 'failed', reason: error instanceof Error ? error.message : String(error), willRetry };
       run.logger.warn({ err: error, willRetry }, 'run failed');
+      if (!willRetry) this.finalFailure(job, run.attempt, outcome.reason, series);
+      else if (series) series.retried += 1;
       throw error;
     } finally {
+      if (startedAt !== undefined) series?.observeDuration((performance.now() - startedAt) / 1000);
       clearTimeout(run.timer);
       this.running.delete(run);
       if (admission?.admit && admission.release) await this.release(run, admission.release, outcome);
@@ -83,9 +126,30 @@ export class JobRunner {
 
   /** Fails the job for good: retrying cannot fix an unknown job or a payload its schema refuses. */
   private refuse(job: Job, error: Error): never {
-    this.logger.error({ job: job.name, runId: job.id, err: error }, 'run refused');
+    const attempt = job.attemptsMade + 1;
+    const scheduled = parseScheduledRunId(job.id);
+    this.logger.error({ job: job.name, runId: job.id, attempt, scheduleId: scheduled?.scheduleId, err: error }, 'run refused');
+    // An unknown job's name comes from whoever enqueued it: no series of its own, so a buggy producer cannot grow the label set.
+    this.finalFailure(job, attempt, error.message, this.metrics?.of(this.registry.find(job.name) ? job.name : '(unknown)'));
     throw new UnrecoverableError(error.message);
   }
+
+  private finalFailure(job: Job, attempts: number, reason: string, series: JobRunSeries | undefined): void {
+    if (series) series.failed += 1;
+    if (!this.onFinalFailure) return;
+    const scheduled = parseScheduledRunId(job.id);
+    this.onFinalFailure({
+      job: job.name,
+      queue: job.queueName,
+      runId: job.id ?? '',
+      attempts,
+      reason,
+      scheduleId: scheduled?.scheduleId,
+      scheduledFor: scheduled?.scheduledFor,
+    });
+  }
+
+
 
   /** Resolves with the handler's result, or rejects with its error or the reason the run was stopped. */
   private runHandler(definition: JobDefinition, data: unknown, run: RunContext): Promise<unknown> {

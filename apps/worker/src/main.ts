@@ -1,9 +1,25 @@
-import { closeRedis, ConfigError, createJobRegistry, createLogger, createRedis, INIT_QUEUE, type JobRegistry } from '@drumline/core';
+import {
+  AlertWebhook,
+  closeRedis,
+  ConfigError,
+  createAlertMetrics,
+  createJobRegistry,
+  createLogger,
+  createMetricsRegistry,
+  createRedis,
+  createRunMetrics,
+  createTicksMissedCounter,
+  INIT_QUEUE,
+  startMetricsServer,
+  type JobRegistry,
+} from '@drumline/core';
 import { initTasks, jobs } from '@drumline/jobs';
 import { Worker } from 'bullmq';
 import { hostname } from 'node:os';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
+import { countMissedTicks } from './count-missed-ticks.js';
 import { drain } from './drain.js';
+import { alertOnFinalFailure } from './final-failure-alert.js';
 import { JobRunner } from './job-runner.js';
 import { gateScheduledRuns, ScheduleGate, TICK_CLAIM_SECONDS } from './schedule-gate.js';
 
@@ -16,7 +32,19 @@ const logger = createLogger({ app: 'worker', level: config.LOG_LEVEL, pretty: co
 const stopRequested = shutdownSignal(); // listening before the first job can start
 const connection = createRedis(config.REDIS_URL);
 const gate = new ScheduleGate(connection, config.KEY_PREFIX, { overlapLockMs: config.WORKER_LOCK_MS, tickClaimSeconds: TICK_CLAIM_SECONDS });
-const runner = new JobRunner({ registry, logger, beforeScheduledRun: gateScheduledRuns(gate) });
+const metrics = createMetricsRegistry('worker');
+const alerts = new AlertWebhook({ url: config.ALERT_WEBHOOK_URL, publicUrl: config.PUBLIC_URL, logger, counter: createAlertMetrics(metrics) });
+const runner = new JobRunner({
+  registry,
+  logger,
+  beforeScheduledRun: countMissedTicks(gateScheduledRuns(gate), createTicksMissedCounter(metrics)),
+  metrics: createRunMetrics(metrics),
+  onFinalFailure: alertOnFinalFailure(alerts),
+});
+const metricsServer =
+  config.METRICS_PORT === undefined
+    ? undefined
+    : await startMetricsServer({ registry: metrics, port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN ?? '', logger });
 const workers = queueNames.map((queue) => {
   const worker = new Worker(queue, runner.process, {
     // Stored on each job as `processedBy`, so the dashboard and a test can tell which replica ran it.
@@ -39,6 +67,8 @@ logger.info({ queues: queueNames, concurrency: config.WORKER_CONCURRENCY, pid: p
 const signal = await stopRequested;
 logger.info({ signal, running: runner.runningCount, graceMs: config.SHUTDOWN_GRACE_MS }, 'shutting down: taking no more jobs');
 const outcome = await drain(workers, runner, config.SHUTDOWN_GRACE_MS, logger);
+await alerts.flush();
+await metricsServer?.close();
 await closeRedis(connection);
 logger.info({ outcome }, 'worker stopped');
 process.exit(0);

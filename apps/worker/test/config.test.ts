@@ -45,6 +45,19 @@ describe('worker config', () => {
     expect(error.message).toContain('known queues: email, maintenance');
   });
 
+  it('refuses METRICS_PORT without METRICS_TOKEN, naming METRICS_TOKEN: the metrics port is never open without credentials', () => {
+    const error = configError({ METRICS_PORT: '9100' });
+    expect(error.variables).toEqual(['METRICS_TOKEN']);
+    expect(error.message).toContain('METRICS_TOKEN is required when METRICS_PORT is set');
+  });
+
+  it('names a malformed METRICS_TOKEN, METRICS_PORT, ALERT_WEBHOOK_URL and PUBLIC_URL', () => {
+    const error = configError({ METRICS_PORT: '70000', METRICS_TOKEN: 'short', ALERT_WEBHOOK_URL: 'ftp://x', PUBLIC_URL: 'nope' });
+    expect(error.variables).toEqual(expect.arrayContaining(['METRICS_PORT', 'METRICS_TOKEN', 'ALERT_WEBHOOK_URL', 'PUBLIC_URL']));
+    const ok = loadWorkerConfig({ METRICS_PORT: '9100', METRICS_TOKEN: 'metrics-token-0123456789', ALERT_WEBHOOK_URL: 'https://hooks.example.com/x' }, registry);
+    expect(ok).toMatchObject({ METRICS_PORT: 9100, METRICS_HOST: '0.0.0.0', ALERT_WEBHOOK_URL: 'https://hooks.example.com/x' });
+  });
+
   it('names each malformed variable', () => {
     const error = configError({ WORKER_CONCURRENCY: 'lots', SHUTDOWN_GRACE_MS: '-1', WORKER_LOCK_MS: '10', REDIS_URL: 'http://x' });
     expect(error.variables).toEqual(expect.arrayContaining(['WORKER_CONCURRENCY', 'SHUTDOWN_GRACE_MS', 'WORKER_LOCK_MS', 'REDIS_URL']));

@@ -1,9 +1,9 @@
-import { closeRedis, createJobRegistry, createLogger, defineJob, jobOptionsFor, QueueSet } from '@drumline/core';
+import { closeRedis, createJobRegistry, createLogger, createMetricsRegistry, createRunMetrics, defineJob, jobOptionsFor, QueueSet, type RunOutcome } from '@drumline/core';
 import { QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
-import { JobRunner } from '../src/job-runner.js';
+import { JobRunner, type FinalFailure } from '../src/job-runner.js';
 import { admitEveryRun, type BeforeScheduledRun, type ScheduledRunOutcome } from '../src/scheduled-run-gate.js';
 
 const QUEUE = 'runner';
@@ -69,6 +69,13 @@ const doomed = defineJob({
 
 const registry = createJobRegistry([echo, stuck, flaky, doomed]);
 const gate = vi.fn<BeforeScheduledRun>(admitEveryRun);
+const metrics = createRunMetrics(createMetricsRegistry('worker-test'));
+const finalFailures: FinalFailure[] = [];
+
+/** drumline_runs_total{job,outcome} so far. */
+function runsTotal(job: string, outcome: RunOutcome): number {
+  return metrics.of(job)[outcome];
+}
 
 let redis: ReturnType<typeof connectTestRedis>;
 let eventsConnection: ReturnType<typeof connectTestRedis>;
@@ -82,7 +89,13 @@ beforeAll(async () => {
   eventsConnection = connectTestRedis();
   events = new QueueEvents(QUEUE, { connection: eventsConnection, prefix });
   await events.waitUntilReady();
-  const runner = new JobRunner({ registry, logger: createLogger({ app: 'worker-test', level: 'silent' }), beforeScheduledRun: gate });
+  const runner = new JobRunner({
+    registry,
+    logger: createLogger({ app: 'worker-test', level: 'silent' }),
+    beforeScheduledRun: gate,
+    metrics,
+    onFinalFailure: (failure) => finalFailures.push(failure),
+  });
   worker = new Worker(QUEUE, runner.process, { connection: redis, prefix, concurrency: 5 });
   await worker.waitUntilReady();
 });
@@ -156,13 +169,27 @@ describe('JobRunner', () => {
     expect(release).toHaveBeenCalledWith({ state: 'failed', reason: 'the account is closed', willRetry: false });
   });
 
-  it('completes a scheduled run the gate turns away with the gate\'s result, without calling the handler', async () => {
+  it('completes a scheduled run the gate turns away with the gate\'s result, without calling the handler, and counts it skipped', async () => {
     gate.mockImplementationOnce(async () => ({ admit: false, result: { skipped: 'previous run still active' } }));
     const callsBefore = seen.echoCalls;
+    const [skippedBefore, completedBefore] = [runsTotal('echo', 'skipped'), runsTotal('echo', 'completed')];
     const job = await settled(await queues.enqueue('echo', { n: 2 }, { jobId: `overlapping@${Date.UTC(2026, 0, 2)}` }));
     expect(await job.getState()).toBe('completed');
     expect(job.returnvalue).toEqual({ skipped: 'previous run still active' });
     expect(seen.echoCalls).toBe(callsBefore);
+    expect(runsTotal('echo', 'skipped')).toBe(skippedBefore + 1);
+    expect(runsTotal('echo', 'completed')).toBe(completedBefore);
+  });
+
+  it("observes an admitted scheduled run's lateness, start minus its tick, under its schedule", async () => {
+    const tick = Date.now() - 2_000;
+    await settled(await queues.enqueue('echo', { n: 3 }, { jobId: `late-echo@${tick}` }));
+    const values = (await metrics.lateness.get()).values.filter((value) => value.labels.schedule === 'late-echo');
+    expect(values.find((value) => value.metricName === 'drumline_schedule_lateness_seconds_count')?.value).toBe(1);
+    const sum = values.find((value) => value.metricName === 'drumline_schedule_lateness_seconds_sum')?.value ?? 0;
+    expect(sum).toBeGreaterThanOrEqual(2);
+    // Within the 2.5 s bucket, not the 1 s one: the run started 2 s and a little after its tick.
+    expect(values.find((value) => (value.labels as { le?: number }).le === 1)?.value).toBe(0);
   });
 
   it('fails a payload its schema refuses at once, without retrying, with a reason naming each field', async () => {
@@ -176,11 +203,13 @@ describe('JobRunner', () => {
     expect(seen.echoCalls).toBe(callsBefore);
   });
 
-  it('fails a job no definition knows at once, naming it', async () => {
+  it('fails a job no definition knows at once, naming it, and reports it as a final failure', async () => {
     const job = await settled(await addUnchecked('vanished', {}));
     expect(await job.getState()).toBe('failed');
     expect(job.attemptsMade).toBe(1);
     expect(job.failedReason).toMatch(/no job named `vanished`/);
+    expect(finalFailures.find((failure) => failure.runId === job.id)).toMatchObject({ job: 'vanished', attempts: 1 });
+    expect(runsTotal('(unknown)', 'failed')).toBeGreaterThanOrEqual(1);
   });
 
   it('fails an attempt that outlives timeoutMs with the timeout error, aborts its signal, and retries it', async () => {
@@ -208,11 +237,17 @@ describe('JobRunner', () => {
     expect((third ?? 0) - (second ?? 0)).toBeGreaterThanOrEqual(100);
   });
 
-  it('fails a handler that throws on every attempt for good once its attempts are spent', async () => {
+  it('fails a handler that throws on every attempt for good once its attempts are spent, counting retried attempts apart from the final failure', async () => {
+    const [retriedBefore, failedBefore] = [runsTotal('flaky', 'retried'), runsTotal('flaky', 'failed')];
     const job = await settled(await queues.enqueue('flaky', { failTimes: 99 }));
     expect(await job.getState()).toBe('failed');
     expect(job.attemptsMade).toBe(3);
     expect(job.failedReason).toBe('flaky failure on attempt 3');
+    expect(runsTotal('flaky', 'retried')).toBe(retriedBefore + 2);
+    expect(runsTotal('flaky', 'failed')).toBe(failedBefore + 1);
+    expect(finalFailures.filter((failure) => failure.runId === job.id)).toEqual([
+      { job: 'flaky', queue: QUEUE, runId: job.id, attempts: 3, reason: 'flaky failure on attempt 3', scheduleId: undefined, scheduledFor: undefined },
+    ]);
   });
 
   it("never retries a handler's UnrecoverableError", async () => {

@@ -44,3 +44,35 @@ export function parseEnv<Schema extends z.ZodObject>(schema: Schema, env: Env): 
   });
   throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`, variables);
 }
+
+/** A secret sent as `Authorization: Bearer <token>`: long enough not to guess, and nothing a header would mangle. */
+export const bearerTokenEnv = z
+  .string()
+  .regex(/^[A-Za-z0-9._~+/-]+=*$/, 'must be a bearer token: letters, digits and -._~+/ only')
+  .min(16, 'must be at least 16 characters (generate one with `openssl rand -hex 32`)');
+
+/**
+ * The metrics port of a worker or a scheduler. Unset, the process serves no metrics; set, it needs
+ * METRICS_TOKEN too (see `requireMetricsToken`), because no port is open without credentials.
+ */
+export const metricsEnvShape = {
+  METRICS_PORT: intEnv(0, 65_535).optional(),
+  METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Prometheus sends it as `Authorization: Bearer <METRICS_TOKEN>` (`authorization` in its scrape config). */
+  METRICS_TOKEN: bearerTokenEnv.optional(),
+};
+
+/** Where alerts go, and the web address their links to the dashboard start from; both optional. */
+export const alertEnvShape = {
+  /** Receives a JSON POST per alert (final failure, missed tick, overdue schedule). Unset: no alerts are sent. */
+  ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  /** Where users reach the web, so an alert can link to the run in the dashboard. */
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+};
+
+/** A `superRefine` for schemas with `metricsEnvShape`: METRICS_PORT without METRICS_TOKEN is refused. */
+export function requireMetricsToken(env: { METRICS_PORT?: number | undefined; METRICS_TOKEN?: string | undefined }, context: z.RefinementCtx): void {
+  if (env.METRICS_PORT !== undefined && env.METRICS_TOKEN === undefined) {
+    context.addIssue({ code: 'custom', path: ['METRICS_TOKEN'], message: 'is required when METRICS_PORT is set: the metrics port is never open without credentials' });
+  }
+}

@@ -11,7 +11,7 @@ export type {
   SchedulePolicies,
   ScheduleTiming,
 } from './schedule-spec.js';
-export { baseEnvSchema, intEnv, listEnv, parseEnv } from './config.js';
+export { alertEnvShape, baseEnvSchema, bearerTokenEnv, intEnv, listEnv, metricsEnvShape, parseEnv, requireMetricsToken } from './config.js';
 export type { Env } from './config.js';
 export { createRedis, closeRedis } from './redis.js';
 export { createLogger } from './logger.js';
@@ -37,7 +37,25 @@ export {
 } from './schedule-record.js';
 export type { ScheduleInput, ScheduleOwner, ScheduleRecord } from './schedule-record.js';
 export { ScheduleStore, CodeOwnedScheduleError, UnknownScheduleError } from './schedule-store.js';
-export type { ApiWriteOutcome, Cursor, LastRun } from './schedule-store.js';
+export type { ApiWriteOutcome, Cursor, LastRun, Overdue } from './schedule-store.js';
 export { isMisfiredRun, missedTicksToRun, MISFIRE_THRESHOLD_MS } from './misfire.js';
 export { defineInitTask, initRunId, INIT_QUEUE } from './define-init-task.js';
 export type { InitTaskContext, InitTaskDefinition, InitTaskInput } from './define-init-task.js';
+export {
+  createAlertMetrics,
+  createMetricsRegistry,
+  createOverdueGauge,
+  createQueueJobsGauge,
+  createRunMetrics,
+  createRunsCounter,
+  createSchedulerMetrics,
+  createTicksMissedCounter,
+  QUEUE_STATES,
+} from './metrics.js';
+export type { QueueCounts, RunMetrics, RunOutcome, SchedulerMetrics } from './metrics.js';
+export { DURATION_BUCKETS, JobRunSeries } from './run-series.js';
+export { startMetricsServer } from './metrics-server.js';
+export type { MetricsServer, MetricsServerOptions } from './metrics-server.js';
+export { AlertWebhook, runLink } from './alert-webhook.js';
+export type { Alert, AlertInput, AlertKind, AlertWebhookOptions } from './alert-webhook.js';
+export type { Registry as MetricsRegistry } from 'prom-client';

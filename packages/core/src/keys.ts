@@ -23,6 +23,12 @@ export function drumlineKeys(prefix: string) {
     tickClaim: (runId: string) => `${base}:tick:${runId}`,
     /** String with TTL: the run holding a schedule's overlap lock. */
     overlapLock: (scheduleId: string) => `${base}:overlap:${scheduleId}`,
+    /** Hash: schedule id → Overdue JSON, while the dead-man's switch flags it; written by the leader. */
+    overdue: `${base}:overdue`,
+    /** Hash: schedule id → OverdueBaseline JSON: ticks before `from` are never overdue (created, resumed or changed then). */
+    overdueBaseline: `${base}:overdue-baseline`,
+    /** String with TTL: set once an alert about `subject` was sent, so a failover does not send it twice. */
+    alertSent: (subject: string) => `${base}:alert-sent:${subject}`,
     /** Hash: release → when all its init tasks completed (epoch ms). */
     initDone: `${base}:init-done`,
   } as const;

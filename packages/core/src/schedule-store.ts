@@ -43,6 +43,12 @@ export interface LastRun {
   reason?: string;
 }
 
+/** The dead-man's switch flag of a schedule: its run of `tick` had not started by `since`. */
+export interface Overdue {
+  tick: number;
+  since: number;
+}
+
 export type ApiWriteOutcome = 'created' | 'replaced' | 'deleted';
 
 /**
@@ -120,6 +126,12 @@ export class ScheduleStore {
       ? (await this.redis.hmget(this.keys.lastRuns, ...ids)).map((json, index) => [ids[index] as string, json])
       : Object.entries(await this.redis.hgetall(this.keys.lastRuns));
     return new Map(entries.filter((entry): entry is [string, string] => entry[1] !== null).map(([id, json]) => [id, JSON.parse(json) as LastRun]));
+  }
+
+  /** Schedules the dead-man's switch flags now (see the scheduler's overdue watcher). */
+  async overdue(): Promise<Map<string, Overdue>> {
+    const raw = await this.redis.hgetall(this.keys.overdue);
+    return new Map(Object.entries(raw).map(([id, json]) => [id, JSON.parse(json) as Overdue]));
   }
 
   async recordRun(scheduleId: string, run: LastRun): Promise<void> {

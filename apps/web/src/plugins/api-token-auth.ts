@@ -4,6 +4,8 @@ import { UNAUTHORIZED, type ErrorBody } from './error-handler.js';
 
 export interface ApiTokenAuthOptions {
   token: string;
+  /** The variable the token comes from, for the 401's message (default API_TOKEN). */
+  variable?: string;
 }
 
 /**
@@ -11,12 +13,12 @@ export interface ApiTokenAuthOptions {
  * @fastify/bearer-auth compares in constant time and runs onRequest, before the body is read.
  */
 export const apiTokenAuth = fp<ApiTokenAuthOptions>(
-  async (app, { token }) => {
+  async (app, { token, variable = 'API_TOKEN' }) => {
     await app.register(bearerAuth, {
       keys: [token],
       addHook: 'onRequest',
       verifyErrorLogLevel: 'warn',
-      errorResponse: (error): ErrorBody => ({ error: UNAUTHORIZED, message: `${error.message}: send Authorization: Bearer <API_TOKEN>` }),
+      errorResponse: (error): ErrorBody => ({ error: UNAUTHORIZED, message: `${error.message}: send Authorization: Bearer <${variable}>` }),
     });
   },
   { name: 'drumline-api-token-auth', fastify: '5.x' },

@@ -6,6 +6,7 @@ import {
   ticksAfter,
   UnknownScheduleError,
   type LastRun,
+  type Overdue,
   type ScheduleRecord,
 } from '@drumline/core';
 import type { FastifyInstance } from 'fastify';
@@ -40,12 +41,16 @@ export const scheduleView = z.object({
   paused: z.boolean(),
   nextRuns: z.array(z.string()),
   lastRun: lastRunSchema,
+  overdue: z
+    .object({ tick: z.string(), since: z.string() })
+    .nullable()
+    .describe("Dead-man's switch: the tick whose run had not started SCHEDULE_OVERDUE_MS after it, and since when; null when on time or paused"),
 });
 
 export type ScheduleView = z.infer<typeof scheduleView>;
 
 /** How the API and the admin page show a schedule; `now` decides which runs are next. */
-export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun | undefined, now: number): z.infer<typeof scheduleView> {
+export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun | undefined, now: number, overdue: Overdue | undefined): ScheduleView {
   const { timing } = record;
   const iso = (ms: number) => new Date(ms).toISOString();
   return {
@@ -70,6 +75,7 @@ export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun |
           latenessMs: lastRun.startedAt - lastRun.scheduledFor,
         }
       : null,
+    overdue: overdue && !paused ? { tick: iso(overdue.tick), since: iso(overdue.since) } : null,
   };
 }
 
@@ -91,18 +97,18 @@ export class ScheduleService {
 
   /** Every schedule, by id. */
   async list(): Promise<ScheduleView[]> {
-    const [records, paused, lastRuns] = await Promise.all([this.store.all(), this.store.pausedIds(), this.store.lastRuns()]);
+    const [records, paused, lastRuns, overdue] = await Promise.all([this.store.all(), this.store.pausedIds(), this.store.lastRuns(), this.store.overdue()]);
     const now = Date.now();
     records.sort((a, b) => a.id.localeCompare(b.id));
-    return records.map((record) => view(record, paused.has(record.id), lastRuns.get(record.id), now));
+    return records.map((record) => view(record, paused.has(record.id), lastRuns.get(record.id), now, overdue.get(record.id)));
   }
 
   /** @throws UnknownScheduleError */
   async get(id: string): Promise<ScheduleView> {
     const record = await this.store.get(id);
     if (!record) throw new UnknownScheduleError(id);
-    const [paused, lastRuns] = await Promise.all([this.store.isPaused(id), this.store.lastRuns([id])]);
-    return view(record, paused, lastRuns.get(id), Date.now());
+    const [paused, lastRuns, overdue] = await Promise.all([this.store.isPaused(id), this.store.lastRuns([id]), this.store.overdue()]);
+    return view(record, paused, lastRuns.get(id), Date.now(), overdue.get(id));
   }
 
   /** Pauses or resumes any schedule, code-owned ones too. @throws UnknownScheduleError */

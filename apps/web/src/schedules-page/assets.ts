@@ -17,7 +17,7 @@ ol.next { margin: 0; padding-left: 18px; white-space: nowrap; }
 time { white-space: nowrap; }
 .state { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: .8rem; background: #e4e7eb; }
 .state-completed, .state-scheduled { background: #c6f7e2; color: #014d40; }
-.state-failed { background: #ffe3e3; color: #8a041a; }
+.state-failed, .state-overdue { background: #ffe3e3; color: #8a041a; }
 .state-active { background: #dceefb; color: #0b4f71; }
 .state-paused, .state-skipped { background: #fff3c4; color: #8d2b0b; }
 .actions { white-space: nowrap; }

@@ -62,6 +62,13 @@ function lastRun(schedule: ScheduleView, runUrl: string | undefined): Html {
   return html`${state} ${link}<br><span class="muted">for ${when(run.scheduledFor)}, ${lateness(run.latenessMs)}${run.reason ? ` (${run.reason})` : ''}</span>`;
 }
 
+/** Paused, overdue (the dead-man's switch: a tick's run has not started in time) or on schedule. */
+function status(schedule: ScheduleView): Html {
+  if (schedule.paused) return html`<span class="state state-paused">paused</span>`;
+  if (schedule.overdue) return html`<span class="state state-overdue">overdue</span><br><span class="muted">the run for ${when(schedule.overdue.tick)} has not started</span>`;
+  return html`<span class="state state-scheduled">scheduled</span>`;
+}
+
 function row(schedule: ScheduleView, queueOf: (job: string) => string | undefined, links: SchedulesPageLinks): Html {
   const queue = queueOf(schedule.job);
   const runUrl = schedule.lastRun && queue ? `${links.dashboard}/queue/${encodeURIComponent(queue)}/${encodeURIComponent(schedule.lastRun.runId)}` : undefined;
@@ -71,7 +78,7 @@ function row(schedule: ScheduleView, queueOf: (job: string) => string | undefine
   <td><strong>${schedule.id}</strong><br><span class="muted">${schedule.owner === 'code' ? 'declared in code' : 'added through the API'}</span></td>
   <td>${schedule.job}</td>
   <td>${timing(schedule)}<br><span class="muted">misfire ${schedule.misfire}, overlap ${schedule.overlap}</span></td>
-  <td class="status">${schedule.paused ? html`<span class="state state-paused">paused</span>` : html`<span class="state state-scheduled">scheduled</span>`}</td>
+  <td class="status">${status(schedule)}</td>
   <td>${next}</td>
   <td>${lastRun(schedule, runUrl)}</td>
   <td class="actions">${toggle} <button type="button" data-action="trigger">Run now</button></td>

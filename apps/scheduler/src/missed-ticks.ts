@@ -1,0 +1,37 @@
+import type { AlertWebhook, DrumlineKeys, Logger, ScheduleRecord, SchedulerMetrics } from '@drumline/core';
+import type { Redis } from 'ioredis';
+import { alertOnce } from './alert-once.js';
+import type { OverdueWatcher } from './overdue-watcher.js';
+
+export interface MissedTicksDeps {
+  redis: Redis;
+  keys: DrumlineKeys;
+  alerts: AlertWebhook;
+  logger: Logger;
+  metrics: Pick<SchedulerMetrics, 'ticksMissed'>;
+  overdueWatcher: Pick<OverdueWatcher, 'ticksMissed'>;
+}
+
+/**
+ * The Materializer's `onMissed` hook: counts the ticks a misfire policy dropped, tells the
+ * dead-man's switch (they are missed, not overdue), and sends one alert per batch, not per tick:
+ * an hour-long outage of a one-second schedule is one page.
+ */
+export function reportMissedTicks(deps: MissedTicksDeps): (schedule: ScheduleRecord, ticks: number[]) => void {
+  return (schedule, ticks) => {
+    const [first, last] = [ticks[0], ticks[ticks.length - 1]];
+    if (first === undefined || last === undefined) return;
+    deps.metrics.ticksMissed.labels(schedule.id).inc(ticks.length);
+    deps.overdueWatcher.ticksMissed(schedule.id, last);
+    const from = new Date(first).toISOString();
+    void alertOnce(deps, `missed:${schedule.id}@${first}`, {
+      kind: 'ticks-missed',
+      job: schedule.job,
+      runId: null,
+      schedule: schedule.id,
+      tick: from,
+      reason: `${ticks.length} tick(s) from ${from} to ${new Date(last).toISOString()} dropped by misfire policy \`${schedule.misfire}\``,
+      attempts: null,
+    });
+  };
+}

@@ -1,0 +1,75 @@
+import { parseScheduledRunId, type AlertWebhook, type Logger, type QueueSet, type ScheduleStore } from '@drumline/core';
+import { QueueEvents, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { alertOnce } from './alert-once.js';
+
+/** The failedReason BullMQ's stalled check gives a job it fails (moveStalledJobsToWait-9.lua). */
+const STALLED_FAILURE = 'job stalled more than allowable limit';
+
+export interface StalledFailureWatcherOptions {
+  redis: Redis;
+  queues: QueueSet;
+  store: ScheduleStore;
+  alerts: AlertWebhook;
+  logger: Logger;
+  /** `drumline_runs_total`: these runs count as `failed` here, since no worker sees them end. */
+  runs?: { labels(job: string, outcome: string): { inc(): void } };
+}
+
+/**
+ * A run whose worker dies mid-run (OOM, kill -9) is put back by BullMQ's stalled check, and failed
+ * by it once that happened too often: inside a Lua script, with no processor and no worker event
+ * to tell. Such a run is exactly the one to alert on (it may kill every worker that takes it), so
+ * the leader listens to the queues' event streams for it. Started and stopped with leadership;
+ * the alert is deduplicated per run, so two leaders overlapping in a failover send it once.
+ */
+export class StalledFailureWatcher {
+  private listeners: QueueEvents[] = [];
+
+  constructor(private readonly options: StalledFailureWatcherOptions) {}
+
+  async start(): Promise<void> {
+    const { queues, redis, logger } = this.options;
+    this.listeners = queues.all().map((queue) => {
+      // QueueEvents reads with a blocking XREAD, so it makes its own connection from this one.
+      const events = new QueueEvents(queue.name, { connection: redis, prefix: queues.prefix });
+      events.on('failed', ({ jobId, failedReason }) => {
+        if (failedReason === STALLED_FAILURE) void this.report(queue, jobId);
+      });
+      events.on('error', (error) => logger.warn({ err: error, queue: queue.name }, 'listening for stalled failures failed; retrying'));
+      return events;
+    });
+    await Promise.all(this.listeners.map((events) => events.waitUntilReady()));
+  }
+
+  async stop(): Promise<void> {
+    const listeners = this.listeners;
+    this.listeners = [];
+    await Promise.all(listeners.map((events) => events.close()));
+  }
+
+  private async report(queue: Queue, runId: string): Promise<void> {
+    const { redis, store, alerts, logger } = this.options;
+    try {
+      const job = await queue.getJob(runId);
+      const name = job?.name ?? '(unknown)';
+      // attemptsMade counts only attempts a processor finished; a stalled one never does.
+      const attempts = job ? job.attemptsStarted : undefined;
+      const scheduled = parseScheduledRunId(runId);
+      logger.error({ job: name, runId, attempt: attempts, scheduleId: scheduled?.scheduleId }, 'run failed: its worker stopped mid-run too often');
+      this.options.runs?.labels(name, 'failed').inc();
+      await alertOnce({ redis, keys: store.keys, alerts, logger }, `failed:${queue.name}:${runId}`, {
+        kind: 'run-failed',
+        job: name,
+        queue: queue.name,
+        runId,
+        schedule: scheduled?.scheduleId ?? null,
+        tick: scheduled ? scheduled.scheduledFor.toISOString() : null,
+        reason: `${STALLED_FAILURE}: its worker stopped (crashed, was killed or blocked its event loop) while running it`,
+        attempts: attempts ?? null,
+      });
+    } catch (error) {
+      logger.error({ err: error, runId, queue: queue.name }, 'reporting a stalled failure failed');
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import { AlertWebhook, createLogger, createMetricsRegistry, createSchedulerMetrics, scheduledRunId, type Alert } from '@drumline/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebhookReceiver } from '../../../tests/support/webhook-receiver.js';
+import { OverdueWatcher } from '../src/overdue-watcher.js';
+import { startScheduler } from './scheduler-harness.js';
+
+// The dead-man's switch against real Redis and a real leader election, with the clock driven by
+// the test: no waiting for ticks to pass.
+const OVERDUE_MS = 5_000;
+const EVERY_MS = 10_000;
+const logger = createLogger({ app: 'overdue-test', level: 'silent' });
+let receiver: WebhookReceiver<Alert>;
+let alerts: AlertWebhook;
+let scheduler: Awaited<ReturnType<typeof startScheduler>>;
+
+beforeAll(async () => {
+  receiver = await WebhookReceiver.start<Alert>();
+  alerts = new AlertWebhook({ url: receiver.url, publicUrl: 'http://jobs.example.com', logger });
+  scheduler = await startScheduler({ name: 'overdue-watcher' });
+  await scheduler.elected;
+});
+
+afterAll(async () => {
+  await scheduler?.close();
+  await receiver?.close();
+});
+
+function watcher(metricsRegistry = createMetricsRegistry('scheduler')) {
+  const { redis, registry, store, election } = scheduler;
+  const metrics = createSchedulerMetrics(metricsRegistry);
+  return new OverdueWatcher({ redis, registry, store, election, logger, alerts, overdueMs: OVERDUE_MS, metrics, now: scheduler.now });
+}
+
+/** A whole number of EVERY_MS from now, plus `offset`: ticks fall at known times. */
+function alignedNow(offset: number): number {
+  return (Math.ceil(Date.now() / EVERY_MS) + 100) * EVERY_MS + offset;
+}
+
+/** The alerts the receiver got about `schedule`, once every alert sent so far has been delivered. */
+async function alertsFor(schedule: string): Promise<Alert[]> {
+  await alerts.flush();
+  return receiver.received.filter((alert) => alert.schedule === schedule);
+}
+
+describe('OverdueWatcher', () => {
+  it('flags a tick whose run has not started overdueMs after it, alerts once per outage, and clears when a run starts', async () => {
+    const registry = createMetricsRegistry('scheduler');
+    const watch = watcher(registry);
+    const t0 = alignedNow(1_000);
+    scheduler.setNow(t0);
+    await scheduler.putApiSchedule('late', { job: 'tick', every: EVERY_MS });
+    expect((await watch.check()).has('late')).toBe(false);
+
+    const tick = t0 - 1_000 + EVERY_MS;
+    scheduler.setNow(tick + OVERDUE_MS - 1);
+    expect((await watch.check()).has('late')).toBe(false);
+    scheduler.setNow(tick + OVERDUE_MS);
+    expect((await watch.check()).get('late')).toEqual({ tick, since: tick + OVERDUE_MS });
+    expect((await scheduler.store.overdue()).get('late')).toEqual({ tick, since: tick + OVERDUE_MS });
+
+    // Later ticks pass unstarted too: still the same outage, flagged on its first tick, alerted once.
+    scheduler.setNow(tick + 3 * EVERY_MS);
+    expect((await watch.check()).get('late')?.tick).toBe(tick);
+    const sent = await alertsFor('late');
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({
+      kind: 'schedule-overdue',
+      job: 'tick',
+      schedule: 'late',
+      runId: scheduledRunId('late', tick),
+      tick: new Date(tick).toISOString(),
+      attempts: null,
+      link: `http://jobs.example.com/admin/queues/queue/default/${encodeURIComponent(scheduledRunId('late', tick))}`,
+    });
+    expect(await registry.metrics()).toContain('drumline_schedule_overdue_total{schedule="late",app="scheduler"} 1');
+
+    const latest = tick + 3 * EVERY_MS;
+    await scheduler.store.recordRun('late', { runId: scheduledRunId('late', latest), scheduledFor: latest, startedAt: latest + 10, finishedAt: null, state: 'active' });
+    expect((await watch.check()).has('late')).toBe(false);
+    expect((await scheduler.store.overdue()).has('late')).toBe(false);
+  });
+
+  it('never flags a paused schedule, nor ticks from before it was created or resumed', async () => {
+    const watch = watcher();
+    const t0 = alignedNow(1_000);
+    scheduler.setNow(t0);
+    // Its ticks before t0 are long past overdueMs, but the schedule did not exist then.
+    await scheduler.putApiSchedule('new', { job: 'tick', every: '1s' });
+    await scheduler.putApiSchedule('resting', { job: 'tick', every: '1s' });
+    await scheduler.store.setPaused('resting', true);
+    const flagged = await watch.check();
+    expect(flagged.has('new')).toBe(false);
+    expect(flagged.has('resting')).toBe(false);
+
+    scheduler.setNow(t0 + 60_000);
+    expect((await watch.check()).has('resting')).toBe(false);
+    await scheduler.store.setPaused('resting', false);
+    expect((await watch.check()).has('resting')).toBe(false);
+    scheduler.setNow(t0 + 60_000 + 1_000 + OVERDUE_MS);
+    expect((await watch.check()).get('resting')?.tick).toBe(t0 + 61_000);
+  });
+
+  it('does not alert twice for the same overdue tick when another leader finds it again', async () => {
+    const t0 = alignedNow(1_000);
+    scheduler.setNow(t0);
+    await scheduler.putApiSchedule('twice', { job: 'tick', every: EVERY_MS });
+    await watcher().check();
+    scheduler.setNow(t0 + EVERY_MS + OVERDUE_MS);
+    expect((await watcher().check()).has('twice')).toBe(true);
+    expect(await alertsFor('twice')).toHaveLength(1);
+
+    // A successor that finds the tick unflagged (as if its predecessor died before writing the flag) flags it again but stays quiet.
+    await scheduler.redis.hdel(scheduler.store.keys.overdue, 'twice');
+    expect((await watcher().check()).has('twice')).toBe(true);
+    expect(await alertsFor('twice')).toHaveLength(1);
+  });
+});

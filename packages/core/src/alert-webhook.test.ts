@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadWebhookUrl, WebhookReceiver } from '../../../tests/support/webhook-receiver.js';
+import { AlertWebhook, runLink, type Alert } from './alert-webhook.js';
+import { createLogger } from './logger.js';
+import { createAlertMetrics, createMetricsRegistry } from './metrics.js';
+
+const logger = createLogger({ app: 'alert-test', level: 'silent' });
+let receiver: WebhookReceiver<Alert>;
+let url: string;
+
+beforeAll(async () => {
+  receiver = await WebhookReceiver.start<Alert>();
+  url = receiver.url;
+});
+afterAll(() => receiver?.close());
+
+const failure = {
+  kind: 'run-failed' as const,
+  job: 'ping',
+  queue: 'default',
+  runId: 'nightly@1700000000000',
+  schedule: 'nightly',
+  tick: '2023-11-14T22:13:20.000Z',
+  reason: 'boom',
+  attempts: 3,
+};
+
+describe('AlertWebhook', () => {
+  it('posts the alert as JSON with a link to the run in the dashboard', async () => {
+    receiver.received.length = 0;
+    const webhook = new AlertWebhook({ url, publicUrl: 'https://jobs.example.com/', logger });
+    await webhook.send(failure);
+    expect(receiver.received).toEqual([
+      {
+        kind: 'run-failed',
+        job: 'ping',
+        runId: 'nightly@1700000000000',
+        schedule: 'nightly',
+        tick: '2023-11-14T22:13:20.000Z',
+        reason: 'boom',
+        attempts: 3,
+        link: 'https://jobs.example.com/admin/queues/queue/default/nightly%401700000000000',
+        text: expect.stringContaining('run nightly@1700000000000 of ping failed after 3 attempt(s): boom'),
+        at: expect.any(String),
+      },
+    ]);
+  });
+
+  it('retries a webhook answering 503 and counts the alert sent once it answers 200', async () => {
+    receiver.received.length = 0;
+    receiver.script = [503, 503];
+    const registry = createMetricsRegistry('test');
+    const webhook = new AlertWebhook({ url, publicUrl: undefined, logger, counter: createAlertMetrics(registry), backoffMs: 10 });
+    await webhook.send(failure);
+    expect(receiver.received).toHaveLength(3);
+    expect(receiver.received[2]?.link).toBeNull();
+    expect(await registry.metrics()).toContain('drumline_alerts_total{kind="run-failed",result="sent",app="test"} 1');
+  });
+
+  it('never rejects when the webhook is unreachable, and counts the alert failed', async () => {
+    const deadUrl = await deadWebhookUrl();
+    const registry = createMetricsRegistry('test');
+    const webhook = new AlertWebhook({ url: deadUrl, publicUrl: undefined, logger, counter: createAlertMetrics(registry), backoffMs: 10 });
+    await expect(webhook.send(failure)).resolves.toBeUndefined();
+    expect(await registry.metrics()).toContain('drumline_alerts_total{kind="run-failed",result="failed",app="test"} 1');
+  });
+
+  it('does not repeat a request the webhook refuses with 400', async () => {
+    receiver.received.length = 0;
+    receiver.script = [400];
+    const webhook = new AlertWebhook({ url, publicUrl: undefined, logger, backoffMs: 10 });
+    await webhook.send(failure);
+    expect(receiver.received).toHaveLength(1);
+  });
+});
+
+describe('runLink', () => {
+  it("is Bull Board's page of the run, or null without PUBLIC_URL or a run", () => {
+    expect(runLink('http://localhost:3000', 'email', 'welcome 42')).toBe('http://localhost:3000/admin/queues/queue/email/welcome%2042');
+    expect(runLink(undefined, 'email', '1')).toBeNull();
+    expect(runLink('http://localhost:3000', 'email', null)).toBeNull();
+  });
+});

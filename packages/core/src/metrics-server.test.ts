@@ -1,0 +1,36 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from './logger.js';
+import { createMetricsRegistry, createRunMetrics } from './metrics.js';
+import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+
+const TOKEN = 'metrics-token-0123456789';
+let server: MetricsServer;
+let url: string;
+
+beforeAll(async () => {
+  const registry = createMetricsRegistry('worker');
+  createRunMetrics(registry).of('ping').completed += 2;
+  server = await startMetricsServer({ registry, port: 0, host: '127.0.0.1', token: TOKEN, logger: createLogger({ app: 'test', level: 'silent' }) });
+  url = `http://127.0.0.1:${server.port}/metrics`;
+});
+afterAll(() => server?.close());
+
+describe('startMetricsServer', () => {
+  it('answers 401 without the token, and with a wrong one', async () => {
+    expect((await fetch(url)).status).toBe(401);
+    expect((await fetch(url, { headers: { authorization: `Bearer ${TOKEN}x` } })).status).toBe(401);
+  });
+
+  it('serves the registry in the Prometheus text format to a caller with the token', async () => {
+    const response = await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    const body = await response.text();
+    expect(body).toContain('drumline_runs_total{job="ping",outcome="completed",app="worker"} 2');
+    expect(body).toContain('process_cpu_seconds_total');
+  });
+
+  it('answers 404 for any other path', async () => {
+    expect((await fetch(`http://127.0.0.1:${server.port}/`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+  });
+});

@@ -1,0 +1,69 @@
+import { timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Logger } from './logger.js';
+
+export interface MetricsServerOptions {
+  registry: Registry;
+  port: number;
+  host: string;
+  /** Every request must send `Authorization: Bearer <token>`. */
+  token: string;
+  logger: Logger;
+}
+
+/** A listening metrics server; `close()` stops it (scrapes in flight finish first). */
+export interface MetricsServer {
+  /** The port it listens on (the one asked for, or the OS's pick for port 0). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `GET /metrics` of `registry` on a port of its own, behind a Bearer token: the worker and
+ * the scheduler have no HTTP server otherwise, and a framework for one route would cost more
+ * start-up time and memory than it saves.
+ */
+export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
+  const { registry, logger } = options;
+  const expected = Buffer.from(`Bearer ${options.token}`);
+  const server: Server = createServer((request, response) => {
+    const path = request.url?.split('?')[0];
+    if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
+      return;
+    }
+    if (!authorized(request, expected)) {
+      response.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('send Authorization: Bearer <METRICS_TOKEN>\n');
+      return;
+    }
+    registry.metrics().then(
+      (body) => response.writeHead(200, { 'content-type': registry.contentType }).end(request.method === 'HEAD' ? undefined : body),
+      (error: unknown) => {
+        logger.error({ err: error }, 'collecting metrics failed');
+        response.writeHead(500, { 'content-type': 'text/plain' }).end('collecting metrics failed\n');
+      },
+    );
+  });
+  // A scraper keeps connections alive; without this, close() would wait for it to hang up.
+  server.keepAliveTimeout = 5_000;
+  server.listen(options.port, options.host);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port, host: options.host }, 'serving metrics on /metrics');
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+function authorized(request: IncomingMessage, expected: Buffer): boolean {
+  const given = Buffer.from(request.headers.authorization ?? '');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
