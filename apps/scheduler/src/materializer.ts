@@ -116,10 +116,21 @@ export class Materializer {
         .then(() => undefined)
         .catch((error: unknown) => this.options.logger.error({ err: error }, 'materializer pass failed'))
         .finally(() => {
-          if (this.running) this.timer = setTimeout(tick, this.options.pollMs);
+          if (this.running) this.timer = setTimeout(tick, this.untilNextPass());
         });
     };
     tick();
+  }
+
+  /**
+   * Passes start on a grid of `pollMs` offset by half a poll: with the default 500 ms at .250 and
+   * .750 of each second, away from the whole seconds where cron and most `every` ticks fall. A pass
+   * adding hundreds of jobs then never delays a tick's promotion, which shares its connection.
+   */
+  private untilNextPass(): number {
+    const { pollMs } = this.options;
+    const sinceGrid = (((this.now() - pollMs / 2) % pollMs) + pollMs) % pollMs;
+    return pollMs - sinceGrid;
   }
 
   async stop(): Promise<void> {
