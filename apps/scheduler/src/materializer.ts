@@ -14,6 +14,7 @@ import {
   type ScheduleRecord,
   type ScheduleStore,
 } from '@drumline/core';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { JobsOptions, Queue } from 'bullmq';
 import { Promoter } from './promoter.js';
 
@@ -21,6 +22,11 @@ import { Promoter } from './promoter.js';
 const MAX_UPCOMING_PER_PASS = 1000;
 /** Upper bound of missed ticks examined after a long downtime, so a tiny interval cannot stall a pass. */
 const MAX_MISSED_SCAN = 100_000;
+/**
+ * Long loops over every schedule yield to the event loop this often, so that the lease renewal
+ * timer fires on time however many schedules there are (a blocked loop loses its own lease).
+ */
+const SCHEDULES_PER_SLICE = 250;
 
 export interface MaterializerOptions {
   registry: JobRegistry;
@@ -62,6 +68,9 @@ export class Materializer {
   private records = new Map<string, ScheduleRecord>();
   private paused = new Set<string>();
   private cursors = new Map<string, Cursor>();
+  /** The first tick after each cursor's `upTo`: a schedule whose next tick is beyond the horizon costs nothing in a pass. */
+  private readonly nextTicks = new WeakMap<Cursor, number>();
+  private readonly fingerprints = new WeakMap<ScheduleRecord, string>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private loop: Promise<void> = Promise.resolve();
@@ -79,6 +88,25 @@ export class Materializer {
     this.records = new Map(records.map((record) => [record.id, record]));
     this.paused = paused;
     this.cursors = cursors;
+    await this.promotePending();
+  }
+
+  /**
+   * Arms promotion for the ticks a previous leader already added (after now, up to each cursor's
+   * `upTo`): without it they would wait for BullMQ's own, later, delayed promotion.
+   */
+  private async promotePending(): Promise<void> {
+    const now = this.now();
+    let visited = 0;
+    for (const [id, cursor] of this.cursors) {
+      if (++visited % SCHEDULES_PER_SLICE === 0) await yieldToEventLoop();
+      const record = this.records.get(id);
+      if (!record || cursor.paused || this.paused.has(id) || cursor.upTo <= now || cursor.fingerprint !== this.fingerprintOf(record)) continue;
+      const job = this.options.registry.find(record.job);
+      if (!job) continue;
+      const queue = this.options.queues.queueOf(job);
+      for (const tick of ticksAfter(record.timing, now, MAX_UPCOMING_PER_PASS, cursor.upTo)) this.promoter.promoteAt(tick, queue, scheduledRunId(id, tick));
+    }
   }
 
   start(): void {
@@ -88,10 +116,21 @@ export class Materializer {
         .then(() => undefined)
         .catch((error: unknown) => this.options.logger.error({ err: error }, 'materializer pass failed'))
         .finally(() => {
-          if (this.running) this.timer = setTimeout(tick, this.options.pollMs);
+          if (this.running) this.timer = setTimeout(tick, this.untilNextPass());
         });
     };
     tick();
+  }
+
+  /**
+   * Passes start on a grid of `pollMs` offset by half a poll: with the default 500 ms at .250 and
+   * .750 of each second, away from the whole seconds where cron and most `every` ticks fall. A pass
+   * adding hundreds of jobs then never delays a tick's promotion, which shares its connection.
+   */
+  private untilNextPass(): number {
+    const { pollMs } = this.options;
+    const sinceGrid = (((this.now() - pollMs / 2) % pollMs) + pollMs) % pollMs;
+    return pollMs - sinceGrid;
   }
 
   async stop(): Promise<void> {
@@ -117,11 +156,14 @@ export class Materializer {
       result.withdrawn += await this.withdraw(id, cursor, now);
       cursorDeletes.push(id);
     }
+    let visited = 0;
     for (const record of this.records.values()) {
+      if (++visited % SCHEDULES_PER_SLICE === 0) await yieldToEventLoop();
       const before = this.cursors.get(record.id);
-      let cursor = await this.cursorFor(record, before, now, result);
+      let cursor = before && this.isCurrent(record, before) ? before : await this.cursorFor(record, before, now, result);
       if (!cursor.paused) cursor = this.materialize(record, cursor, now, adds, result);
-      if (cursor !== before) cursorWrites.push([record.id, JSON.stringify(cursor)]);
+      if (cursor === before) continue;
+      cursorWrites.push([record.id, JSON.stringify(cursor)]);
       this.cursors.set(record.id, cursor);
     }
     for (const id of cursorDeletes) this.cursors.delete(id);
@@ -150,9 +192,33 @@ export class Materializer {
     }
   }
 
+  private fingerprintOf(record: ScheduleRecord): string {
+    let fingerprint = this.fingerprints.get(record);
+    if (fingerprint === undefined) {
+      fingerprint = scheduleFingerprint(record);
+      this.fingerprints.set(record, fingerprint);
+    }
+    return fingerprint;
+  }
+
+  /** The cursor still fits the schedule: same spec, same pause state. */
+  private isCurrent(record: ScheduleRecord, cursor: Cursor): boolean {
+    return cursor.fingerprint === this.fingerprintOf(record) && cursor.paused === this.paused.has(record.id);
+  }
+
+  /** The first tick after the cursor's `upTo`, computed once per cursor (cursors are replaced, never changed). */
+  private nextTickOf(record: ScheduleRecord, cursor: Cursor): number {
+    let next = this.nextTicks.get(cursor);
+    if (next === undefined) {
+      next = ticksAfter(record.timing, cursor.upTo, 1)[0] ?? Number.POSITIVE_INFINITY;
+      this.nextTicks.set(cursor, next);
+    }
+    return next;
+  }
+
   /** The cursor to continue from: fresh for a new schedule, reset when its spec or pause changed. */
   private async cursorFor(record: ScheduleRecord, cursor: Cursor | undefined, now: number, result: PassResult): Promise<Cursor> {
-    const fingerprint = scheduleFingerprint(record);
+    const fingerprint = this.fingerprintOf(record);
     const paused = this.paused.has(record.id);
     if (!cursor) return { upTo: now, job: record.job, fingerprint, timing: record.timing, paused };
     const specChanged = cursor.fingerprint !== fingerprint;
@@ -167,7 +233,9 @@ export class Materializer {
 
   private materialize(record: ScheduleRecord, cursor: Cursor, now: number, adds: PendingAdd[], result: PassResult): Cursor {
     const horizon = now + this.options.lookaheadMs;
-    if (cursor.upTo >= horizon) return cursor;
+    // Nothing due up to the horizon, missed ticks included: the cursor stays, unwritten. A cursor
+    // behind the horizon is still true, as every tick up to its `upTo` was handled.
+    if (cursor.upTo >= horizon || this.nextTickOf(record, cursor) > horizon) return cursor;
     const job = this.options.registry.find(record.job);
     if (!job) {
       this.options.logger.warn({ schedule: record.id, job: record.job }, 'schedule names a job the code no longer defines; not firing it');
@@ -203,7 +271,11 @@ export class Materializer {
 
   private async addJobs(adds: PendingAdd[]): Promise<void> {
     const byQueue = new Map<Queue, PendingAdd[]>();
-    for (const add of adds) byQueue.set(add.queue, [...(byQueue.get(add.queue) ?? []), add]);
+    for (const add of adds) {
+      const items = byQueue.get(add.queue);
+      if (items) items.push(add);
+      else byQueue.set(add.queue, [add]);
+    }
     for (const [queue, items] of byQueue) {
       for (let start = 0; start < items.length; start += 1000) {
         await queue.addBulk(items.slice(start, start + 1000).map(({ name, data, opts }) => ({ name, data, opts })));

@@ -95,6 +95,46 @@ describe('materializer', () => {
     expect((await s.store.cursors()).has('doomed')).toBe(false);
   });
 
+  it('leaves the cursor of a schedule whose next tick is beyond the lookahead unwritten, and still fires that tick', async () => {
+    const s = await leader();
+    await s.putApiSchedule('every-minute', { job: 'tick', every: '1m' });
+    await s.materializer.load();
+    await s.materializer.pass();
+    const stored = await s.redis.hget(s.store.keys.cursors, 'every-minute');
+    expect(stored).not.toBeNull();
+
+    for (const seconds of [5, 20, 45]) {
+      s.setNow(T0 + seconds * SECOND);
+      expect((await s.materializer.pass()).added).toBe(0);
+    }
+    expect(await s.redis.hget(s.store.keys.cursors, 'every-minute')).toBe(stored);
+
+    s.setNow(T0 + 55 * SECOND);
+    expect((await s.materializer.pass()).added).toBe(1);
+    expect(await s.jobIds()).toEqual([scheduledRunId('every-minute', T0 + 60 * SECOND)]);
+  });
+
+  it('promotes on time the ticks a previous leader had already added, after taking over', async () => {
+    const first = await startScheduler({ name: 'materializer-takeover', lookaheadMs: 3 * SECOND });
+    await first.elected;
+    first.setNow(T0);
+    await first.putApiSchedule('every-1s', { job: 'tick', every: '1s' });
+    await first.materializer.load();
+    await first.materializer.pass();
+    const added = [1, 2, 3].map((seconds) => scheduledRunId('every-1s', T0 + seconds * SECOND));
+    expect((await first.jobIds()).sort()).toEqual(added.sort());
+
+    // The first leader goes away with its promotion timers; no worker runs, so BullMQ promotes nothing itself.
+    const next = (current = await startScheduler({ name: 'materializer-takeover', lookaheadMs: 3 * SECOND, prefix: first.prefix, redis: first.redis.duplicate() }));
+    await first.close({ keepKeys: true });
+    await next.elected;
+    next.setNow(T0 + 500);
+    await next.materializer.load();
+    expect((await next.materializer.pass()).added).toBe(0);
+
+    await expect.poll(async () => (await next.jobIds('waiting')).sort(), { timeout: 10_000, interval: 50 }).toEqual(added.sort());
+  });
+
   describe('after a downtime of 60 s with a 10 s schedule', () => {
     async function afterDowntime(misfire: 'skip' | 'once' | 'all', extra: { misfireCap?: number; misfireGraceMs?: number } = {}) {
       const s = await leader(5 * SECOND);

@@ -1,4 +1,4 @@
-import { drumlineKeys, isMisfiredRun, luaScript, parseScheduledRunId, ScheduleStore, type LastRun, type ScheduleRecord } from '@drumline/core';
+import { drumlineKeys, isMisfiredRun, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ScheduleStore, type LastRun, type ScheduleRecord } from '@drumline/core';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { BeforeScheduledRun } from './scheduled-run-gate.js';
@@ -10,6 +10,10 @@ export type GateDecision =
   | { action: 'skip'; reason: SkipReason }
   /** `overlap: 'queue'`: the previous run is still going; try again shortly. */
   | { action: 'wait' };
+
+/** `checked`: claimed only; `entered`: also locked and recorded active; `locked`: another run holds the overlap lock. */
+type ClaimEntry = 'checked' | 'entered' | 'locked';
+type Claim = { verdict: 'duplicate' | 'deleted' } | { verdict: 'ok'; record: ScheduleRecord; paused: boolean; entry: ClaimEntry };
 
 export interface ScheduleGateOptions {
   /** An overlap lock outlives a dead worker by at most this long. */
@@ -45,26 +49,43 @@ export class ScheduleGate {
 
   async enter(job: Job, run: { scheduleId: string; scheduledFor: Date; manual: boolean }, nowMs = Date.now()): Promise<GateDecision> {
     const runId = job.id as string;
-    const [verdict, json, paused] = (await this.claimTick(
-      [this.keys.tickClaim(runId), this.keys.schedules, this.keys.schedulesPaused],
-      [job.timestamp, this.options.tickClaimSeconds, run.scheduleId],
-    )) as [string, string?, number?];
-    if (verdict !== 'ok' || !json) return this.skip(run, runId, nowMs, verdict as SkipReason);
-    const record = JSON.parse(json) as ScheduleRecord;
-    if (!run.manual && paused === 1) return this.skip(run, runId, nowMs, 'paused');
-    if (!run.manual && isMisfiredRun(record, run.scheduledFor.getTime(), nowMs)) return this.skip(run, runId, nowMs, 'missed');
+    const tickMs = run.scheduledFor.getTime();
+    const active: LastRun = { runId, scheduledFor: tickMs, startedAt: nowMs, finishedAt: null, state: 'active' };
+    // A tick late enough to have misfired must be held against its schedule's policy before it
+    // may start, which needs the record: its first claim only checks. An on-time one starts at once.
+    let enterAs = !run.manual && nowMs - tickMs > MISFIRE_THRESHOLD_MS ? undefined : active;
+    for (;;) {
+      const claim = await this.claim(job, run, enterAs);
+      if (claim.verdict !== 'ok') return this.skip(run, runId, nowMs, claim.verdict);
+      if (!run.manual && claim.paused) return this.skip(run, runId, nowMs, 'paused');
+      if (claim.entry === 'locked') return claim.record.overlap === 'queue' ? { action: 'wait' } : this.skip(run, runId, nowMs, 'overlap');
+      if (claim.entry === 'entered') return this.admit(run, claim.record, active);
+      if (isMisfiredRun(claim.record, tickMs, nowMs)) return this.skip(run, runId, nowMs, 'missed');
+      enterAs = active;
+    }
+  }
 
+  /** Claims the tick; with `active`, also takes the overlap lock and records the run as active, in the same script. */
+  private async claim(job: Job, run: { scheduleId: string; manual: boolean }, active: LastRun | undefined): Promise<Claim> {
+    const runId = job.id as string;
+    const [verdict, json, paused, entry] = (await this.claimTick(
+      [this.keys.tickClaim(runId), this.keys.schedules, this.keys.schedulesPaused, this.keys.lastRuns, this.keys.overlapLock(run.scheduleId)],
+      [job.timestamp, this.options.tickClaimSeconds, run.scheduleId, active ? JSON.stringify(active) : '', run.manual ? '1' : '0', runId, this.options.overlapLockMs],
+    )) as [string, string?, number?, ClaimEntry?];
+    if (verdict !== 'ok' || !json) return { verdict: verdict as 'duplicate' | 'deleted' };
+    return { verdict: 'ok', record: JSON.parse(json) as ScheduleRecord, paused: paused === 1, entry: entry ?? 'checked' };
+  }
+
+  /** The run holds its claim (and its overlap lock, renewed while it runs): let it start. */
+  private admit(run: { scheduleId: string; scheduledFor: Date }, record: ScheduleRecord, active: LastRun): GateDecision {
+    const { runId, startedAt } = active;
     let renewal: NodeJS.Timeout | undefined;
     if (record.overlap !== 'allow') {
       const lock = this.keys.overlapLock(run.scheduleId);
       const ttl = this.options.overlapLockMs;
-      const taken = (await this.redis.set(lock, runId, 'PX', ttl, 'NX')) === 'OK' || (await this.renewLock([lock], [runId, ttl])) === 1;
-      if (!taken) return record.overlap === 'queue' ? { action: 'wait' } : this.skip(run, runId, nowMs, 'overlap');
       renewal = setInterval(() => void this.renewLock([lock], [runId, ttl]).catch(() => undefined), Math.max(100, Math.floor(ttl / 3)));
       renewal.unref();
     }
-    const startedAt = nowMs;
-    await this.record(run.scheduleId, { runId, scheduledFor: run.scheduledFor.getTime(), startedAt, finishedAt: null, state: 'active' });
     return {
       action: 'run',
       record,

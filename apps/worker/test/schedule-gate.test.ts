@@ -1,5 +1,5 @@
 import { apiScheduleRecord, createJobRegistry, createLogger, defineJob, jobOptionsFor, manualRunId, QueueSet, scheduledRunId, ScheduleStore } from '@drumline/core';
-import { QueueEvents, Worker } from 'bullmq';
+import { Queue, QueueEvents, Worker } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -27,6 +27,9 @@ const store = new ScheduleStore(redis, prefix);
 const queue = queues.all()[0]!;
 const events = new QueueEvents('gated', { connection: { url: TEST_REDIS_URL }, prefix });
 let worker: Worker;
+let gate: ScheduleGate;
+// Jobs no worker takes, handed to the gate directly with a clock of the test's choosing.
+const ungated = new Queue('ungated', { connection: redis, prefix });
 
 // A tick far enough in the future that the misfire check never drops it.
 const base = Date.now() + 60_000;
@@ -53,7 +56,7 @@ const finished = async (id: string) => {
 
 beforeAll(async () => {
   await events.waitUntilReady();
-  const gate = new ScheduleGate(redis, prefix, { overlapLockMs: 2000, tickClaimSeconds: 60 });
+  gate = new ScheduleGate(redis, prefix, { overlapLockMs: 2000, tickClaimSeconds: 60 });
   const runner = new JobRunner({ registry, logger: createLogger({ app: 'test', level: 'silent' }), beforeScheduledRun: gateScheduledRuns(gate) });
   worker = new Worker('gated', runner.process, { connection: connectTestRedis(), prefix, concurrency: 4 });
   await worker.waitUntilReady();
@@ -62,6 +65,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker.close();
   await events.close();
+  await ungated.close();
   await queues.close();
   await deleteKeys(redis, prefix);
   await redis.quit();
@@ -118,5 +122,41 @@ describe('scheduled runs at the worker', () => {
     await add(id, { ms: 10 });
     expect(await finished(id)).toEqual({ skipped: 'duplicate' });
     expect(runs.filter((r) => r.id === id)).toHaveLength(1);
+  });
+
+  describe('deciding at a given time', () => {
+    const HOUR = 3_600_000;
+    const tick = Math.floor(base / HOUR) * HOUR;
+    const enter = async (scheduleId: string, nowMs: number) => {
+      const job = await ungated.add('slow', {}, { jobId: scheduledRunId(scheduleId, tick) });
+      return gate.enter(job, { scheduleId, scheduledFor: new Date(tick), manual: false }, nowMs);
+    };
+    const lastRun = async (scheduleId: string) => (await store.lastRuns([scheduleId])).get(scheduleId);
+
+    it('records an on-time run as the active one before its handler starts, and as completed when it finishes', async () => {
+      await put('on-time', 'allow');
+      const decision = await enter('on-time', tick + 40);
+
+      expect(decision.action).toBe('run');
+      expect(await lastRun('on-time')).toEqual({ runId: scheduledRunId('on-time', tick), scheduledFor: tick, startedAt: tick + 40, finishedAt: null, state: 'active' });
+      if (decision.action === 'run') await decision.finish('completed');
+      expect(await lastRun('on-time')).toMatchObject({ state: 'completed', startedAt: tick + 40 });
+    });
+
+    it("drops a tick late beyond its schedule's misfire policy, recorded as missed, without recording it active", async () => {
+      await store.putFromApi(apiScheduleRecord(registry, 'late-skip', { job: 'slow', every: '1h', misfire: 'skip' }));
+      const decision = await enter('late-skip', tick + 10_000);
+
+      expect(decision).toEqual({ action: 'skip', reason: 'missed' });
+      expect(await lastRun('late-skip')).toMatchObject({ state: 'skipped', reason: 'missed' });
+    });
+
+    it('runs a late tick its misfire policy keeps, recorded active', async () => {
+      await store.putFromApi(apiScheduleRecord(registry, 'late-once', { job: 'slow', every: '1h', misfire: 'once' }));
+      const decision = await enter('late-once', tick + 10_000);
+
+      expect(decision.action).toBe('run');
+      expect(await lastRun('late-once')).toMatchObject({ state: 'active', startedAt: tick + 10_000 });
+    });
   });
 });

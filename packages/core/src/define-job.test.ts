@@ -134,6 +134,14 @@ describe('defineJob', () => {
       expect(job.schedules).toEqual([{ id: 'nightly', cron: '0 3 * * *', tz: 'Europe/Berlin', data: { to: 'a@example.com' }, overlap: 'skip' }]);
     });
 
+    it('keeps the checked timing on the schedule, so the scheduler does not validate it again, while it still serializes as declared', () => {
+      const job = emailJob({ schedules: [{ id: 'often', every: '30m', data: { to: 'a@example.com' } }] });
+
+      expect(job.schedules[0]?.timing).toEqual({ kind: 'every', everyMs: 1_800_000 });
+      expect(JSON.parse(JSON.stringify(job.schedules[0]))).toEqual({ id: 'often', every: '30m', data: { to: 'a@example.com' } });
+      expect(Object.isFrozen(job.schedules[0]?.timing)).toBe(true);
+    });
+
     it('rejects a schedule with both cron and every, naming both', () => {
       const error = definitionError(() => emailJob({ schedules: [untypedSchedule({ cron: '0 3 * * *', every: '1h' })] }));
 

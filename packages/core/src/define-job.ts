@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { JobDefinitionError } from './errors/index.js';
-import { assertScheduleId, normalizeTiming, type ScheduleDeclaration } from './schedule-spec.js';
+import { assertScheduleId, normalizeTiming, type NormalizedTiming, type ScheduleDeclaration } from './schedule-spec.js';
 
 /** What a handler gets besides its payload. */
 export interface JobContext {
@@ -57,6 +57,13 @@ export interface JobDefinitionInput<Name extends string, Schema extends z.ZodTyp
   schedules?: ScheduleDeclaration<z.input<Schema>>[];
 }
 
+/**
+ * A schedule as `defineJob` keeps it: as declared, plus its checked timing in normalized form, so
+ * nothing validates it again. `timing` is not enumerable: the schedule still reads and serializes
+ * as it was written.
+ */
+export type DefinedSchedule<Data = unknown> = Readonly<ScheduleDeclaration<Data>> & { readonly timing: NormalizedTiming };
+
 /** A job as the framework sees it: every option resolved, frozen. */
 export interface JobDefinition<Name extends string = string, Schema extends z.ZodType = z.ZodType> {
   readonly name: Name;
@@ -67,7 +74,7 @@ export interface JobDefinition<Name extends string = string, Schema extends z.Zo
   readonly backoff: Readonly<BackoffPolicy>;
   readonly timeoutMs: number;
   readonly retention: { readonly completed: Readonly<RetentionPolicy>; readonly failed: Readonly<RetentionPolicy> };
-  readonly schedules: readonly Readonly<ScheduleDeclaration<z.input<Schema>>>[];
+  readonly schedules: readonly DefinedSchedule<z.input<Schema>>[];
 }
 
 export const DEFAULT_QUEUE = 'default';
@@ -101,14 +108,14 @@ export function defineJob<const Name extends string, Schema extends z.ZodType>(
   const schedules = (input.schedules ?? []).map((schedule) => {
     const scheduleOwner = `${owner}, schedule \`${schedule.id}\``;
     assertScheduleId(schedule.id, scheduleOwner);
-    normalizeTiming(schedule, scheduleOwner);
+    const timing = normalizeTiming(schedule, scheduleOwner);
     const parsed = input.schema.safeParse(schedule.data ?? {});
     if (!parsed.success) {
       const fields = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
       throw new JobDefinitionError(`${scheduleOwner}: its data does not satisfy the job's schema: ${fields}`);
     }
     if (schedule.misfireCap !== undefined) positiveInteger(schedule.misfireCap, 'misfireCap', scheduleOwner);
-    return Object.freeze({ ...schedule });
+    return Object.freeze(Object.defineProperty({ ...schedule }, 'timing', { value: Object.freeze(timing), enumerable: false }) as DefinedSchedule<z.input<Schema>>);
   });
   const seen = new Set<string>();
   for (const schedule of schedules) {

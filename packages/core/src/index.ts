@@ -1,5 +1,5 @@
 export { defineJob, DEFAULT_QUEUE } from './define-job.js';
-export type { BackoffPolicy, JobContext, JobDefinition, JobDefinitionInput, RetentionPolicy } from './define-job.js';
+export type { BackoffPolicy, DefinedSchedule, JobContext, JobDefinition, JobDefinitionInput, RetentionPolicy } from './define-job.js';
 export { createJobRegistry } from './job-registry.js';
 export type { JobDataOf, JobNameOf, JobRegistry } from './job-registry.js';
 export { normalizeTiming, ticksAfter, assertTimeZone } from './schedule-spec.js';

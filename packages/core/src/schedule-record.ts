@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { JobDefinition } from './define-job.js';
+import type { DefinedSchedule, JobDefinition } from './define-job.js';
 import { DrumlineError, JobDefinitionError, type PayloadIssue } from './errors/index.js';
 import type { JobRegistry } from './job-registry.js';
 import {
@@ -8,7 +8,6 @@ import {
   type MisfirePolicy,
   type NormalizedTiming,
   type OverlapPolicy,
-  type ScheduleDeclaration,
 } from './schedule-spec.js';
 
 /** Who owns a schedule: `code` schedules follow packages/jobs and are pruned with it; `api` ones never are. */
@@ -55,11 +54,11 @@ export class InvalidScheduleError extends DrumlineError {
   }
 }
 
-function recordFor(job: JobDefinition, declaration: ScheduleDeclaration, owner: ScheduleOwner): ScheduleRecord {
+function recordFor(job: JobDefinition, declaration: DefinedSchedule, owner: ScheduleOwner): ScheduleRecord {
   return {
     id: declaration.id,
     job: job.name,
-    timing: normalizeTiming(declaration, `job \`${job.name}\`, schedule \`${declaration.id}\``),
+    timing: declaration.timing,
     data: declaration.data ?? {},
     misfire: declaration.misfire ?? 'once',
     misfireCap: declaration.misfireCap ?? DEFAULT_MISFIRE_CAP,

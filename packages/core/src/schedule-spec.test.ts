@@ -32,6 +32,22 @@ describe('normalizeTiming', () => {
     expect(normalizeTiming({ at: when }, 'schedule `once`')).toEqual({ kind: 'at', atMs: at('2026-12-01T09:00:00Z') });
   });
 
+  it('rejects a bad zone every time, though a zone checked once is not checked again', () => {
+    for (let i = 0; i < 2; i += 1) {
+      expect(normalizeTiming({ cron: '0 3 * * *', tz: 'Europe/Berlin' }, 'schedule `ok`')).toMatchObject({ tz: 'Europe/Berlin' });
+      expect(() => normalizeTiming({ cron: '0 3 * * *', tz: 'Mars/Olympus_Mons' }, `schedule \`bad-${i}\``)).toThrow(
+        `schedule \`bad-${i}\`: time zone \`Mars/Olympus_Mons\` is not an IANA zone name`,
+      );
+    }
+  });
+
+  it('rejects a bad cron every time, naming each owner, though a cron checked once is not parsed again', () => {
+    for (let i = 0; i < 2; i += 1) {
+      expect(normalizeTiming({ cron: '0 3 * * *' }, 'schedule `ok`')).toMatchObject({ cron: '0 3 * * *' });
+      expect(() => normalizeTiming({ cron: '61 3 * * *' }, `schedule \`bad-${i}\``)).toThrow(`schedule \`bad-${i}\`: cron \`61 3 * * *\` is invalid`);
+    }
+  });
+
   it('starts its error with the owner it is given', () => {
     expect(() => normalizeTiming({ every: 10 }, 'schedule `often`')).toThrow(JobDefinitionError);
     expect(() => normalizeTiming({ every: 10 }, 'schedule `often`')).toThrow(/^schedule `often`: every `10` must be/);
@@ -116,6 +132,14 @@ describe('ticksAfter', () => {
         '2026-03-01T18:00:00.000Z',
         '2026-03-02T18:00:00.000Z',
       ]);
+    });
+
+    it('gives the same ticks however the calls before it moved through the same cron', () => {
+      const later = isoTicks(shanghaiNightly, '2026-06-01T00:00:00Z', 1);
+      const earlier = isoTicks(shanghaiNightly, '2026-03-01T00:00:00Z', 1);
+
+      expect(later).toEqual(['2026-06-01T18:00:00.000Z']);
+      expect(earlier).toEqual(['2026-03-01T18:00:00.000Z']);
     });
 
     it('returns nothing for a limit of 0', () => {

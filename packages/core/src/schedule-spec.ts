@@ -1,4 +1,4 @@
-import { CronExpressionParser } from 'cron-parser';
+import { CronExpressionParser, type CronExpression } from 'cron-parser';
 import ms from 'ms';
 import { JobDefinitionError } from './errors/index.js';
 
@@ -47,12 +47,42 @@ export function assertScheduleId(id: string, owner: string): void {
   }
 }
 
-export function assertTimeZone(tz: string, owner: string): void {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-  } catch {
-    throw new JobDefinitionError(`${owner}: time zone \`${tz}\` is not an IANA zone name (for example Europe/Berlin)`);
+/**
+ * Results by zone and by cron + zone. A deployment has a few hundred distinct values but checks
+ * them tens of thousands of times, and each check builds an Intl.DateTimeFormat (a cron parse
+ * builds another). Bounded, because API bodies can carry any string.
+ */
+class BoundedMemo<V extends NonNullable<unknown>> {
+  private readonly entries = new Map<string, V>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(key: string, compute: () => V): V {
+    const known = this.entries.get(key);
+    if (known !== undefined) return known;
+    const value = compute();
+    if (this.entries.size >= this.capacity) this.entries.clear();
+    this.entries.set(key, value);
+    return value;
   }
+}
+
+const MEMO_CAPACITY = 10_000;
+const zoneIsValid = new BoundedMemo<boolean>(MEMO_CAPACITY);
+/** One parsed expression per cron + zone, reset to each start time: parsing is the costly part. A cron that fails to parse is not kept. */
+const parsedCrons = new BoundedMemo<CronExpression>(MEMO_CAPACITY);
+const parsedCron = (cron: string, tz: string) => parsedCrons.get(`${tz} ${cron}`, () => CronExpressionParser.parse(cron, { tz }));
+
+export function assertTimeZone(tz: string, owner: string): void {
+  const valid = zoneIsValid.get(tz, () => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!valid) throw new JobDefinitionError(`${owner}: time zone \`${tz}\` is not an IANA zone name (for example Europe/Berlin)`);
 }
 
 /** ms() throws on '' and on non-strings (a JSON body may carry any type); treat those as unparsable. */
@@ -92,7 +122,7 @@ export function normalizeTiming(timing: ScheduleTiming, owner: string): Normaliz
       );
     }
     try {
-      CronExpressionParser.parse(timing.cron, { tz });
+      parsedCron(timing.cron, tz);
     } catch (error) {
       throw new JobDefinitionError(`${owner}: cron \`${timing.cron}\` is invalid: ${(error as Error).message}`);
     }
@@ -128,7 +158,8 @@ export function ticksAfter(timing: NormalizedTiming, afterMs: number, limit: num
     return ticks;
   }
   // cron-parser follows Vixie cron across DST changes; see "Time zones and DST" in the README.
-  const cron = CronExpressionParser.parse(timing.cron, { tz: timing.tz, currentDate: new Date(afterMs) });
+  const cron = parsedCron(timing.cron, timing.tz);
+  cron.reset(new Date(afterMs));
   while (ticks.length < limit && cron.hasNext()) {
     const next = cron.next().getTime();
     if (next > untilMs) break;
