@@ -17,6 +17,7 @@ import {
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { JobsOptions, Queue } from 'bullmq';
 import { Promoter } from './promoter.js';
+import { RepeatingTask } from './repeating-task.js';
 
 /** Upper bound of upcoming ticks one schedule materializes per pass (a 1 s schedule, 15 s ahead, needs 15). */
 const MAX_UPCOMING_PER_PASS = 1000;
@@ -71,13 +72,12 @@ export class Materializer {
   /** The first tick after each cursor's `upTo`: a schedule whose next tick is beyond the horizon costs nothing in a pass. */
   private readonly nextTicks = new WeakMap<Cursor, number>();
   private readonly fingerprints = new WeakMap<ScheduleRecord, string>();
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private loop: Promise<void> = Promise.resolve();
+  private readonly passes: RepeatingTask;
 
   constructor(private readonly options: MaterializerOptions) {
     this.now = options.now ?? Date.now;
     this.promoter = new Promoter(this.now, (error) => options.logger.warn({ err: error }, 'promoting a due job failed'));
+    this.passes = new RepeatingTask(() => this.pass(), () => this.untilNextPass(), options.logger, 'materializer pass failed');
   }
 
   /** Loads all schedule state from Redis; call on election, after reconciliation. */
@@ -110,16 +110,7 @@ export class Materializer {
   }
 
   start(): void {
-    this.running = true;
-    const tick = () => {
-      this.loop = this.pass()
-        .then(() => undefined)
-        .catch((error: unknown) => this.options.logger.error({ err: error }, 'materializer pass failed'))
-        .finally(() => {
-          if (this.running) this.timer = setTimeout(tick, this.untilNextPass());
-        });
-    };
-    tick();
+    this.passes.start();
   }
 
   /**
@@ -134,10 +125,9 @@ export class Materializer {
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
+    const stopped = this.passes.stop();
     this.promoter.stop();
-    await this.loop;
+    await stopped;
   }
 
   /** One pass: apply API changes, withdraw what was changed away, add the ticks now due. */

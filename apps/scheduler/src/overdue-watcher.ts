@@ -14,6 +14,7 @@ import {
 } from '@drumline/core';
 import type { Redis } from 'ioredis';
 import { alertOnce } from './alert-once.js';
+import { RepeatingTask } from './repeating-task.js';
 
 export interface OverdueWatcherOptions {
   redis: Redis;
@@ -55,32 +56,20 @@ export class OverdueWatcher {
   private readonly missedThrough = new Map<string, number>();
   /** The first tick after each schedule's baseline, kept while the baseline holds: a cron parse per schedule per check would cost the leader real CPU at 10,000 schedules. */
   private readonly expected = new Map<string, { from: number; fingerprint: string; tick: number | undefined }>();
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private loop: Promise<void> = Promise.resolve();
+  private readonly checks: RepeatingTask;
 
   constructor(private readonly options: OverdueWatcherOptions) {
     this.now = options.now ?? Date.now;
     this.checkEveryMs = options.checkEveryMs ?? Math.min(5_000, Math.max(250, Math.floor(options.overdueMs / 6)));
+    this.checks = new RepeatingTask(() => this.check(), () => this.checkEveryMs, options.logger, 'overdue check failed');
   }
 
   start(): void {
-    this.running = true;
-    const next = () => {
-      this.loop = this.check()
-        .then(() => undefined)
-        .catch((error: unknown) => this.options.logger.error({ err: error }, 'overdue check failed'))
-        .finally(() => {
-          if (this.running) this.timer = setTimeout(next, this.checkEveryMs);
-        });
-    };
-    next();
+    this.checks.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
-    await this.loop;
+    await this.checks.stop();
   }
 
   /** Ticks up to `tick` were dropped by the misfire policy: they are reported as missed, not as overdue. */
