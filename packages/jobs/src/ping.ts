@@ -17,8 +17,9 @@ export const ping = defineJob({
   }),
   attempts: 3,
   backoff: { type: 'fixed', delayMs: 500 },
-  async handler({ sleepMs, note, failWith }, { signal }) {
-    if (sleepMs > 0) await sleep(sleepMs, undefined, { signal });
+  // `context.signal` is read only when sleeping: the worker makes a run's AbortController on first read.
+  async handler({ sleepMs, note, failWith }, context) {
+    if (sleepMs > 0) await sleep(sleepMs, undefined, { signal: context.signal });
     if (failWith !== undefined) throw new Error(failWith);
     return { pid: process.pid, note, at: new Date().toISOString() };
   },
