@@ -1,4 +1,4 @@
-import { alertEnvShape, baseEnvSchema, intEnv, metricsEnvShape, parseEnv, requireMetricsToken, type Env } from '@drumline/core';
+import { alertEnvShape, baseEnvSchema, intEnv, MAX_PROMOTE_AHEAD_MS, metricsEnvShape, parseEnv, requireMetricsToken, type Env } from '@drumline/core';
 import { z } from 'zod';
 
 const schedulerEnvSchema = baseEnvSchema
@@ -9,6 +9,11 @@ const schedulerEnvSchema = baseEnvSchema
     SCHEDULER_LOOKAHEAD_MS: intEnv(1000, 3_600_000).default(15_000),
     /** How often the leader applies API changes and tops up the lookahead window. */
     SCHEDULER_POLL_MS: intEnv(50, 60_000).default(500),
+    /**
+     * Each tick's runs are moved to `wait` this long before it, so that workers have picked them up
+     * when it comes; a worker holds each until its tick. 0 promotes at the tick itself.
+     */
+    SCHEDULER_PROMOTE_AHEAD_MS: intEnv(0, MAX_PROMOTE_AHEAD_MS).default(300),
     /** Init tasks run once per release; set it to your image tag or commit. */
     RELEASE: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ., _ or -').default('unreleased'),
     /** Dead-man's switch: a tick whose run has not started this long after it flags its schedule and alerts. */

@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     logger,
     lookaheadMs: config.SCHEDULER_LOOKAHEAD_MS,
     pollMs: config.SCHEDULER_POLL_MS,
+    promoteAheadMs: config.SCHEDULER_PROMOTE_AHEAD_MS,
     onMissed: reportMissedTicks({ redis, keys: store.keys, alerts, logger, metrics, overdueWatcher }),
   });
   const metricsServer =

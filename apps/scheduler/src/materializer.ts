@@ -37,6 +37,8 @@ export interface MaterializerOptions {
   logger: Logger;
   lookaheadMs: number;
   pollMs: number;
+  /** Each tick's runs are moved to `wait` this long before it (see Promoter). */
+  promoteAheadMs: number;
   now?: () => number;
   /** Told of ticks dropped by a misfire policy (metrics, alerts). */
   onMissed?: (schedule: ScheduleRecord, ticks: number[]) => void;
@@ -76,7 +78,7 @@ export class Materializer {
 
   constructor(private readonly options: MaterializerOptions) {
     this.now = options.now ?? Date.now;
-    this.promoter = new Promoter(this.now, (error) => options.logger.warn({ err: error }, 'promoting a due job failed'));
+    this.promoter = new Promoter(this.now, options.promoteAheadMs, (error) => options.logger.warn({ err: error }, 'promoting a due job failed'));
     this.passes = new RepeatingTask(() => this.pass(), () => this.untilNextPass(), options.logger, 'materializer pass failed');
   }
 
@@ -105,7 +107,7 @@ export class Materializer {
       const job = this.options.registry.find(record.job);
       if (!job) continue;
       const queue = this.options.queues.queueOf(job);
-      for (const tick of ticksAfter(record.timing, now, MAX_UPCOMING_PER_PASS, cursor.upTo)) this.promoter.promoteAt(tick, queue, scheduledRunId(id, tick));
+      for (const tick of ticksAfter(record.timing, now, MAX_UPCOMING_PER_PASS, cursor.upTo)) this.promoter.promoteFor(tick, queue, scheduledRunId(id, tick));
     }
   }
 
@@ -165,7 +167,7 @@ export class Materializer {
         return result;
       }
     }
-    for (const add of adds) if (add.promote && election.isLeader) this.promoter.promoteAt(add.tick, add.queue, add.opts.jobId);
+    for (const add of adds) if (add.promote && election.isLeader) this.promoter.promoteFor(add.tick, add.queue, add.opts.jobId);
     result.added = adds.length;
     return result;
   }

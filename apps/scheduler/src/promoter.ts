@@ -4,23 +4,26 @@ import { Scripts, type Queue, type ScriptQueueContext } from 'bullmq';
 const NOT_DELAYED = -3;
 
 /**
- * Moves each materialized delayed job to `wait` at its exact tick time. BullMQ's own delayed
- * promotion starts jobs 40-160 ms late; a timer in the leader gets within a few ms. The job's
- * delay stays the safety net: if no leader is alive, BullMQ still starts it on its own.
+ * Moves each materialized delayed job to `wait` `aheadMs` before its tick. BullMQ's own delayed
+ * promotion starts jobs 40-160 ms late, and even jobs already waiting take a worker tens of ms to
+ * pick up when hundreds are due at once; promoted ahead, they are picked up before the tick, and the
+ * worker holds each until its tick. The job's delay stays the safety net: if no leader is alive,
+ * BullMQ still starts it on its own, at its tick.
  */
 export class Promoter {
   private readonly due = new Map<number, { timer: NodeJS.Timeout; jobs: Map<Queue, Set<string>> }>();
 
   constructor(
     private readonly now: () => number,
+    private readonly aheadMs: number,
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  /** Promotes job `id` of `queue` at `tickMs`; asking twice for the same job promotes it once. */
-  promoteAt(tickMs: number, queue: Queue, id: string): void {
+  /** Promotes job `id` of `queue`, whose tick is `tickMs`, `aheadMs` before it; asking twice for the same job promotes it once. */
+  promoteFor(tickMs: number, queue: Queue, id: string): void {
     let slot = this.due.get(tickMs);
     if (!slot) {
-      slot = { timer: setTimeout(() => this.fire(tickMs), Math.max(0, tickMs - this.now())), jobs: new Map() };
+      slot = { timer: setTimeout(() => this.fire(tickMs), Math.max(0, tickMs - this.aheadMs - this.now())), jobs: new Map() };
       this.due.set(tickMs, slot);
     }
     const ids = slot.jobs.get(queue) ?? new Set<string>();

@@ -31,4 +31,12 @@ describe('scheduler config', () => {
     expect(error.variables).toEqual(expect.arrayContaining(['SCHEDULE_OVERDUE_MS', 'ALERT_WEBHOOK_URL', 'PUBLIC_URL']));
     expect(error.message).toContain('SCHEDULE_OVERDUE_MS must be a whole number');
   });
+
+  it('promotes ticks 300 ms ahead by default, and refuses SCHEDULER_PROMOTE_AHEAD_MS beyond 1000, naming it', () => {
+    expect(loadSchedulerConfig({}).SCHEDULER_PROMOTE_AHEAD_MS).toBe(300);
+    expect(loadSchedulerConfig({ SCHEDULER_PROMOTE_AHEAD_MS: '0' }).SCHEDULER_PROMOTE_AHEAD_MS).toBe(0);
+    const error = configError({ SCHEDULER_PROMOTE_AHEAD_MS: '5000' });
+    expect(error.variables).toEqual(['SCHEDULER_PROMOTE_AHEAD_MS']);
+    expect(error.message).toContain('SCHEDULER_PROMOTE_AHEAD_MS');
+  });
 });

@@ -135,6 +135,21 @@ describe('materializer', () => {
     await expect.poll(async () => (await next.jobIds('waiting')).sort(), { timeout: 10_000, interval: 50 }).toEqual(added.sort());
   });
 
+  it('moves each tick\'s run to wait promoteAheadMs before the tick, and not sooner', async () => {
+    current = await startScheduler({ name: 'materializer-ahead', lookaheadMs: 5 * SECOND, promoteAheadMs: SECOND });
+    await current.elected;
+    current.setNow(T0);
+    await current.putApiSchedule('every-1s', { job: 'tick', every: '1s' });
+    await current.materializer.load();
+    await current.materializer.pass();
+    const [first, , third] = [1, 2, 3].map((seconds) => scheduledRunId('every-1s', T0 + seconds * SECOND));
+
+    // The clock stands at T0: the tick at T0 + 1 s is promoted at once, the one at T0 + 3 s not for 2 s of real time.
+    await expect.poll(async () => current!.jobIds('waiting'), { timeout: 5_000, interval: 20 }).toContain(first);
+    expect(await current.jobIds('waiting')).not.toContain(third);
+    expect(await current.jobIds('delayed')).toContain(third);
+  });
+
   describe('after a downtime of 60 s with a 10 s schedule', () => {
     async function afterDowntime(misfire: 'skip' | 'once' | 'all', extra: { misfireCap?: number; misfireGraceMs?: number } = {}) {
       const s = await leader(5 * SECOND);

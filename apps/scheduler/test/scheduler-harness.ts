@@ -20,7 +20,14 @@ export const tick = defineJob({ name: 'tick', schema: z.object({ n: z.number().d
  * One scheduler's parts wired in-process against the real Redis, with a clock the test drives:
  * a leader election, a store, queues and a materializer, under a key prefix of the test's own.
  */
-export async function startScheduler(options: { name: string; jobs?: readonly JobDefinition[]; prefix?: string; lookaheadMs?: number; redis?: Redis }) {
+export async function startScheduler(options: {
+  name: string;
+  jobs?: readonly JobDefinition[];
+  prefix?: string;
+  lookaheadMs?: number;
+  promoteAheadMs?: number;
+  redis?: Redis;
+}) {
   const redis = options.redis ?? connectTestRedis();
   const prefix = options.prefix ?? uniquePrefix(options.name);
   const registry = createJobRegistry(options.jobs ?? [tick]);
@@ -37,6 +44,7 @@ export async function startScheduler(options: { name: string; jobs?: readonly Jo
     logger,
     lookaheadMs: options.lookaheadMs ?? 10_000,
     pollMs: 100,
+    promoteAheadMs: options.promoteAheadMs ?? 0,
     now: () => clock,
   });
   const elected = new Promise<void>((resolve) => election.once('elected', () => resolve()));

@@ -1,6 +1,7 @@
 import {
   InvalidPayloadError,
   JobTimeoutError,
+  MAX_PROMOTE_AHEAD_MS,
   parseScheduledRunId,
   UnknownJobError,
   type JobDefinition,
@@ -16,6 +17,8 @@ import { RunContext } from './run-context.js';
 import type { BeforeScheduledRun, ScheduledRunAdmission, ScheduledRunOutcome } from './scheduled-run-gate.js';
 
 const COMPLETED: ScheduledRunOutcome = Object.freeze({ state: 'completed' });
+/** A run this early was not promoted ahead by a scheduler (or the clocks disagree badly): it waits in delayed, not in a worker slot. */
+const MAX_HOLD_MS = 2 * MAX_PROMOTE_AHEAD_MS;
 const REQUEUED: ScheduledRunOutcome = Object.freeze({ state: 'requeued' });
 
 export interface JobRunnerOptions {
@@ -85,6 +88,7 @@ export class JobRunner {
     let startedAt: number | undefined;
     try {
       if (scheduled) {
+        if (!scheduled.manual) await this.holdUntil(scheduled.scheduledFor.getTime(), job, token, run);
         admission = await this.beforeScheduledRun({ job, token, definition, ...scheduled, logger: run.logger });
         if (!admission.admit) {
           if (series) series.skipped += 1;
@@ -150,6 +154,27 @@ export class JobRunner {
   }
 
 
+
+  /**
+   * A tick's runs are promoted a little ahead of it, so that they are picked up before it comes and
+   * start together at it: an early run waits here, holding its slot, and never starts before its tick.
+   * Nothing is claimed yet, so pause, overlap and duplicates are decided at the tick itself.
+   */
+  private async holdUntil(tickMs: number, job: Job, token: string | undefined, run: RunContext): Promise<void> {
+    if (tickMs - Date.now() > MAX_HOLD_MS) {
+      await job.moveToDelayed(tickMs, token);
+      throw new DelayedError();
+    }
+    // A loop, because a timer may fire a little before the wall clock reaches the tick.
+    for (let early = tickMs - Date.now(); early > 0; early = tickMs - Date.now()) {
+      await new Promise<void>((resolve, reject) => {
+        if (run.stopReason) return reject(run.stopReason);
+        run.interrupt = reject;
+        run.timer = setTimeout(resolve, early);
+      });
+    }
+    run.interrupt = undefined;
+  }
 
   /** Resolves with the handler's result, or rejects with its error or the reason the run was stopped. */
   private runHandler(definition: JobDefinition, data: unknown, run: RunContext): Promise<unknown> {

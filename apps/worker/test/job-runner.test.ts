@@ -3,6 +3,7 @@ import { QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
+import { WorkerShutdownError } from '../src/errors/worker-shutdown-error.js';
 import { JobRunner, type FinalFailure } from '../src/job-runner.js';
 import { admitEveryRun, type BeforeScheduledRun, type ScheduledRunOutcome } from '../src/scheduled-run-gate.js';
 
@@ -67,7 +68,15 @@ const doomed = defineJob({
   },
 });
 
-const registry = createJobRegistry([echo, stuck, flaky, doomed]);
+/** Says when its handler ran, to check that no scheduled run starts before its tick. */
+const clock = defineJob({
+  name: 'clock',
+  queue: QUEUE,
+  schema: z.object({}),
+  handler: (_data, { attempt }) => ({ startedAt: Date.now(), attempt }),
+});
+
+const registry = createJobRegistry([echo, stuck, flaky, doomed, clock]);
 const gate = vi.fn<BeforeScheduledRun>(admitEveryRun);
 const metrics = createRunMetrics(createMetricsRegistry('worker-test'));
 const finalFailures: FinalFailure[] = [];
@@ -82,6 +91,7 @@ let eventsConnection: ReturnType<typeof connectTestRedis>;
 let queues: QueueSet;
 let events: QueueEvents;
 let worker: Worker;
+let runner: JobRunner;
 
 beforeAll(async () => {
   redis = connectTestRedis();
@@ -89,7 +99,7 @@ beforeAll(async () => {
   eventsConnection = connectTestRedis();
   events = new QueueEvents(QUEUE, { connection: eventsConnection, prefix });
   await events.waitUntilReady();
-  const runner = new JobRunner({
+  runner = new JobRunner({
     registry,
     logger: createLogger({ app: 'worker-test', level: 'silent' }),
     beforeScheduledRun: gate,
@@ -110,6 +120,15 @@ afterAll(async () => {
     await closeRedis(redis);
   }
 });
+
+/** Polls the job's state until it is `state`, or fails after `timeoutMs`. */
+async function untilState(job: Job, state: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await job.getState()) !== state) {
+    if (Date.now() > deadline) throw new Error(`job ${job.id} is ${await job.getState()}, not ${state}, after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 /** Waits for the job's final outcome, then reads it back from Redis. */
 async function settled(job: Job): Promise<Job> {
@@ -255,5 +274,52 @@ describe('JobRunner', () => {
     expect(await job.getState()).toBe('failed');
     expect(job.attemptsMade).toBe(1);
     expect(job.failedReason).toBe('the account is closed');
+  });
+
+  describe('a scheduled run picked up before its tick (the scheduler promotes a little ahead)', () => {
+    it('holds it and asks the gate and starts the handler only once its tick has come', async () => {
+      gate.mockClear();
+      const gateAsked: number[] = [];
+      gate.mockImplementationOnce(async () => {
+        gateAsked.push(Date.now());
+        return { admit: true };
+      });
+      const tick = Date.now() + 700;
+      const job = await queues.enqueue('clock', {}, { jobId: `early-clock@${tick}` });
+      await untilState(job, 'active');
+      expect(gate).not.toHaveBeenCalled();
+      const done = await settled(job);
+      expect(await done.getState()).toBe('completed');
+      expect(gateAsked).toHaveLength(1);
+      expect(gateAsked[0]).toBeGreaterThanOrEqual(tick);
+      expect((done.returnvalue as { startedAt: number }).startedAt).toBeGreaterThanOrEqual(tick);
+      expect(done.attemptsMade).toBe(1);
+    });
+
+    it('moves a run that arrives far ahead of its tick back to delayed, and runs it at its tick', async () => {
+      gate.mockClear();
+      const tick = Date.now() + 3_000;
+      const job = await queues.enqueue('clock', {}, { jobId: `far-early-clock@${tick}` });
+      await untilState(job, 'delayed');
+      expect(gate).not.toHaveBeenCalled();
+      const done = await settled(job);
+      expect(await done.getState()).toBe('completed');
+      expect((done.returnvalue as { startedAt: number }).startedAt).toBeGreaterThanOrEqual(tick);
+      expect(done.attemptsMade).toBe(1);
+      expect(gate).toHaveBeenCalledTimes(1);
+    });
+
+    it('gives a held run back to its queue without spending an attempt when the worker shuts down, and runs it at its tick', async () => {
+      gate.mockClear();
+      const tick = Date.now() + 1_500;
+      const job = await queues.enqueue('clock', {}, { jobId: `shutdown-clock@${tick}` });
+      await untilState(job, 'active');
+      runner.stopAll(new WorkerShutdownError(0));
+      const done = await settled(job);
+      expect(await done.getState()).toBe('completed');
+      expect((done.returnvalue as { startedAt: number; attempt: number }).attempt).toBe(1);
+      expect((done.returnvalue as { startedAt: number }).startedAt).toBeGreaterThanOrEqual(tick);
+      expect(gate).toHaveBeenCalledTimes(1);
+    });
   });
 });

@@ -31,10 +31,12 @@ let gate: ScheduleGate;
 // Jobs no worker takes, handed to the gate directly with a clock of the test's choosing.
 const ungated = new Queue('ungated', { connection: redis, prefix });
 
-// A tick far enough in the future that the misfire check never drops it.
-const base = Date.now() + 60_000;
+// Ticks a moment ago, each one new: on time for the misfire check, and not ahead of the clock,
+// where the worker would hold the run until its tick.
 let next = 0;
-const tickOf = () => base + ++next * 1000;
+const tickOf = () => Date.now() - 500 + ++next;
+// The clock-free decisions below take a tick of their own.
+const base = Date.now() + 60_000;
 
 async function put(id: string, overlap: 'allow' | 'skip' | 'queue') {
   await store.putFromApi(apiScheduleRecord(registry, id, { job: 'slow', every: '1h', overlap }));

@@ -19,7 +19,7 @@ const queues = new QueueSet(registry, redis, prefix);
 const initQueues = new QueueSet(createJobRegistry([]), redis, prefix);
 const store = new ScheduleStore(redis, prefix);
 const election = new LeaderElection(redis, prefix, { leaseTtlMs, logger });
-const materializer = new Materializer({ registry, queues, store, election, logger, lookaheadMs: Number(env.SCHEDULER_LOOKAHEAD_MS ?? 15_000), pollMs });
+const materializer = new Materializer({ registry, queues, store, election, logger, lookaheadMs: Number(env.SCHEDULER_LOOKAHEAD_MS ?? 15_000), pollMs, promoteAheadMs: 300 });
 
 let leadership: Promise<void> = Promise.resolve();
 election.on('elected', (term) => {

@@ -11,7 +11,7 @@ import { percentile, round } from '../support/stats.js';
 const PREFIX = 'bench-prec';
 const EVERY_MS = 1000;
 /** Enough for 500 runs due in the same millisecond to start together; both sides get the same. */
-const CONCURRENCY = 100;
+const CONCURRENCY = Number(process.env.PREC_CONC ?? 100);
 const MAX_P99_MS = 50;
 
 const drumlineTick: TickOf = (id) => {
@@ -174,7 +174,7 @@ export const schedulePrecision: Scenario = {
         `${count} schedules every ${EVERY_MS} ms, ticks counted over a ${windowMs / 1000} s window opening 2 s after the system was running. ` +
         `Drumline: api schedules written with ScheduleStore.putFromApi, apps/scheduler (defaults: lease 5 s, lookahead 15 s, poll 500 ms) and ` +
         `apps/worker at concurrency ${CONCURRENCY}. Baseline: BullMQ upsertJobScheduler({ every: ${EVERY_MS}, startDate on a whole second, so its ticks ` +
-        `align like Drumline's }) and a bare worker at the same concurrency. Lateness = the job's processedOn − its nominal tick (from the job id), ` +
+        `align like Drumline's }) and a bare worker at the same concurrency. Lateness = when the handler ran (the "at" that ping returns, and the bare worker returns the same) − its nominal tick (from the job id), ` +
         `read from every completed job by polling the completed set every 200 ms (ping keeps only the last 1000). "Ready to start" splits it: ` +
         `for one tick every 5 s, when each of its runs was moved to wait (its \`waiting\` event in the queue's stream, on Redis's clock) after the tick; ` +
         `the rest of the lateness is the worker picking up every run due at once. Runs one after the other, Drumline first.`,

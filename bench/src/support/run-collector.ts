@@ -6,7 +6,8 @@ import { percentile, round } from './stats.js';
 export interface TickRun {
   scheduleId: string;
   tickMs: number;
-  processedOn: number;
+  /** When the handler ran: the `at` it returned (ping's, and the bare worker's alike). */
+  ranAt: number;
   finishedOn: number;
 }
 
@@ -27,7 +28,10 @@ export interface TickReport {
 /**
  * Collects every completed run of a queue while a scenario runs. Ping's retention keeps only the
  * latest 1000 completed jobs, so the collector polls the completed set (scored by finish time)
- * every `pollMs` and reads each new job's processedOn before retention trims it. A gap between
+ * every `pollMs` and reads each new job's return value before retention trims it. A run's lateness
+ * is when its handler ran (the `at` it returned) minus its tick: `processedOn` says when BullMQ
+ * moved the job to active, which for Drumline is before the tick (a worker picks a tick's runs up
+ * ahead and holds them until it). A gap between
  * polls long enough to lose runs is reported as an error rather than as missed ticks.
  */
 export class RunCollector {
@@ -68,7 +72,7 @@ export class RunCollector {
     const firstTick = Math.ceil(fromMs / everyMs) * everyMs;
     const ticksPerSchedule = firstTick < toMs ? Math.ceil((toMs - firstTick) / everyMs) : 0;
     const expected = ticksPerSchedule * scheduleIds.length;
-    const lateness = inWindow.map((run) => run.processedOn - run.tickMs);
+    const lateness = inWindow.map((run) => run.ranAt - run.tickMs);
     const duplicates = [...byTick.values()].reduce((sum, runs) => sum + runs.length - 1, 0);
     return {
       expected,
@@ -82,9 +86,9 @@ export class RunCollector {
     };
   }
 
-  /** Lateness (processedOn − tick) of every run whose tick `where` accepts. */
+  /** Lateness (handler ran − tick) of every run whose tick `where` accepts. */
   lateness(where: (tickMs: number) => boolean): number[] {
-    return this.runs.filter((run) => where(run.tickMs)).map((run) => run.processedOn - run.tickMs);
+    return this.runs.filter((run) => where(run.tickMs)).map((run) => run.ranAt - run.tickMs);
   }
 
   /** The longest time between two polls: above ~1 s at 500 runs/s, retention may have trimmed runs unseen. */
@@ -123,13 +127,21 @@ export class RunCollector {
     }
     if (fresh.length === 0) return;
     const pipeline = this.client.pipeline();
-    for (const { id } of fresh) pipeline.hget(`${this.queueKey}:${id}`, 'processedOn');
+    for (const { id } of fresh) pipeline.hget(`${this.queueKey}:${id}`, 'returnvalue');
     const results = (await pipeline.exec()) ?? [];
     fresh.forEach(({ id, finishedOn }, index) => {
       const tick = this.tickOf(id);
-      const processedOn = Number(results[index]?.[1]);
-      if (!tick || !Number.isFinite(processedOn) || processedOn === 0) return;
-      this.runs.push({ ...tick, processedOn, finishedOn });
+      const ranAt = ranAtOf(results[index]?.[1]);
+      if (!tick || ranAt === undefined) return;
+      this.runs.push({ ...tick, ranAt, finishedOn });
     });
   }
+}
+
+/** The `at` a run's handler returned (`{ pid, at }`), in epoch ms; undefined for a run that returned none (a skipped tick). */
+function ranAtOf(returnvalue: unknown): number | undefined {
+  if (typeof returnvalue !== 'string') return undefined;
+  const at = (JSON.parse(returnvalue) as { at?: unknown } | null)?.at;
+  const ms = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+  return Number.isFinite(ms) ? ms : undefined;
 }

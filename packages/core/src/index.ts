@@ -39,6 +39,7 @@ export type { ScheduleInput, ScheduleOwner, ScheduleRecord } from './schedule-re
 export { ScheduleStore, CodeOwnedScheduleError, UnknownScheduleError } from './schedule-store.js';
 export type { ApiWriteOutcome, Cursor, LastRun, Overdue } from './schedule-store.js';
 export { isMisfiredRun, missedTicksToRun, MISFIRE_THRESHOLD_MS } from './misfire.js';
+export { MAX_PROMOTE_AHEAD_MS } from './promote-ahead.js';
 export { defineInitTask, initRunId, INIT_QUEUE } from './define-init-task.js';
 export type { InitTaskContext, InitTaskDefinition, InitTaskInput } from './define-init-task.js';
 export {
