@@ -1,6 +1,7 @@
 import { drumlineKeys, isMisfiredRun, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ScheduleStore, type LastRun, type ScheduleRecord } from '@drumline/core';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { ClaimBatch } from './claim-batch.js';
 import type { BeforeScheduledRun } from './scheduled-run-gate.js';
 
 export type SkipReason = 'duplicate' | 'deleted' | 'paused' | 'missed' | 'overlap';
@@ -12,8 +13,7 @@ export type GateDecision =
   | { action: 'wait' };
 
 /** `checked`: claimed only; `entered`: also locked and recorded active; `locked`: another run holds the overlap lock. */
-type ClaimEntry = 'checked' | 'entered' | 'locked';
-type Claim = { verdict: 'duplicate' | 'deleted' } | { verdict: 'ok'; record: ScheduleRecord; paused: boolean; entry: ClaimEntry };
+type Claim = { verdict: 'duplicate' | 'deleted' } | { verdict: 'ok'; record: ScheduleRecord; paused: boolean; entry: 'checked' | 'entered' | 'locked' };
 
 export interface ScheduleGateOptions {
   /** An overlap lock outlives a dead worker by at most this long. */
@@ -31,7 +31,7 @@ export interface ScheduleGateOptions {
 export class ScheduleGate {
   private readonly keys;
   private readonly store: ScheduleStore;
-  private readonly claimTick;
+  private readonly claims: ClaimBatch;
   private readonly renewLock;
   private readonly releaseLock;
 
@@ -42,7 +42,7 @@ export class ScheduleGate {
   ) {
     this.keys = drumlineKeys(prefix);
     this.store = new ScheduleStore(redis, prefix);
-    this.claimTick = luaScript(redis, 'claim-tick', new URL('./lua/', import.meta.url));
+    this.claims = new ClaimBatch(redis, this.keys, options);
     this.renewLock = luaScript(redis, 'renew-lease');
     this.releaseLock = luaScript(redis, 'release-lease');
   }
@@ -67,11 +67,13 @@ export class ScheduleGate {
 
   /** Claims the tick; with `active`, also takes the overlap lock and records the run as active, in the same script. */
   private async claim(job: Job, run: { scheduleId: string; manual: boolean }, active: LastRun | undefined): Promise<Claim> {
-    const runId = job.id as string;
-    const [verdict, json, paused, entry] = (await this.claimTick(
-      [this.keys.tickClaim(runId), this.keys.schedules, this.keys.schedulesPaused, this.keys.lastRuns, this.keys.overlapLock(run.scheduleId)],
-      [job.timestamp, this.options.tickClaimSeconds, run.scheduleId, active ? JSON.stringify(active) : '', run.manual ? '1' : '0', runId, this.options.overlapLockMs],
-    )) as [string, string?, number?, ClaimEntry?];
+    const [verdict, json, paused, entry] = await this.claims.claim({
+      runId: job.id as string,
+      scheduleId: run.scheduleId,
+      createdAt: job.timestamp,
+      active: active ? JSON.stringify(active) : '',
+      manual: run.manual,
+    });
     if (verdict !== 'ok' || !json) return { verdict: verdict as 'duplicate' | 'deleted' };
     return { verdict: 'ok', record: JSON.parse(json) as ScheduleRecord, paused: paused === 1, entry: entry ?? 'checked' };
   }
