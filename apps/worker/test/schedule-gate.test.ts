@@ -153,6 +153,19 @@ describe('scheduled runs at the worker', () => {
       expect(await lastRun('late-skip')).toMatchObject({ state: 'skipped', reason: 'missed' });
     });
 
+    it('decides runs that ask in the same turn one after the other, as if each asked alone', async () => {
+      await put('same-turn', 'skip');
+      const first = await ungated.add('slow', {}, { jobId: scheduledRunId('same-turn', tick) });
+      const second = await ungated.add('slow', {}, { jobId: scheduledRunId('same-turn', tick + 1000) });
+      const asked = [first, second].map((job, index) =>
+        gate.enter(job, { scheduleId: 'same-turn', scheduledFor: new Date(tick + index * 1000), manual: false }, tick + index * 1000 + 5),
+      );
+      const [a, b] = await Promise.all(asked);
+      expect(a.action).toBe('run');
+      expect(b).toEqual({ action: 'skip', reason: 'overlap' });
+      expect(await lastRun('same-turn')).toMatchObject({ runId: scheduledRunId('same-turn', tick + 1000), state: 'skipped', reason: 'overlap' });
+    });
+
     it('runs a late tick its misfire policy keeps, recorded active', async () => {
       await store.putFromApi(apiScheduleRecord(registry, 'late-once', { job: 'slow', every: '1h', misfire: 'once' }));
       const decision = await enter('late-once', tick + 10_000);
