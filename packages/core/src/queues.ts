@@ -68,13 +68,26 @@ export class QueueSet {
   async enqueue(jobName: string, data: unknown, options: EnqueueOptions = {}): Promise<Job> {
     const job = this.registry.get(jobName);
     assertValidPayload(job, data);
-    return this.queueOf(job).add(job.name, data, jobOptionsFor(job, options));
+    return this.add(job, data, options);
   }
 
   /** Validates every payload first, then adds them all in one round trip, or none. */
   async enqueueBulk(jobName: string, items: { data: unknown; options?: EnqueueOptions }[]): Promise<Job[]> {
     const job = this.registry.get(jobName);
     items.forEach((item, index) => assertValidPayload(job, item.data, [index, 'data']));
+    return this.addBulk(job, items);
+  }
+
+  /**
+   * Adds one run without checking its payload: only for a caller that has just checked it against
+   * `job.schema` itself (the HTTP routes validate the whole body). Everyone else calls `enqueue`.
+   */
+  add(job: JobDefinition, data: unknown, options: EnqueueOptions = {}): Promise<Job> {
+    return this.queueOf(job).add(job.name, data, jobOptionsFor(job, options));
+  }
+
+  /** `add` for many runs, in one round trip; the same proviso holds. */
+  addBulk(job: JobDefinition, items: { data: unknown; options?: EnqueueOptions }[]): Promise<Job[]> {
     return this.queueOf(job).addBulk(items.map((item) => ({ name: job.name, data: item.data, opts: jobOptionsFor(job, item.options) })));
   }
 

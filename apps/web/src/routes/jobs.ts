@@ -135,7 +135,8 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         validatorCompiler: validatorKeepingInput(job, body),
       },
       async (request, reply) => {
-        const run = await app.queues.enqueue(job.name, request.body.data, request.body.opts);
+        // The body validator has checked `data` against the job's schema: no second parse.
+        const run = await app.queues.add(job, request.body.data, request.body.opts);
         // BullMQ sets the id once add() resolves (the existing run's id for a repeated jobId).
         return reply.code(202).send({ id: run.id as string, name: job.name, queue: job.queue });
       },
@@ -157,7 +158,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
       },
       async (request, reply) => {
         const items = request.body.items.map((item) => ({ data: item.data, options: item.opts }));
-        const runs = await app.queues.enqueueBulk(job.name, items);
+        const runs = await app.queues.addBulk(job, items);
         return reply.code(202).send({ ids: runs.map((run) => run.id as string), name: job.name, queue: job.queue });
       },
     );
