@@ -41,7 +41,14 @@ const BODY_LIMIT = 1024 * 1024;
 /** Builds the HTTP app without listening, so tests drive it with `app.inject()`. It enqueues and never runs a handler. */
 export function buildApp(deps: AppDeps) {
   const { config } = deps;
-  const app = Fastify({ loggerInstance: deps.logger, bodyLimit: BODY_LIMIT }).withTypeProvider<ZodTypeProvider>();
+  // Fastify makes a child logger per request (reqId bindings, a few µs) for its per-request lines,
+  // which it logs at info: below that level nobody reads them, so requests share the app's logger.
+  const perRequestLogs = deps.logger.isLevelEnabled('info');
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: BODY_LIMIT,
+    childLoggerFactory: (logger, bindings, options) => (perRequestLogs ? logger.child(bindings, options) : logger),
+  }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

@@ -62,7 +62,7 @@ function internal(): { statusCode: number; body: ErrorBody } {
 
 function handleError(error: FastifyError | DrumlineError, request: FastifyRequest, reply: FastifyReply) {
   const { statusCode, body } = toReply(error);
-  if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+  if (statusCode >= 500) request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
   return reply.code(statusCode).send(body);
 }
 
