@@ -88,7 +88,7 @@ export async function compareHttp(
   request: { path: string; body: string; jobsPerRequest: number; connections: number },
 ): Promise<HttpComparison> {
   const durationS = quick ? 2 : 10;
-  const repeats = quick ? 1 : 3;
+  const repeats = quick ? 1 : 5;
   const servers = await startServers(redis);
   const result: HttpComparison = { drumline: [], baseline: [] };
   try {

@@ -4,7 +4,7 @@ import { pingOptions, startBareWorker, startWorkerApp, stopAll, waitForWorkers }
 import type { NodeProcess } from '../support/node-process.js';
 import type { RedisServer } from '../support/redis-server.js';
 import { check, type BenchContext, type Measured, type Scenario } from '../support/scenario.js';
-import { median, round } from '../support/stats.js';
+import { median, medianPairedRatio, round } from '../support/stats.js';
 
 const PREFIX = 'bench-tp';
 const CONCURRENCY = 10;
@@ -87,10 +87,7 @@ export const workerThroughput: Scenario = {
     }
     const d = median(drumline.map((run) => run.jobsPerSec));
     const b = median(baseline.map((run) => run.jobsPerSec));
-    // The two runs of a round follow each other, so they share the machine's mood: the median of
-    // per-round ratios is steadier on a busy machine than the ratio of the two medians.
-    const roundRatios = drumline.map((run, index) => run.jobsPerSec / (baseline[index] as Run).jobsPerSec);
-    const ratio = round(median(roundRatios), 3);
+    const ratio = round(medianPairedRatio(drumline.map((run) => run.jobsPerSec), baseline.map((run) => run.jobsPerSec)), 3);
     const figures = (runs: Run[], jobsPerSec: number) => ({
       jobsPerSec: round(jobsPerSec, 0),
       cpuMsPer1000Jobs: round(median(runs.map((run) => run.cpuMsPer1000Jobs)), 0),
@@ -98,7 +95,7 @@ export const workerThroughput: Scenario = {
       jobs: count,
       concurrency: CONCURRENCY,
     });
-    const dFigures = { ...figures(drumline, d), roundRatios: roundRatios.map((value) => round(value, 3)) };
+    const dFigures = figures(drumline, d);
     const bFigures = figures(baseline, b);
     return {
       drumline: dFigures,
