@@ -103,6 +103,12 @@ function describeJob(job: JobDefinition): z.input<typeof jobSummarySchema> {
 }
 
 const security = [{ apiToken: [] }];
+
+/**
+ * The enqueue routes answer objects they build themselves (and the error handler's): their response
+ * schemas document them, and JSON.stringify writes them without parsing each one through zod first.
+ */
+const asJson = () => (data: unknown) => JSON.stringify(data);
 const nameParams = z.object({ name: z.string() });
 
 /** Enqueue runs (routes/runs.ts shows them). One route per job, so the OpenAPI document shows each job's payload. */
@@ -133,6 +139,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
           response: { 202: enqueuedSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema },
         },
         validatorCompiler: validatorKeepingInput(job, body),
+        serializerCompiler: asJson,
       },
       async (request, reply) => {
         // The body validator has checked `data` against the job's schema: no second parse.
@@ -155,6 +162,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
           response: { 202: enqueuedBulkSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema },
         },
         validatorCompiler: validatorKeepingInput(job, bulkBody),
+        serializerCompiler: asJson,
       },
       async (request, reply) => {
         const items = request.body.items.map((item) => ({ data: item.data, options: item.opts }));
