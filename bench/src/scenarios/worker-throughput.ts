@@ -70,7 +70,7 @@ export const workerThroughput: Scenario = {
   target: 'jobs/s ratio (Drumline ÷ baseline) >= 0.90',
   async run({ redis, quick, log }: BenchContext): Promise<Measured> {
     const count = quick ? 5000 : 20_000;
-    const repeats = quick ? 1 : 7;
+    const repeats = quick ? 1 : 9;
     const drumline: Run[] = [];
     const baseline: Run[] = [];
     for (let round_ = 1; round_ <= repeats; round_ += 1) {
