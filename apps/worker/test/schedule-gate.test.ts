@@ -157,10 +157,8 @@ describe('scheduled runs at the worker', () => {
       await put('same-turn', 'skip');
       const first = await ungated.add('slow', {}, { jobId: scheduledRunId('same-turn', tick) });
       const second = await ungated.add('slow', {}, { jobId: scheduledRunId('same-turn', tick + 1000) });
-      const asked = [first, second].map((job, index) =>
-        gate.enter(job, { scheduleId: 'same-turn', scheduledFor: new Date(tick + index * 1000), manual: false }, tick + index * 1000 + 5),
-      );
-      const [a, b] = await Promise.all(asked);
+      const ask = (job: typeof first, tickMs: number) => gate.enter(job, { scheduleId: 'same-turn', scheduledFor: new Date(tickMs), manual: false }, tickMs + 5);
+      const [a, b] = await Promise.all([ask(first, tick), ask(second, tick + 1000)]);
       expect(a.action).toBe('run');
       expect(b).toEqual({ action: 'skip', reason: 'overlap' });
       expect(await lastRun('same-turn')).toMatchObject({ runId: scheduledRunId('same-turn', tick + 1000), state: 'skipped', reason: 'overlap' });
