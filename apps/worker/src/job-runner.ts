@@ -17,9 +17,9 @@ import { RunContext } from './run-context.js';
 import type { BeforeScheduledRun, ScheduledRunAdmission, ScheduledRunOutcome } from './scheduled-run-gate.js';
 
 const COMPLETED: ScheduledRunOutcome = Object.freeze({ state: 'completed' });
+const REQUEUED: ScheduledRunOutcome = Object.freeze({ state: 'requeued' });
 /** A run this early was not promoted ahead by a scheduler (or the clocks disagree badly): it waits in delayed, not in a worker slot. */
 const MAX_HOLD_MS = 2 * MAX_PROMOTE_AHEAD_MS;
-const REQUEUED: ScheduledRunOutcome = Object.freeze({ state: 'requeued' });
 
 export interface JobRunnerOptions {
   registry: JobRegistry;
@@ -152,8 +152,6 @@ export class JobRunner {
       scheduledFor: scheduled?.scheduledFor,
     });
   }
-
-
 
   /**
    * A tick's runs are promoted a little ahead of it, so that they are picked up before it comes and

@@ -31,9 +31,10 @@ const queueNames = [...new Set([...config.WORKER_QUEUES, ...(initTasks.length > 
 const logger = createLogger({ app: 'worker', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 const stopRequested = shutdownSignal(); // listening before the first job can start
 const connection = createRedis(config.REDIS_URL);
-// The gate's own connection, auto-pipelined: the runs of a tick, held until it, all ask at once, and
-// their claims go out in one write instead of one each, nor wait behind BullMQ's commands. (BullMQ's
-// connection stays as BullMQ wants it: its issues report errors with auto-pipelining.)
+// The gate's own connection: the runs of a tick, held until it, all ask at once (one claim call, see
+// ClaimBatch) and all record how they ended soon after, and none of it waits behind BullMQ's commands.
+// Auto-pipelined, so those last-run writes share writes too; BullMQ's connection stays as BullMQ
+// wants it (its issues report errors with auto-pipelining).
 const gateConnection = createRedis(config.REDIS_URL, { enableAutoPipelining: true });
 const gate = new ScheduleGate(gateConnection, config.KEY_PREFIX, { overlapLockMs: config.WORKER_LOCK_MS, tickClaimSeconds: TICK_CLAIM_SECONDS });
 const metrics = createMetricsRegistry('worker');
