@@ -1,7 +1,7 @@
 import { drumlineKeys, isMisfiredRun, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ScheduleStore, type LastRun, type ScheduleRecord } from '@drumline/core';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { ClaimBatch } from './claim-batch.js';
+import { ClaimBatch, type ClaimReply } from './claim-batch.js';
 import type { BeforeScheduledRun } from './scheduled-run-gate.js';
 
 export type SkipReason = 'duplicate' | 'deleted' | 'paused' | 'missed' | 'overlap';
@@ -13,7 +13,7 @@ export type GateDecision =
   | { action: 'wait' };
 
 /** `checked`: claimed only; `entered`: also locked and recorded active; `locked`: another run holds the overlap lock. */
-type Claim = { verdict: 'duplicate' | 'deleted' } | { verdict: 'ok'; record: ScheduleRecord; paused: boolean; entry: 'checked' | 'entered' | 'locked' };
+type Claim = { verdict: 'duplicate' | 'deleted' } | { verdict: 'ok'; record: ScheduleRecord; paused: boolean; entry: NonNullable<ClaimReply[3]> };
 
 export interface ScheduleGateOptions {
   /** An overlap lock outlives a dead worker by at most this long. */
