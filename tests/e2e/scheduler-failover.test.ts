@@ -1,4 +1,4 @@
-import { apiScheduleRecord, createJobRegistry, parseScheduledRunId, ScheduleStore } from '@drumline/core';
+import { apiScheduleRecord, createJobRegistry, parseScheduledRunId, ScheduleStore } from '@drumline/core/runtime';
 import { jobs } from '@drumline/jobs';
 import { Queue, QueueEvents } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';

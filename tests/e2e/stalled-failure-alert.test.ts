@@ -1,4 +1,4 @@
-import { closeRedis, createJobRegistry, drumlineKeys, QueueSet, type Alert } from '@drumline/core';
+import { closeRedis, createJobRegistry, drumlineKeys, QueueSet, type Alert } from '@drumline/core/runtime';
 import { jobs } from '@drumline/jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sample, scrape } from '../support/metrics.js';

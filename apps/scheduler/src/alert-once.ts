@@ -1,4 +1,4 @@
-import type { AlertInput, AlertWebhook, DrumlineKeys, Logger } from '@drumline/core';
+import type { AlertInput, AlertWebhook, DrumlineKeys, Logger } from '@drumline/core/runtime';
 import type { Redis } from 'ioredis';
 
 /** A day: longer than any failover, short enough that the markers do not pile up. */

@@ -1,4 +1,4 @@
-import { alertEnvShape, baseEnvSchema, intEnv, MAX_PROMOTE_AHEAD_MS, metricsEnvShape, parseEnv, requireMetricsToken, type Env } from '@drumline/core';
+import { alertEnvShape, baseEnvSchema, intEnv, MAX_PROMOTE_AHEAD_MS, metricsEnvShape, parseEnv, requireMetricsToken, type Env } from '@drumline/core/runtime';
 import { z } from 'zod';
 
 const schedulerEnvSchema = baseEnvSchema

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { initRunId, jobOptionsFor, type InitTaskDefinition, type LeaderElection, type Logger, type QueueSet } from '@drumline/core';
+import { initRunId, jobOptionsFor, type InitTaskDefinition, type LeaderElection, type Logger, type QueueSet } from '@drumline/core/runtime';
 import type { Redis } from 'ioredis';
 
 /**

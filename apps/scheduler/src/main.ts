@@ -14,7 +14,7 @@ import {
   QueueSet,
   ScheduleStore,
   startMetricsServer,
-} from '@drumline/core';
+} from '@drumline/core/runtime';
 import { initTasks, jobs } from '@drumline/jobs';
 import { loadSchedulerConfig } from './config.js';
 import { Materializer } from './materializer.js';

@@ -13,7 +13,7 @@ import {
   type QueueSet,
   type ScheduleRecord,
   type ScheduleStore,
-} from '@drumline/core';
+} from '@drumline/core/runtime';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { JobsOptions, Queue } from 'bullmq';
 import { Promoter } from './promoter.js';

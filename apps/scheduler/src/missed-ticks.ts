@@ -1,4 +1,4 @@
-import type { AlertWebhook, DrumlineKeys, Logger, ScheduleRecord, SchedulerMetrics } from '@drumline/core';
+import type { AlertWebhook, DrumlineKeys, Logger, ScheduleRecord, SchedulerMetrics } from '@drumline/core/runtime';
 import type { Redis } from 'ioredis';
 import { alertOnce } from './alert-once.js';
 import type { OverdueWatcher } from './overdue-watcher.js';

@@ -11,7 +11,7 @@ import {
   type ScheduleRecord,
   type ScheduleStore,
   type SchedulerMetrics,
-} from '@drumline/core';
+} from '@drumline/core/runtime';
 import type { Redis } from 'ioredis';
 import { alertOnce } from './alert-once.js';
 import { RepeatingTask } from './repeating-task.js';

@@ -1,4 +1,4 @@
-import { codeScheduleRecords, sameSchedule, type JobRegistry, type LeaderElection, type Logger, type ScheduleStore } from '@drumline/core';
+import { codeScheduleRecords, sameSchedule, type JobRegistry, type LeaderElection, type Logger, type ScheduleStore } from '@drumline/core/runtime';
 
 export interface ReconcileDiff {
   added: string[];

@@ -1,4 +1,4 @@
-import type { Logger } from '@drumline/core';
+import type { Logger } from '@drumline/core/runtime';
 
 /**
  * Runs `task` again and again, each run starting `delayMs()` after the previous one ended, so runs

@@ -1,4 +1,4 @@
-import { parseScheduledRunId, type AlertWebhook, type Logger, type QueueSet, type ScheduleStore } from '@drumline/core';
+import { parseScheduledRunId, type AlertWebhook, type Logger, type QueueSet, type ScheduleStore } from '@drumline/core/runtime';
 import { QueueEvents, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { alertOnce } from './alert-once.js';

@@ -1,4 +1,4 @@
-import { createJobRegistry, createLogger, defineInitTask, INIT_QUEUE, LeaderElection, QueueSet, ScheduleStore, type InitTaskDefinition } from '@drumline/core';
+import { createJobRegistry, createLogger, defineInitTask, INIT_QUEUE, LeaderElection, QueueSet, ScheduleStore, type InitTaskDefinition } from '@drumline/core/runtime';
 import { Worker, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';

@@ -1,4 +1,4 @@
-import { scheduledRunId } from '@drumline/core';
+import { scheduledRunId } from '@drumline/core/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startScheduler } from './scheduler-harness.js';
 

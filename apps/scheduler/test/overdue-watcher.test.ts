@@ -1,4 +1,4 @@
-import { AlertWebhook, createLogger, createMetricsRegistry, createSchedulerMetrics, scheduledRunId, type Alert } from '@drumline/core';
+import { AlertWebhook, createLogger, createMetricsRegistry, createSchedulerMetrics, scheduledRunId, type Alert } from '@drumline/core/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookReceiver } from '../../../tests/support/webhook-receiver.js';
 import { OverdueWatcher } from '../src/overdue-watcher.js';

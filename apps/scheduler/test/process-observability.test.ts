@@ -1,4 +1,4 @@
-import { apiScheduleRecord, createJobRegistry, scheduleFingerprint, ScheduleStore, type Alert, type Cursor } from '@drumline/core';
+import { apiScheduleRecord, createJobRegistry, scheduleFingerprint, ScheduleStore, type Alert, type Cursor } from '@drumline/core/runtime';
 import { jobs } from '@drumline/jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sample, scrape } from '../../../tests/support/metrics.js';

@@ -1,4 +1,4 @@
-import { createLogger, defineJob } from '@drumline/core';
+import { createLogger, defineJob } from '@drumline/core/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { reconcileSchedules } from '../src/reconcile.js';

@@ -8,7 +8,7 @@ import {
   ScheduleStore,
   type JobDefinition,
   type ScheduleInput,
-} from '@drumline/core';
+} from '@drumline/core/runtime';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';

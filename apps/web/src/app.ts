@@ -1,4 +1,4 @@
-import type { JobRegistry, Logger, QueueSet } from '@drumline/core';
+import type { JobRegistry, Logger, QueueSet } from '@drumline/core/runtime';
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';

@@ -1,4 +1,4 @@
-import { baseEnvSchema, bearerTokenEnv, intEnv, parseEnv, type Env } from '@drumline/core';
+import { baseEnvSchema, bearerTokenEnv, intEnv, parseEnv, type Env } from '@drumline/core/runtime';
 import { z } from 'zod';
 
 /** The web process's environment: the shared variables plus its port, credentials and public address. */

@@ -1,4 +1,4 @@
-import { ConfigError, QueueSet, createJobRegistry, createLogger, createRedis, drumlineKeys } from '@drumline/core';
+import { ConfigError, QueueSet, createJobRegistry, createLogger, createRedis, drumlineKeys } from '@drumline/core/runtime';
 import { initTasks, jobs } from '@drumline/jobs';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';

@@ -1,4 +1,4 @@
-import { ConfigError } from '@drumline/core';
+import { ConfigError } from '@drumline/core/runtime';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 

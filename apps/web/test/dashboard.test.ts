@@ -1,4 +1,4 @@
-import { initRunId, INIT_QUEUE } from '@drumline/core';
+import { initRunId, INIT_QUEUE } from '@drumline/core/runtime';
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { runUntilFinished, webForThisFile, withDashboardLogin, withToken } from './web-harness.js';

@@ -1,4 +1,4 @@
-import { apiScheduleRecord, ScheduleStore, type Overdue } from '@drumline/core';
+import { apiScheduleRecord, ScheduleStore, type Overdue } from '@drumline/core/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sample } from '../../../tests/support/metrics.js';
 import { uniquePrefix } from '../../../tests/support/redis.js';

@@ -1,4 +1,4 @@
-import { codeScheduleRecords, ScheduleStore } from '@drumline/core';
+import { codeScheduleRecords, ScheduleStore } from '@drumline/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { webForThisFile, withDashboardLogin, withToken } from './web-harness.js';
 

@@ -1,4 +1,4 @@
-import { codeScheduleRecords, parseScheduledRunId, ScheduleStore } from '@drumline/core';
+import { codeScheduleRecords, parseScheduledRunId, ScheduleStore } from '@drumline/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { webForThisFile, withToken } from './web-harness.js';
 

@@ -1,4 +1,4 @@
-import { QueueSet, createJobRegistry, createLogger, createRedis } from '@drumline/core';
+import { QueueSet, createJobRegistry, createLogger, createRedis } from '@drumline/core/runtime';
 import { initTasks, jobs } from '@drumline/jobs';
 import { Worker, type Processor, type Queue } from 'bullmq';
 import { afterAll, beforeAll } from 'vitest';

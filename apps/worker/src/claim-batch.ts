@@ -1,4 +1,4 @@
-import { luaScript, type DrumlineKeys } from '@drumline/core';
+import { luaScript, type DrumlineKeys } from '@drumline/core/runtime';
 import type { Redis } from 'ioredis';
 
 /** One scheduled run asking to start (see lua/claim-ticks.lua). */

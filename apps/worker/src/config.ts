@@ -9,7 +9,7 @@ import {
   requireMetricsToken,
   type Env,
   type JobRegistry,
-} from '@drumline/core';
+} from '@drumline/core/runtime';
 import type { z } from 'zod';
 
 export const workerEnvSchema = baseEnvSchema.extend({

@@ -1,4 +1,4 @@
-import type { Logger } from '@drumline/core';
+import type { Logger } from '@drumline/core/runtime';
 import type { Worker } from 'bullmq';
 import { WorkerShutdownError } from './errors/worker-shutdown-error.js';
 import type { JobRunner } from './job-runner.js';

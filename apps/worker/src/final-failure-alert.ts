@@ -1,4 +1,4 @@
-import type { AlertWebhook } from '@drumline/core';
+import type { AlertWebhook } from '@drumline/core/runtime';
 import type { FinalFailure } from './job-runner.js';
 
 /** The JobRunner's `onFinalFailure` hook: one `run-failed` alert, not awaited, so a slow webhook never holds up the next job. */

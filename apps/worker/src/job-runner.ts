@@ -9,7 +9,7 @@ import {
   type JobRunSeries,
   type Logger,
   type RunMetrics,
-} from '@drumline/core';
+} from '@drumline/core/runtime';
 import { performance } from 'node:perf_hooks';
 import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { WorkerShutdownError } from './errors/worker-shutdown-error.js';

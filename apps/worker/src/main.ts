@@ -12,7 +12,7 @@ import {
   INIT_QUEUE,
   startMetricsServer,
   type JobRegistry,
-} from '@drumline/core';
+} from '@drumline/core/runtime';
 import { initTasks, jobs } from '@drumline/jobs';
 import { Worker } from 'bullmq';
 import { hostname } from 'node:os';

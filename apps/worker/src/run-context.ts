@@ -1,4 +1,4 @@
-import type { JobContext, Logger } from '@drumline/core';
+import type { JobContext, Logger } from '@drumline/core/runtime';
 import type { Job } from 'bullmq';
 
 /**

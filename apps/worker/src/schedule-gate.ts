@@ -1,4 +1,4 @@
-import { drumlineKeys, isMisfiredRun, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ScheduleStore, type LastRun, type ScheduleRecord } from '@drumline/core';
+import { drumlineKeys, isMisfiredRun, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ScheduleStore, type LastRun, type ScheduleRecord } from '@drumline/core/runtime';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ClaimBatch, type ClaimReply } from './claim-batch.js';

@@ -1,4 +1,4 @@
-import type { JobDefinition, Logger } from '@drumline/core';
+import type { JobDefinition, Logger } from '@drumline/core/runtime';
 import type { Job } from 'bullmq';
 
 /** A scheduled run about to start: what a gate needs to decide whether it may. */

@@ -1,4 +1,4 @@
-import { ConfigError, createJobRegistry, defineJob } from '@drumline/core';
+import { ConfigError, createJobRegistry, defineJob } from '@drumline/core/runtime';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadWorkerConfig } from '../src/config.js';

@@ -1,4 +1,4 @@
-import { closeRedis, createJobRegistry, createLogger, defineJob, QueueSet } from '@drumline/core';
+import { closeRedis, createJobRegistry, createLogger, defineJob, QueueSet } from '@drumline/core/runtime';
 import { QueueEvents, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';

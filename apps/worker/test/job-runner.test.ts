@@ -1,4 +1,4 @@
-import { closeRedis, createJobRegistry, createLogger, createMetricsRegistry, createRunMetrics, defineJob, jobOptionsFor, QueueSet, type RunOutcome } from '@drumline/core';
+import { closeRedis, createJobRegistry, createLogger, createMetricsRegistry, createRunMetrics, defineJob, jobOptionsFor, QueueSet, type RunOutcome } from '@drumline/core/runtime';
 import { QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-import { apiScheduleRecord, closeRedis, createJobRegistry, QueueSet, scheduledRunId, ScheduleStore, type Alert } from '@drumline/core';
+import { apiScheduleRecord, closeRedis, createJobRegistry, QueueSet, scheduledRunId, ScheduleStore, type Alert } from '@drumline/core/runtime';
 import { jobs } from '@drumline/jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sample, scrape } from '../../../tests/support/metrics.js';

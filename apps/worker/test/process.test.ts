@@ -1,4 +1,4 @@
-import { closeRedis, createJobRegistry, QueueSet } from '@drumline/core';
+import { closeRedis, createJobRegistry, QueueSet } from '@drumline/core/runtime';
 import { jobs } from '@drumline/jobs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startApp, stopApps, type AppProcess } from '../../../tests/support/processes.js';

@@ -1,4 +1,4 @@
-import { apiScheduleRecord, createJobRegistry, createLogger, defineJob, jobOptionsFor, manualRunId, QueueSet, scheduledRunId, ScheduleStore } from '@drumline/core';
+import { apiScheduleRecord, createJobRegistry, createLogger, defineJob, jobOptionsFor, manualRunId, QueueSet, scheduledRunId, ScheduleStore } from '@drumline/core/runtime';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

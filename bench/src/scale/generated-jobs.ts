@@ -1,4 +1,4 @@
-import { defineJob, type JobDefinition, type ScheduleDeclaration } from '@drumline/core';
+import { defineJob, type JobDefinition, type ScheduleDeclaration } from '@drumline/core/runtime';
 import { z } from 'zod';
 
 const JOBS = 100;

@@ -2,7 +2,7 @@
 // init tasks, materializer), built from the scheduler's own compiled modules, with the job list
 // swapped for SCALE_SCHEDULES generated code schedules. Env: as apps/scheduler, plus SCALE_SCHEDULES.
 import { once } from 'node:events';
-import { closeRedis, createJobRegistry, createLogger, createRedis, LeaderElection, QueueSet, ScheduleStore } from '@drumline/core';
+import { closeRedis, createJobRegistry, createLogger, createRedis, LeaderElection, QueueSet, ScheduleStore } from '@drumline/core/runtime';
 import { runInitTasks } from '@drumline/scheduler/dist/init-runner.js';
 import { Materializer } from '@drumline/scheduler/dist/materializer.js';
 import { reconcileSchedules } from '@drumline/scheduler/dist/reconcile.js';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { apiScheduleRecord, drumlineKeys, parseScheduledRunId, ScheduleStore, scheduledRunId, type Cursor } from '@drumline/core';
+import { apiScheduleRecord, drumlineKeys, parseScheduledRunId, ScheduleStore, scheduledRunId, type Cursor } from '@drumline/core/runtime';
 import { Queue } from 'bullmq';
 import { markInitDone, pingOptions, registry, startBareWorker, startSchedulerApp, startWorkerApp, stopAll, waitForWorkers } from '../support/apps.js';
 import type { NodeProcess } from '../support/node-process.js';

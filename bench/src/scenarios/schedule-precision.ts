@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { apiScheduleRecord, parseScheduledRunId, ScheduleStore } from '@drumline/core';
+import { apiScheduleRecord, parseScheduledRunId, ScheduleStore } from '@drumline/core/runtime';
 import { Queue } from 'bullmq';
 import { markInitDone, pingOptions, registry, startBareWorker, startSchedulerApp, startWorkerApp, stopAll, waitForWorkers } from '../support/apps.js';
 import type { NodeProcess } from '../support/node-process.js';

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createJobRegistry, createLogger, LeaderElection, ScheduleStore, type JobRegistry } from '@drumline/core';
+import { createJobRegistry, createLogger, LeaderElection, ScheduleStore, type JobRegistry } from '@drumline/core/runtime';
 import { reconcileSchedules, type ReconcileDiff } from '@drumline/scheduler/dist/reconcile.js';
 import { Queue } from 'bullmq';
 import { appEnv } from '../support/apps.js';

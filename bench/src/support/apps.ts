@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createJobRegistry, drumlineKeys, jobOptionsFor } from '@drumline/core';
+import { createJobRegistry, drumlineKeys, jobOptionsFor } from '@drumline/core/runtime';
 import { jobs } from '@drumline/jobs';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';

@@ -1,62 +1,11 @@
+// What a job file needs. The apps' shared internals are `@drumline/core/runtime`.
 export { defineJob, DEFAULT_QUEUE } from './define-job.js';
 export type { BackoffPolicy, DefinedSchedule, JobContext, JobDefinition, JobDefinitionInput, RetentionPolicy } from './define-job.js';
-export { createJobRegistry } from './job-registry.js';
 export type { JobDataOf, JobNameOf, JobRegistry } from './job-registry.js';
-export { normalizeTiming, ticksAfter, assertTimeZone } from './schedule-spec.js';
-export type {
-  MisfirePolicy,
-  NormalizedTiming,
-  OverlapPolicy,
-  ScheduleDeclaration,
-  SchedulePolicies,
-  ScheduleTiming,
-} from './schedule-spec.js';
-export { alertEnvShape, baseEnvSchema, bearerTokenEnv, intEnv, listEnv, metricsEnvShape, parseEnv, requireMetricsToken } from './config.js';
-export type { Env } from './config.js';
-export { createRedis, closeRedis } from './redis.js';
-export { createLogger } from './logger.js';
-export type { Logger } from './logger.js';
-export { QueueSet, assertValidPayload, jobOptionsFor } from './queues.js';
-export type { EnqueueOptions } from './queues.js';
-export * from './errors/index.js';
-export { manualRunId, scheduledRunId, parseScheduledRunId } from './scheduled-run-id.js';
-export type { ScheduledRun } from './scheduled-run-id.js';
-export { drumlineKeys } from './keys.js';
-export type { DrumlineKeys } from './keys.js';
-export { luaScript } from './scripts.js';
-export { LeaderElection } from './leader-election.js';
-export type { LeaderElectionEvents, LeaderElectionOptions } from './leader-election.js';
-export {
-  apiScheduleRecord,
-  codeScheduleRecords,
-  InvalidScheduleError,
-  scheduleFingerprint,
-  scheduleInputSchema,
-  sameSchedule,
-  DEFAULT_MISFIRE_CAP,
-} from './schedule-record.js';
-export type { ScheduleInput, ScheduleOwner, ScheduleRecord } from './schedule-record.js';
-export { ScheduleStore, CodeOwnedScheduleError, UnknownScheduleError } from './schedule-store.js';
-export type { ApiWriteOutcome, Cursor, LastRun, Overdue } from './schedule-store.js';
-export { isMisfiredRun, missedTicksToRun, MISFIRE_THRESHOLD_MS } from './misfire.js';
-export { MAX_PROMOTE_AHEAD_MS } from './promote-ahead.js';
-export { defineInitTask, initRunId, INIT_QUEUE } from './define-init-task.js';
+export type { MisfirePolicy, OverlapPolicy, ScheduleDeclaration, SchedulePolicies, ScheduleTiming } from './schedule-spec.js';
+export { defineInitTask } from './define-init-task.js';
 export type { InitTaskContext, InitTaskDefinition, InitTaskInput } from './define-init-task.js';
-export {
-  createAlertMetrics,
-  createMetricsRegistry,
-  createOverdueGauge,
-  createQueueJobsGauge,
-  createRunMetrics,
-  createRunsCounter,
-  createSchedulerMetrics,
-  createTicksMissedCounter,
-  QUEUE_STATES,
-} from './metrics.js';
-export type { QueueCounts, RunMetrics, RunOutcome, SchedulerMetrics } from './metrics.js';
-export { DURATION_BUCKETS, JobRunSeries } from './run-series.js';
-export { startMetricsServer } from './metrics-server.js';
-export type { MetricsServer, MetricsServerOptions } from './metrics-server.js';
-export { AlertWebhook, runLink } from './alert-webhook.js';
-export type { Alert, AlertInput, AlertKind, AlertWebhookOptions } from './alert-webhook.js';
-export type { Registry as MetricsRegistry } from 'prom-client';
+export { DrumlineError } from './errors/drumline-error.js';
+export { JobDefinitionError } from './errors/job-definition-error.js';
+export { InvalidPayloadError, type PayloadIssue } from './errors/invalid-payload-error.js';
+export { JobTimeoutError } from './errors/job-timeout-error.js';

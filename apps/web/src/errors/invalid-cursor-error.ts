@@ -1,4 +1,4 @@
-import { DrumlineError } from '@drumline/core';
+import { DrumlineError } from '@drumline/core/runtime';
 
 /** A `cursor` query parameter that this server did not hand out, or handed out for another filter. */
 export class InvalidCursorError extends DrumlineError {

@@ -1,4 +1,4 @@
-import { DrumlineError } from '@drumline/core';
+import { DrumlineError } from '@drumline/core/runtime';
 
 /** No run of that job has this id: it never existed, belongs to another job, or its retention expired. */
 export class RunNotFoundError extends DrumlineError {

@@ -1,4 +1,4 @@
-import { DrumlineError } from '@drumline/core';
+import { DrumlineError } from '@drumline/core/runtime';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';

@@ -1,4 +1,4 @@
-import { closeRedis, type JobRegistry, type QueueSet } from '@drumline/core';
+import { closeRedis, type JobRegistry, type QueueSet } from '@drumline/core/runtime';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 

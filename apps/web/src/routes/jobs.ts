@@ -1,4 +1,4 @@
-import { InvalidPayloadError, UnknownJobError, normalizeTiming, parseScheduledRunId, type JobDefinition } from '@drumline/core';
+import { InvalidPayloadError, UnknownJobError, normalizeTiming, parseScheduledRunId, type JobDefinition } from '@drumline/core/runtime';
 import { PRIORITY_LIMIT } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-import { createMetricsRegistry, createOverdueGauge, createQueueJobsGauge, ScheduleStore } from '@drumline/core';
+import { createMetricsRegistry, createOverdueGauge, createQueueJobsGauge, ScheduleStore } from '@drumline/core/runtime';
 import type { FastifyPluginAsync } from 'fastify';
 import { apiTokenAuth } from '../plugins/api-token-auth.js';
 

@@ -1,4 +1,4 @@
-import { parseScheduledRunId, type JobDefinition } from '@drumline/core';
+import { parseScheduledRunId, type JobDefinition } from '@drumline/core/runtime';
 import type { Job } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';

@@ -8,7 +8,7 @@ import {
   type LastRun,
   type Overdue,
   type ScheduleRecord,
-} from '@drumline/core';
+} from '@drumline/core/runtime';
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-import { DrumlineError } from '@drumline/core';
+import { DrumlineError } from '@drumline/core/runtime';
 
 /** The worker stopped before the run finished: its signal aborted and the run went back to its queue. */
 export class WorkerShutdownError extends DrumlineError {

@@ -1,0 +1,55 @@
+// What the apps share: the public API plus the framework's internals (config, Redis keys, Lua
+// scripts, stores, leader election, metrics). Users' job files import `@drumline/core` only.
+export * from './index.js';
+export { createJobRegistry } from './job-registry.js';
+export { normalizeTiming, ticksAfter, assertTimeZone } from './schedule-spec.js';
+export type { NormalizedTiming } from './schedule-spec.js';
+export { alertEnvShape, baseEnvSchema, bearerTokenEnv, intEnv, listEnv, metricsEnvShape, parseEnv, requireMetricsToken } from './config.js';
+export type { Env } from './config.js';
+export { createRedis, closeRedis } from './redis.js';
+export { createLogger } from './logger.js';
+export type { Logger } from './logger.js';
+export { QueueSet, assertValidPayload, jobOptionsFor } from './queues.js';
+export type { EnqueueOptions } from './queues.js';
+export { ConfigError } from './errors/config-error.js';
+export { UnknownJobError } from './errors/unknown-job-error.js';
+export { manualRunId, scheduledRunId, parseScheduledRunId } from './scheduled-run-id.js';
+export type { ScheduledRun } from './scheduled-run-id.js';
+export { drumlineKeys } from './keys.js';
+export type { DrumlineKeys } from './keys.js';
+export { luaScript } from './scripts.js';
+export { LeaderElection } from './leader-election.js';
+export type { LeaderElectionEvents, LeaderElectionOptions } from './leader-election.js';
+export {
+  apiScheduleRecord,
+  codeScheduleRecords,
+  InvalidScheduleError,
+  scheduleFingerprint,
+  scheduleInputSchema,
+  sameSchedule,
+  DEFAULT_MISFIRE_CAP,
+} from './schedule-record.js';
+export type { ScheduleInput, ScheduleOwner, ScheduleRecord } from './schedule-record.js';
+export { ScheduleStore, CodeOwnedScheduleError, UnknownScheduleError } from './schedule-store.js';
+export type { ApiWriteOutcome, Cursor, LastRun, Overdue } from './schedule-store.js';
+export { isMisfiredRun, missedTicksToRun, MISFIRE_THRESHOLD_MS } from './misfire.js';
+export { MAX_PROMOTE_AHEAD_MS } from './promote-ahead.js';
+export { initRunId, INIT_QUEUE } from './define-init-task.js';
+export {
+  createAlertMetrics,
+  createMetricsRegistry,
+  createOverdueGauge,
+  createQueueJobsGauge,
+  createRunMetrics,
+  createRunsCounter,
+  createSchedulerMetrics,
+  createTicksMissedCounter,
+  QUEUE_STATES,
+} from './metrics.js';
+export type { QueueCounts, RunMetrics, RunOutcome, SchedulerMetrics } from './metrics.js';
+export { DURATION_BUCKETS, JobRunSeries } from './run-series.js';
+export { startMetricsServer } from './metrics-server.js';
+export type { MetricsServer, MetricsServerOptions } from './metrics-server.js';
+export { AlertWebhook, runLink } from './alert-webhook.js';
+export type { Alert, AlertInput, AlertKind, AlertWebhookOptions } from './alert-webhook.js';
+export type { Registry as MetricsRegistry } from 'prom-client';
