@@ -16,8 +16,7 @@ const purge = defineJob({
   async handler() {},
 });
 
-const fixtureJobs = [notify, purge] as const;
-export type FixtureJobs = typeof fixtureJobs;
+type FixtureJobs = readonly [typeof notify, typeof purge];
 type Name = JobNameOf<FixtureJobs>;
 type Data<N extends Name> = JobDataOf<FixtureJobs, N>;
 
