@@ -1,19 +1,28 @@
 // `pnpm start`: web + scheduler + worker on this machine, against REDIS_URL (default
 // redis://127.0.0.1:6379). If nothing answers there and redis-server is on the PATH, it starts one
-// with its data under .data/redis. Ctrl-C (or SIGTERM) stops the apps, then that Redis, and exits 0;
-// if any process dies on its own, everything is stopped and the exit code is 1.
+// with its data under REDIS_DATA_DIR (default .data/redis). Ctrl-C (or SIGTERM, to it or to its
+// process group) stops the apps, then that Redis, and exits 0, even when its output is a pipe
+// that closed; if any process dies on its own, everything is stopped and the exit code is 1.
 //
 // Plain Node on purpose: it runs before anything but the build, and needs no dependencies.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { createConnection } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, relative, resolve } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const apps = ['web', 'scheduler', 'worker'];
+
+// `pnpm start | tee log`: Ctrl-C ends tee too, and the next write to the closed pipe fails with
+// EPIPE. Unhandled, that error would end this script, and the exit handler below would kill the
+// apps mid-job. A closed output only means nobody reads it any more: drop what would go there
+// and carry on stopping as asked.
+const outputs = { stdout: process.stdout, stderr: process.stderr };
+const closedOutputs = new Set();
+for (const [name, stream] of Object.entries(outputs)) stream.on('error', () => closedOutputs.add(name));
 
 // Local-only credentials, so a first run needs no setup. The web refuses weaker ones.
 const devDefaults = {
@@ -22,10 +31,15 @@ const devDefaults = {
   DASHBOARD_PASSWORD: 'dev-password-change-me',
   METRICS_TOKEN: 'dev-metrics-token-change-me',
 };
-// Worker and scheduler serve their metrics on ports of their own; on one machine they need two.
-const metricsPorts = { worker: '9101', scheduler: '9102' };
-
 const env = { ...process.env };
+// Worker and scheduler serve their metrics on ports of their own; on one machine they need two,
+// and a second stack on the same machine needs two others.
+const metricsPorts = {
+  worker: portFromEnv('WORKER_METRICS_PORT', '9101'),
+  scheduler: portFromEnv('SCHEDULER_METRICS_PORT', '9102'),
+};
+// Its own directory per stack, so a second stack's Redis never loads the first one's data.
+const redisDir = env.REDIS_DATA_DIR ? resolve(env.REDIS_DATA_DIR) : join(root, '.data', 'redis');
 env.REDIS_URL ||= 'redis://127.0.0.1:6379';
 env.LOG_PRETTY ||= 'true';
 // With the dev credentials, listen on this machine only (the web's own default is 0.0.0.0).
@@ -73,8 +87,8 @@ function start(name, command, args, extraEnv = {}) {
   // detached: its own process group, so the terminal's Ctrl-C reaches only this script, which
   // stops the apps first and Redis last; otherwise Redis could quit while the apps still drain.
   const child = spawn(command, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  prefixLines(child.stdout, process.stdout, name);
-  prefixLines(child.stderr, process.stderr, name);
+  prefixLines(child.stdout, 'stdout', name);
+  prefixLines(child.stderr, 'stderr', name);
   child.on('error', (error) => {
     say(`${name} could not start: ${error.message}`);
     void shutdown(1);
@@ -90,18 +104,24 @@ function start(name, command, args, extraEnv = {}) {
   return child;
 }
 
-function prefixLines(from, to, name) {
+function prefixLines(from, output, name) {
   const prefix = `${name.padEnd(9)}| `;
   let rest = '';
   from.setEncoding('utf8');
+  // Read on even once `output` is closed: a child whose pipe fills up would block on its writes.
   from.on('data', (chunk) => {
     const lines = (rest + chunk).split('\n');
     rest = lines.pop() ?? '';
-    for (const line of lines) to.write(prefix + line + '\n');
+    for (const line of lines) write(output, prefix + line + '\n');
   });
   from.on('end', () => {
-    if (rest) to.write(prefix + rest + '\n');
+    if (rest) write(output, prefix + rest + '\n');
   });
+}
+
+/** Writes to our stdout or stderr, unless it is closed (see `closedOutputs`). */
+function write(output, text) {
+  if (!closedOutputs.has(output)) outputs[output].write(text);
 }
 
 function onSignal(signal) {
@@ -124,7 +144,10 @@ async function shutdown(exitCode) {
   const appChildren = [...children].filter(([name]) => name !== 'redis');
   const results = await Promise.all(appChildren.map(([name, child]) => stop(name, child, graceMs)));
   const redis = children.get('redis');
-  if (redis) results.push(await stop('redis', redis, 10_000));
+  if (redis) {
+    say('the apps have stopped; stopping Redis');
+    results.push(await stop('redis', redis, 10_000));
+  }
   // A clean stop exits 0; a process that had to be killed makes it 1.
   process.exit(exitCode || (results.every(Boolean) ? 0 : 1));
 }
@@ -137,7 +160,9 @@ function stop(name, child, graceMs) {
       say(`${name} did not stop within ${graceMs} ms; killing it`);
       child.kill('SIGKILL');
     }, graceMs);
-    child.once('exit', (_code, signal) => {
+    // 'close', not 'exit': it comes once the child's output is read too, so an app's last lines
+    // are shown before Redis is stopped, and none is lost to process.exit.
+    child.once('close', (_code, signal) => {
       clearTimeout(timer);
       resolve(!forced && signal !== 'SIGKILL');
     });
@@ -157,11 +182,10 @@ async function startRedis() {
         '  or start one yourself and point REDIS_URL at it.',
     );
   }
-  const dir = join(root, '.data', 'redis');
-  mkdirSync(dir, { recursive: true });
-  const args = ['--port', String(redisUrl.port), '--bind', '127.0.0.1', '-::1', '--appendonly', 'yes', '--dir', dir, '--loglevel', 'warning'];
+  mkdirSync(redisDir, { recursive: true });
+  const args = ['--port', String(redisUrl.port), '--bind', '127.0.0.1', '-::1', '--appendonly', 'yes', '--dir', redisDir, '--loglevel', 'warning'];
   if (redisUrl.password) args.push('--requirepass', redisUrl.password);
-  say(`nothing answers at ${where}: starting redis-server on port ${redisUrl.port} (data in .data/redis)`);
+  say(`nothing answers at ${where}: starting redis-server on port ${redisUrl.port} (data in ${shownRedisDir()})`);
   start('redis', 'redis-server', args);
   const deadline = Date.now() + 10_000;
   while (!stopping && !(await redisAnswers(redisUrl))) {
@@ -210,13 +234,13 @@ async function printWhenReady() {
     `  API docs   ${base}/docs           same login`,
     `  API        ${base}/api/jobs       header  Authorization: Bearer ${shown('API_TOKEN')}`,
     `  metrics    ${base}/metrics, worker :${metricsPorts.worker}, scheduler :${metricsPorts.scheduler}   header  Authorization: Bearer ${shown('METRICS_TOKEN')}`,
-    `  Redis      ${redactedUrl(redisUrl)}${startedRedis ? ' (started here, data in .data/redis)' : ''}`,
+    `  Redis      ${redactedUrl(redisUrl)}${startedRedis ? ` (started here, data in ${shownRedisDir()})` : ''}`,
   ];
   if (defaulted.length > 0) {
     lines.push(`  ${defaulted.join(', ')}: local dev defaults; set them in the environment to change them.`);
   }
-  lines.push('Ctrl-C stops everything.', '');
-  process.stdout.write(lines.join('\n') + '\n');
+  lines.push(`Ctrl-C (or SIGTERM: kill ${process.pid}) stops everything: the apps drain, then Redis stops.`, '');
+  write('stdout', lines.join('\n') + '\n');
 }
 
 function answersOk(url) {
@@ -253,12 +277,24 @@ function redactedUrl({ url }) {
   return shown.href.replace(/\/$/, '');
 }
 
+function shownRedisDir() {
+  return relative(root, redisDir).startsWith('..') ? redisDir : relative(root, redisDir);
+}
+
+/** A TCP port from the environment, or the default; anything else stops the script naming the variable. */
+function portFromEnv(name, fallback) {
+  const value = env[name] || fallback;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) fail(`${name} must be a TCP port (1-65535), not ${JSON.stringify(value)}`);
+  return value;
+}
+
 function onPath(command) {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, command)));
 }
 
 function say(message) {
-  process.stderr.write(`start    | ${message}\n`);
+  write('stderr', `start    | ${message}\n`);
 }
 
 function fail(message) {
