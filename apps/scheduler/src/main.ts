@@ -8,10 +8,12 @@ import {
   createLogger,
   createMetricsRegistry,
   createRedis,
+  createRedisUpGauge,
   createRunsCounter,
   createSchedulerMetrics,
   LeaderElection,
   QueueSet,
+  RedisHealth,
   ScheduleStore,
   startMetricsServer,
 } from '@drumline/core/runtime';
@@ -28,15 +30,17 @@ async function main(): Promise<void> {
   const config = loadSchedulerConfig(process.env);
   const logger = createLogger({ app: 'scheduler', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
   const registry = createJobRegistry(jobs);
-  const redis = createRedis(config.REDIS_URL);
-  const queues = new QueueSet(registry, redis, config.KEY_PREFIX);
-  const initQueues = new QueueSet(createJobRegistry(initTasks), redis, config.KEY_PREFIX);
+  const redisHealth = new RedisHealth({ logger });
+  const redis = createRedis(config.REDIS_URL, { health: redisHealth });
+  const queues = new QueueSet(registry, redis, config.KEY_PREFIX, redisHealth);
+  const initQueues = new QueueSet(createJobRegistry(initTasks), redis, config.KEY_PREFIX, redisHealth);
   const store = new ScheduleStore(redis, config.KEY_PREFIX);
   const election = new LeaderElection(redis, config.KEY_PREFIX, { leaseTtlMs: config.LEASE_TTL_MS, logger });
   const metricsRegistry = createMetricsRegistry('scheduler');
   const metrics = createSchedulerMetrics(metricsRegistry);
+  createRedisUpGauge(metricsRegistry, redisHealth);
   const alerts = new AlertWebhook({ url: config.ALERT_WEBHOOK_URL, publicUrl: config.PUBLIC_URL, logger, counter: createAlertMetrics(metricsRegistry) });
-  const stalledFailures = new StalledFailureWatcher({ redis, queues, store, alerts, logger, runs: createRunsCounter(metricsRegistry) });
+  const stalledFailures = new StalledFailureWatcher({ redis, redisHealth, queues, store, alerts, logger, runs: createRunsCounter(metricsRegistry) });
   const overdueWatcher = new OverdueWatcher({ redis, registry, store, election, logger, alerts, overdueMs: config.SCHEDULE_OVERDUE_MS, metrics });
   const materializer = new Materializer({
     registry,

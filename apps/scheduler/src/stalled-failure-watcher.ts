@@ -1,4 +1,4 @@
-import { parseScheduledRunId, type AlertWebhook, type Logger, type QueueSet, type ScheduleStore } from '@drumline/core/runtime';
+import { parseScheduledRunId, type AlertWebhook, type Logger, type QueueSet, type RedisHealth, type ScheduleStore } from '@drumline/core/runtime';
 import { QueueEvents, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { alertOnce } from './alert-once.js';
@@ -8,6 +8,8 @@ const STALLED_FAILURE = 'job stalled more than allowable limit';
 
 export interface StalledFailureWatcherOptions {
   redis: Redis;
+  /** Hears the event streams' connection errors, so an outage is logged once by the process. */
+  redisHealth?: RedisHealth;
   queues: QueueSet;
   store: ScheduleStore;
   alerts: AlertWebhook;
@@ -36,7 +38,9 @@ export class StalledFailureWatcher {
       events.on('failed', ({ jobId, failedReason }) => {
         if (failedReason === STALLED_FAILURE) void this.report(queue, jobId);
       });
-      events.on('error', (error) => logger.warn({ err: error, queue: queue.name }, 'listening for stalled failures failed; retrying'));
+      const onOtherError = (error: Error) => logger.warn({ err: error, queue: queue.name }, 'listening for stalled failures failed; retrying');
+      if (this.options.redisHealth) this.options.redisHealth.watch(events, onOtherError);
+      else events.on('error', onOtherError);
       return events;
     });
     await Promise.all(this.listeners.map((events) => events.waitUntilReady()));

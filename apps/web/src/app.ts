@@ -1,4 +1,4 @@
-import type { JobRegistry, Logger, QueueSet } from '@drumline/core/runtime';
+import type { JobRegistry, Logger, QueueSet, RedisHealth } from '@drumline/core/runtime';
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
@@ -27,6 +27,8 @@ export interface AppDeps {
   initQueues?: QueueSet;
   /** The connection `queues` share; /readyz pings it. */
   redis: Redis;
+  /** Tracks `redis` (made with it) and hears the queues' errors; `drumline_redis_up` reads it. */
+  redisHealth: RedisHealth;
   logger: Logger;
   /** More conditions /readyz waits for (init tasks, for example); Redis answering PING is always one. */
   readinessChecks?: readonly ReadinessCheck[];
@@ -54,7 +56,7 @@ export function buildApp(deps: AppDeps) {
   app.setSerializerCompiler(serializerCompiler);
 
   app.register(errorHandler);
-  app.register(queuesPlugin, { registry: deps.registry, queues: deps.queues, initQueues: deps.initQueues, redis: deps.redis });
+  app.register(queuesPlugin, { registry: deps.registry, queues: deps.queues, initQueues: deps.initQueues, redis: deps.redis, redisHealth: deps.redisHealth });
   app.register(openApi, { publicUrl: config.PUBLIC_URL });
   app.register(dashboardAuth, { user: config.DASHBOARD_USER, password: config.DASHBOARD_PASSWORD });
 

@@ -1,4 +1,4 @@
-import { ConfigError, QueueSet, createJobRegistry, createLogger, createRedis, drumlineKeys } from '@drumline/core/runtime';
+import { ConfigError, QueueSet, RedisHealth, createJobRegistry, createLogger, createRedis, drumlineKeys } from '@drumline/core/runtime';
 import { initTasks, jobs } from '@drumline/jobs';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
@@ -18,15 +18,16 @@ try {
 
 const logger = createLogger({ app: 'web', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 const registry = createJobRegistry(jobs);
-const redis = createRedis(config.REDIS_URL);
-const queues = new QueueSet(registry, redis, config.KEY_PREFIX);
-const initQueues = new QueueSet(createJobRegistry(initTasks), redis, config.KEY_PREFIX);
+const redisHealth = new RedisHealth({ logger });
+const redis = createRedis(config.REDIS_URL, { health: redisHealth });
+const queues = new QueueSet(registry, redis, config.KEY_PREFIX, redisHealth);
+const initQueues = new QueueSet(createJobRegistry(initTasks), redis, config.KEY_PREFIX, redisHealth);
 // Init tasks run once per release before the deployment is ready: the scheduler marks them done.
 const initDone = async () =>
   (initTasks as readonly unknown[]).length === 0 || (await redis.hexists(drumlineKeys(config.KEY_PREFIX).initDone, config.RELEASE)) === 1
     ? undefined
     : `init tasks of release ${config.RELEASE} have not all completed (see the drumline-init queue)`;
-const app = buildApp({ config, registry, queues, initQueues, redis, logger, readinessChecks: [initDone] });
+const app = buildApp({ config, registry, queues, initQueues, redis, redisHealth, logger, readinessChecks: [initDone] });
 
 closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
   if (err) logger.error({ err }, 'closing after an unexpected error');

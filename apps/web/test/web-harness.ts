@@ -1,4 +1,4 @@
-import { QueueSet, createJobRegistry, createLogger, createRedis } from '@drumline/core/runtime';
+import { QueueSet, RedisHealth, createJobRegistry, createLogger, createRedis } from '@drumline/core/runtime';
 import { initTasks, jobs } from '@drumline/jobs';
 import { Worker, type Processor, type Queue } from 'bullmq';
 import { afterAll, beforeAll } from 'vitest';
@@ -43,11 +43,12 @@ export async function startWeb(options: { prefix: string; redisUrl?: string; rea
     DASHBOARD_PASSWORD,
   });
   const registry = createJobRegistry(jobs);
-  const redis = createRedis(config.REDIS_URL);
-  const queues = new QueueSet(registry, redis, config.KEY_PREFIX);
-  const initQueues = new QueueSet(createJobRegistry(initTasks), redis, config.KEY_PREFIX);
   const logger = createLogger({ app: 'web-test', level: config.LOG_LEVEL });
-  const app = buildApp({ config, registry, queues, initQueues, redis, logger, readinessChecks: options.readinessChecks ?? [] });
+  const redisHealth = new RedisHealth({ logger });
+  const redis = createRedis(config.REDIS_URL, { health: redisHealth });
+  const queues = new QueueSet(registry, redis, config.KEY_PREFIX, redisHealth);
+  const initQueues = new QueueSet(createJobRegistry(initTasks), redis, config.KEY_PREFIX, redisHealth);
+  const app = buildApp({ config, registry, queues, initQueues, redis, redisHealth, logger, readinessChecks: options.readinessChecks ?? [] });
   await app.ready();
   return {
     app,

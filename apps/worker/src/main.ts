@@ -7,9 +7,11 @@ import {
   createLogger,
   createMetricsRegistry,
   createRedis,
+  createRedisUpGauge,
   createRunMetrics,
   createTicksMissedCounter,
   INIT_QUEUE,
+  RedisHealth,
   startMetricsServer,
   type JobRegistry,
 } from '@drumline/core/runtime';
@@ -30,14 +32,16 @@ const queueNames = [...new Set([...config.WORKER_QUEUES, ...(initTasks.length > 
 
 const logger = createLogger({ app: 'worker', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 const stopRequested = shutdownSignal(); // listening before the first job can start
-const connection = createRedis(config.REDIS_URL);
+const redisHealth = new RedisHealth({ logger });
+const connection = createRedis(config.REDIS_URL, { health: redisHealth });
 // The gate's own connection: the runs of a tick, held until it, all ask at once (one claim call, see
 // ClaimBatch) and all record how they ended soon after, and none of it waits behind BullMQ's commands.
 // Auto-pipelined, so those last-run writes share writes too; BullMQ's connection stays as BullMQ
 // wants it (its issues report errors with auto-pipelining).
-const gateConnection = createRedis(config.REDIS_URL, { enableAutoPipelining: true });
+const gateConnection = createRedis(config.REDIS_URL, { enableAutoPipelining: true, health: redisHealth });
 const gate = new ScheduleGate(gateConnection, config.KEY_PREFIX, { overlapLockMs: config.WORKER_LOCK_MS, tickClaimSeconds: TICK_CLAIM_SECONDS });
 const metrics = createMetricsRegistry('worker');
+createRedisUpGauge(metrics, redisHealth);
 const alerts = new AlertWebhook({ url: config.ALERT_WEBHOOK_URL, publicUrl: config.PUBLIC_URL, logger, counter: createAlertMetrics(metrics) });
 const runner = new JobRunner({
   registry,
@@ -62,7 +66,7 @@ const workers = queueNames.map((queue) => {
     // checking every quarter of the lock bounds that at 1.25 × WORKER_LOCK_MS instead of 2 ×.
     stalledInterval: Math.max(250, Math.round(config.WORKER_LOCK_MS / 4)),
   });
-  worker.on('error', (err) => logger.error({ queue, err }, 'worker error'));
+  redisHealth.watch(worker, (err) => logger.error({ queue, err }, 'worker error'));
   worker.on('stalled', (runId) => logger.warn({ queue, runId }, 'run stalled: its worker died or blocked, running it again'));
   return worker;
 });

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RedisHealth } from './redis-health.js';
 import { JobRunSeries, registerRunSeries, RUNS_HELP } from './run-series.js';
 
 // Metric names and labels are part of Drumline's public API: dashboards and alert rules depend on
@@ -22,6 +23,18 @@ export function createMetricsRegistry(app: string): Registry {
   registry.setDefaultLabels({ app });
   collectDefaultMetrics({ register: registry });
   return registry;
+}
+
+/** Registers `drumline_redis_up`: 1 while every Redis connection of the process is ready, else 0. */
+export function createRedisUpGauge(registry: Registry, health: RedisHealth): Gauge {
+  return new Gauge({
+    name: 'drumline_redis_up',
+    help: 'Whether this process reaches Redis: 1 while every one of its connections is ready, else 0',
+    registers: [registry],
+    collect() {
+      this.set(health.up ? 1 : 0);
+    },
+  });
 }
 
 /** What a worker records about the runs it takes. */
@@ -133,14 +146,17 @@ export type QueueCounts = (queue: string) => Promise<Record<string, number>>;
 /**
  * Registers `drumline_queue_jobs{queue,state}`, read from Redis at each scrape. One process per
  * deployment should serve it (the web does): the counts are the queues', not the process's.
+ * While `reachable()` is false the series are left out, so a scrape during an outage answers at
+ * once (with `drumline_redis_up` 0) instead of waiting for Redis.
  */
-export function createQueueJobsGauge(registry: Registry, queues: readonly string[], counts: QueueCounts): Gauge<'queue' | 'state'> {
+export function createQueueJobsGauge(registry: Registry, queues: readonly string[], counts: QueueCounts, reachable: () => boolean = () => true): Gauge<'queue' | 'state'> {
   return new Gauge({
     name: 'drumline_queue_jobs',
     help: 'Jobs in each queue by state (waiting includes prioritized), read from Redis at scrape time',
     labelNames: ['queue', 'state'],
     registers: [registry],
     async collect() {
+      if (!reachable()) return this.reset();
       const all = await Promise.all(queues.map(counts));
       this.reset();
       queues.forEach((queue, index) => {
@@ -156,15 +172,17 @@ export function createQueueJobsGauge(registry: Registry, queues: readonly string
 
 /**
  * Registers `drumline_schedule_overdue{schedule}`: 1 while the dead-man's switch flags the
- * schedule, 0 otherwise, read from Redis at each scrape (one process per deployment: the web).
+ * schedule, 0 otherwise, read from Redis at each scrape (one process per deployment: the web);
+ * left out while `reachable()` is false, as `drumline_queue_jobs` is.
  */
-export function createOverdueGauge(registry: Registry, read: () => Promise<Map<string, boolean>>): Gauge<'schedule'> {
+export function createOverdueGauge(registry: Registry, read: () => Promise<Map<string, boolean>>, reachable: () => boolean = () => true): Gauge<'schedule'> {
   return new Gauge({
     name: 'drumline_schedule_overdue',
     help: "1 while a schedule's expected run has not started SCHEDULE_OVERDUE_MS after its tick (dead-man's switch), else 0",
     labelNames: ['schedule'],
     registers: [registry],
     async collect() {
+      if (!reachable()) return this.reset();
       const flags = await read();
       this.reset();
       for (const [schedule, overdue] of flags) this.labels(schedule).set(overdue ? 1 : 0);

@@ -4,6 +4,7 @@ import type { EventEmitter } from 'node:events';
 import type { JobDefinition, RetentionPolicy } from './define-job.js';
 import { InvalidPayloadError } from './errors/index.js';
 import type { JobRegistry } from './job-registry.js';
+import type { RedisHealth } from './redis-health.js';
 
 /** Per-call options of an enqueue, on top of the job's own retry and retention policy. */
 export interface EnqueueOptions {
@@ -45,12 +46,18 @@ export function assertValidPayload(job: JobDefinition, data: unknown, pathPrefix
 export class QueueSet {
   private readonly queues = new Map<string, Queue>();
 
+  /** `health`: the process's tracker, which hears the connection errors BullMQ re-emits on each queue. */
   constructor(
     readonly registry: JobRegistry,
     connection: Redis,
     readonly prefix: string,
+    health?: RedisHealth,
   ) {
-    for (const name of registry.queueNames) this.queues.set(name, new Queue(name, { connection, prefix }));
+    for (const name of registry.queueNames) {
+      const queue = new Queue(name, { connection, prefix });
+      health?.watch(queue);
+      this.queues.set(name, queue);
+    }
   }
 
   /** Every queue, in definition order. */

@@ -7,6 +7,9 @@ export type { NormalizedTiming } from './schedule-spec.js';
 export { alertEnvShape, baseEnvSchema, bearerTokenEnv, intEnv, listEnv, metricsEnvShape, parseEnv, requireMetricsToken } from './config.js';
 export type { Env } from './config.js';
 export { createRedis, closeRedis } from './redis.js';
+export type { CreateRedisOptions } from './redis.js';
+export { RedisHealth } from './redis-health.js';
+export type { RedisHealthOptions } from './redis-health.js';
 export { createLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export { QueueSet, assertValidPayload, jobOptionsFor } from './queues.js';
@@ -40,6 +43,7 @@ export {
   createMetricsRegistry,
   createOverdueGauge,
   createQueueJobsGauge,
+  createRedisUpGauge,
   createRunMetrics,
   createRunsCounter,
   createSchedulerMetrics,

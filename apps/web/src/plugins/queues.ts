@@ -1,4 +1,4 @@
-import { closeRedis, type JobRegistry, type QueueSet } from '@drumline/core/runtime';
+import { closeRedis, type JobRegistry, type QueueSet, type RedisHealth } from '@drumline/core/runtime';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 
@@ -10,6 +10,8 @@ declare module 'fastify' {
     initQueues: QueueSet | undefined;
     /** The connection the queues share; routes use it only for health checks. */
     redis: Redis;
+    /** Whether `redis` is connected, without a round trip. */
+    redisHealth: RedisHealth;
   }
 }
 
@@ -18,19 +20,18 @@ export interface QueuesPluginOptions {
   queues: QueueSet;
   initQueues?: QueueSet | undefined;
   redis: Redis;
+  redisHealth: RedisHealth;
 }
 
 /** Decorates the app with the job registry, its queues (and the init tasks') and their connection, and closes them with the app. */
 export const queuesPlugin = fp<QueuesPluginOptions>(
-  async (app, { registry, queues, initQueues, redis }) => {
+  async (app, { registry, queues, initQueues, redis, redisHealth }) => {
     app.decorate('registry', registry);
     app.decorate('queues', queues);
     app.decorate('initQueues', initQueues);
     app.decorate('redis', redis);
-    redis.on('error', (error: Error) => app.log.warn({ err: error }, 'redis connection error; retrying'));
-    // BullMQ re-emits the shared connection's errors on every queue; they are logged once above,
-    // and without a listener BullMQ would print each of them to stderr.
-    for (const queue of [...queues.all(), ...(initQueues?.all() ?? [])]) queue.on('error', () => {});
+    // It listens to `redis` and the queues: an outage is logged once, not per queue and retry.
+    app.decorate('redisHealth', redisHealth);
     app.addHook('onClose', async () => {
       await Promise.all([queues.close(), initQueues?.close()]);
       await closeRedis(redis);

@@ -1,4 +1,4 @@
-import { createMetricsRegistry, createOverdueGauge, createQueueJobsGauge, ScheduleStore } from '@drumline/core/runtime';
+import { createMetricsRegistry, createOverdueGauge, createQueueJobsGauge, createRedisUpGauge, ScheduleStore } from '@drumline/core/runtime';
 import type { FastifyPluginAsync } from 'fastify';
 import { apiTokenAuth } from '../plugins/api-token-auth.js';
 
@@ -15,13 +15,21 @@ export interface MetricsRoutesOptions {
 export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (app, { token }) => {
   await app.register(apiTokenAuth, { token, variable: 'METRICS_TOKEN' });
   const registry = createMetricsRegistry('web');
+  const health = app.redisHealth;
+  createRedisUpGauge(registry, health);
+  const reachable = () => health.up;
   const queues = new Map(app.queues.all().map((queue) => [queue.name, queue]));
-  createQueueJobsGauge(registry, [...queues.keys()], (name) => queues.get(name)?.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed') ?? Promise.resolve({}));
+  createQueueJobsGauge(
+    registry,
+    [...queues.keys()],
+    (name) => queues.get(name)?.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed') ?? Promise.resolve({}),
+    reachable,
+  );
   const store = new ScheduleStore(app.redis, app.queues.prefix);
   createOverdueGauge(registry, async () => {
     const [records, paused, overdue] = await Promise.all([store.all(), store.pausedIds(), store.overdue()]);
     return new Map(records.map((record) => [record.id, !paused.has(record.id) && overdue.has(record.id)]));
-  });
+  }, reachable);
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     const body = await registry.metrics();
