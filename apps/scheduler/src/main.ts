@@ -12,12 +12,12 @@ import {
   createRunsCounter,
   createSchedulerMetrics,
   LeaderElection,
+  loadDefinitions,
   QueueSet,
   RedisHealth,
   ScheduleStore,
   startMetricsServer,
 } from '@drumline/core/runtime';
-import { initTasks, jobs } from '@drumline/jobs';
 import { loadSchedulerConfig } from './config.js';
 import { Materializer } from './materializer.js';
 import { reportMissedTicks } from './missed-ticks.js';
@@ -27,13 +27,17 @@ import { reconcileSchedules } from './reconcile.js';
 import { StalledFailureWatcher } from './stalled-failure-watcher.js';
 
 async function main(): Promise<void> {
+  // The user's jobs, imported here so that a mistake in one is a line naming it, not a stack trace.
+  const { registry, initRegistry, initTasks } = await loadDefinitions('scheduler', async () => {
+    const { initTasks, jobs } = await import('@drumline/jobs');
+    return { registry: createJobRegistry(jobs), initRegistry: createJobRegistry(initTasks), initTasks };
+  });
   const config = loadSchedulerConfig(process.env);
   const logger = createLogger({ app: 'scheduler', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
-  const registry = createJobRegistry(jobs);
   const redisHealth = new RedisHealth({ logger });
   const redis = createRedis(config.REDIS_URL, { health: redisHealth });
   const queues = new QueueSet(registry, redis, config.KEY_PREFIX, redisHealth);
-  const initQueues = new QueueSet(createJobRegistry(initTasks), redis, config.KEY_PREFIX, redisHealth);
+  const initQueues = new QueueSet(initRegistry, redis, config.KEY_PREFIX, redisHealth);
   const store = new ScheduleStore(redis, config.KEY_PREFIX);
   const election = new LeaderElection(redis, config.KEY_PREFIX, { leaseTtlMs: config.LEASE_TTL_MS, logger });
   const metricsRegistry = createMetricsRegistry('scheduler');

@@ -1,5 +1,4 @@
-import { ConfigError, QueueSet, RedisHealth, createJobRegistry, createLogger, createRedis, drumlineKeys } from '@drumline/core/runtime';
-import { initTasks, jobs } from '@drumline/jobs';
+import { ConfigError, QueueSet, RedisHealth, createJobRegistry, createLogger, createRedis, drumlineKeys, loadDefinitions } from '@drumline/core/runtime';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { loadConfig, type WebConfig } from './config.js';
@@ -17,11 +16,15 @@ try {
 }
 
 const logger = createLogger({ app: 'web', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
-const registry = createJobRegistry(jobs);
+// The user's jobs, imported here so that a mistake in one is a line naming it, not a stack trace.
+const { registry, initRegistry, initTasks } = await loadDefinitions('drumline web', async () => {
+  const { initTasks, jobs } = await import('@drumline/jobs');
+  return { registry: createJobRegistry(jobs), initRegistry: createJobRegistry(initTasks), initTasks };
+});
 const redisHealth = new RedisHealth({ logger });
 const redis = createRedis(config.REDIS_URL, { health: redisHealth });
 const queues = new QueueSet(registry, redis, config.KEY_PREFIX, redisHealth);
-const initQueues = new QueueSet(createJobRegistry(initTasks), redis, config.KEY_PREFIX, redisHealth);
+const initQueues = new QueueSet(initRegistry, redis, config.KEY_PREFIX, redisHealth);
 // Init tasks run once per release before the deployment is ready: the scheduler marks them done.
 const initDone = async () =>
   (initTasks as readonly unknown[]).length === 0 || (await redis.hexists(drumlineKeys(config.KEY_PREFIX).initDone, config.RELEASE)) === 1

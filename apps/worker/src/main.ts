@@ -11,11 +11,11 @@ import {
   createRunMetrics,
   createTicksMissedCounter,
   INIT_QUEUE,
+  loadDefinitions,
   RedisHealth,
   startMetricsServer,
   type JobRegistry,
 } from '@drumline/core/runtime';
-import { initTasks, jobs } from '@drumline/jobs';
 import { Worker } from 'bullmq';
 import { hostname } from 'node:os';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
@@ -25,9 +25,13 @@ import { alertOnFinalFailure } from './final-failure-alert.js';
 import { JobRunner } from './job-runner.js';
 import { gateScheduledRuns, ScheduleGate, TICK_CLAIM_SECONDS } from './schedule-gate.js';
 
-// Init tasks are jobs on their own queue, which every worker consumes whatever WORKER_QUEUES says.
-const registry = createJobRegistry([...jobs, ...initTasks]);
-const config = readConfig(createJobRegistry(jobs));
+// The user's jobs, imported here so that a mistake in one is a line naming it, not a stack trace.
+const { initTasks, registry, userJobs } = await loadDefinitions('worker', async () => {
+  const { initTasks, jobs } = await import('@drumline/jobs');
+  // Init tasks are jobs on their own queue, which every worker consumes whatever WORKER_QUEUES says.
+  return { initTasks, registry: createJobRegistry([...jobs, ...initTasks]), userJobs: createJobRegistry(jobs) };
+});
+const config = readConfig(userJobs);
 const queueNames = [...new Set([...config.WORKER_QUEUES, ...(initTasks.length > 0 ? [INIT_QUEUE] : [])])];
 
 const logger = createLogger({ app: 'worker', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { callerFile, recordDefinitionSite } from './definition-site.js';
 import { JobDefinitionError } from './errors/index.js';
 import { assertScheduleId, normalizeTiming, type NormalizedTiming, type ScheduleDeclaration } from './schedule-spec.js';
 
@@ -93,6 +94,18 @@ function positiveInteger(value: number, what: string, owner: string): number {
 export function defineJob<const Name extends string, Schema extends z.ZodType>(
   input: JobDefinitionInput<Name, Schema>,
 ): JobDefinition<Name, Schema> {
+  const file = callerFile();
+  try {
+    const job = checkedJob(input);
+    recordDefinitionSite(job, file);
+    return job;
+  } catch (error) {
+    if (error instanceof JobDefinitionError) error.file ??= file;
+    throw error;
+  }
+}
+
+function checkedJob<const Name extends string, Schema extends z.ZodType>(input: JobDefinitionInput<Name, Schema>): JobDefinition<Name, Schema> {
   const owner = `job \`${input.name}\``;
   if (!JOB_NAME.test(input.name)) {
     throw new JobDefinitionError(`${owner}: a job name is 1-64 lowercase letters, digits and dashes, starting with a letter or digit`);

@@ -2,6 +2,7 @@
 // scripts, stores, leader election, metrics). Users' job files import `@drumline/core` only.
 export * from './index.js';
 export { createJobRegistry } from './job-registry.js';
+export { describeDefinitionError, loadDefinitions } from './load-definitions.js';
 export { normalizeTiming, ticksAfter, assertTimeZone } from './schedule-spec.js';
 export type { NormalizedTiming } from './schedule-spec.js';
 export { alertEnvShape, baseEnvSchema, bearerTokenEnv, intEnv, listEnv, metricsEnvShape, parseEnv, requireMetricsToken } from './config.js';
