@@ -4,6 +4,10 @@
 // process group) stops the apps, then that Redis, and exits 0, even when its output is a pipe
 // that closed; if any process dies on its own, everything is stopped and the exit code is 1.
 //
+// `--watch` (`pnpm dev`): it also runs `tsc --watch` for core, jobs and each app, and each time one
+// of them has compiled a change it restarts the apps (the worker drains first). An app that dies
+// then waits for the next change instead of stopping everything.
+//
 // Plain Node on purpose: it runs before anything but the build, and needs no dependencies.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -15,6 +19,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const apps = ['web', 'scheduler', 'worker'];
+const watchMode = process.argv.includes('--watch');
+// What `--watch` compiles; a job's change rebuilds packages/jobs alone, core comes from the build.
+const watchedPackages = ['packages/core', 'packages/jobs', 'apps/web', 'apps/worker', 'apps/scheduler'];
 
 // `pnpm start | tee log`: Ctrl-C ends tee too, and the next write to the closed pipe fails with
 // EPIPE. Unhandled, that error would end this script, and the exit handler below would kill the
@@ -51,6 +58,9 @@ const redisUrl = parseRedisUrl(env.REDIS_URL);
 const children = new Map();
 let stopping = false;
 let forced = false;
+let restarting = false;
+let restartTimer;
+let restarts = Promise.resolve();
 
 process.on('SIGINT', () => onSignal('SIGINT'));
 process.on('SIGTERM', () => onSignal('SIGTERM'));
@@ -73,14 +83,56 @@ if (!(await redisAnswers(redisUrl))) {
 }
 // A Ctrl-C while Redis was starting leaves shutdown() to exit.
 if (!stopping) {
+  startApps();
+  await printWhenReady();
+}
+if (!stopping && watchMode) for (const dir of watchedPackages) watchBuild(dir);
+
+// ---------------------------------------------------------------------------
+
+function startApps() {
   for (const app of apps) {
     const metricsEnv = metricsPorts[app] ? { METRICS_PORT: metricsPorts[app], METRICS_HOST: env.METRICS_HOST || '127.0.0.1' } : {};
     start(app, process.execPath, [join(root, 'apps', app, 'dist', 'main.js')], metricsEnv);
   }
-  await printWhenReady();
 }
 
-// ---------------------------------------------------------------------------
+/** `tsc --watch` of one package; every compilation after its first restarts the apps. */
+function watchBuild(dir) {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const child = start(`tsc:${dir.split('/')[1]}`, process.execPath, [tsc, '--watch', '--preserveWatchOutput', '-p', join(root, dir, 'tsconfig.build.json')]);
+  let first = true;
+  child.stdout.on('data', (chunk) => {
+    if (!/Found \d+ errors?\. Watching for file changes\./.test(chunk)) return;
+    if (first) first = false;
+    else scheduleRestart(`${dir} compiled`);
+  });
+}
+
+/** Restarts the apps once the compilations a change sets off have settled (core's reach its dependents). */
+function scheduleRestart(reason) {
+  clearTimeout(restartTimer);
+  restartTimer = setTimeout(() => {
+    restarts = restarts.then(() => restartApps(reason));
+  }, 300);
+}
+
+async function restartApps(reason) {
+  if (stopping) return;
+  say(`${reason}: restarting the apps (running jobs finish first)`);
+  const startedAt = Date.now();
+  restarting = true;
+  await Promise.all(apps.flatMap((name) => (children.has(name) ? [stop(name, children.get(name), graceMsOf())] : [])));
+  restarting = false;
+  if (stopping) return;
+  startApps();
+  say(`apps stopped in ${Date.now() - startedAt} ms and started again`);
+}
+
+function graceMsOf() {
+  // The worker lets running jobs finish for SHUTDOWN_GRACE_MS; give it that and a margin.
+  return (Number(env.SHUTDOWN_GRACE_MS) || 30_000) + 10_000;
+}
 
 /** Starts a child whose output lines are prefixed with its name; `extraEnv` is its alone. */
 function start(name, command, args, extraEnv = {}) {
@@ -95,10 +147,13 @@ function start(name, command, args, extraEnv = {}) {
   });
   child.on('exit', (code, signal) => {
     children.delete(name);
-    if (!stopping) {
-      say(`${name} exited on its own (${signal ?? `exit code ${code}`}); stopping everything`);
-      void shutdown(1);
+    if (stopping || (restarting && apps.includes(name))) return;
+    if (watchMode && apps.includes(name)) {
+      say(`${name} exited (${signal ?? `exit code ${code}`}); it starts again on the next change`);
+      return;
     }
+    say(`${name} exited on its own (${signal ?? `exit code ${code}`}); stopping everything`);
+    void shutdown(1);
   });
   children.set(name, child);
   return child;
@@ -106,13 +161,15 @@ function start(name, command, args, extraEnv = {}) {
 
 function prefixLines(from, output, name) {
   const prefix = `${name.padEnd(9)}| `;
+  // tsc --watch frames each message with blank lines.
+  const shown = name.startsWith('tsc:') ? (line) => line.trim() !== '' : () => true;
   let rest = '';
   from.setEncoding('utf8');
   // Read on even once `output` is closed: a child whose pipe fills up would block on its writes.
   from.on('data', (chunk) => {
     const lines = (rest + chunk).split('\n');
     rest = lines.pop() ?? '';
-    for (const line of lines) write(output, prefix + line + '\n');
+    for (const line of lines) if (shown(line)) write(output, prefix + line + '\n');
   });
   from.on('end', () => {
     if (rest) write(output, prefix + rest + '\n');
@@ -139,8 +196,9 @@ function onSignal(signal) {
 async function shutdown(exitCode) {
   if (stopping) return;
   stopping = true;
-  // The worker lets running jobs finish for SHUTDOWN_GRACE_MS; give it that and a margin.
-  const graceMs = (Number(env.SHUTDOWN_GRACE_MS) || 30_000) + 10_000;
+  clearTimeout(restartTimer);
+  await restarts;
+  const graceMs = graceMsOf();
   const appChildren = [...children].filter(([name]) => name !== 'redis');
   const results = await Promise.all(appChildren.map(([name, child]) => stop(name, child, graceMs)));
   const redis = children.get('redis');
@@ -239,6 +297,7 @@ async function printWhenReady() {
   if (defaulted.length > 0) {
     lines.push(`  ${defaulted.join(', ')}: local dev defaults; set them in the environment to change them.`);
   }
+  if (watchMode) lines.push('Watching core, jobs and the apps: each change compiles, then the apps restart (running jobs finish first).');
   lines.push(`Ctrl-C (or SIGTERM: kill ${process.pid}) stops everything: the apps drain, then Redis stops.`, '');
   write('stdout', lines.join('\n') + '\n');
 }

@@ -1,9 +1,12 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { Queue } from 'bullmq';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../support/processes.js';
+import { AppProcess, freePort, REPO_ROOT } from '../support/processes.js';
+import { connectTestRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 // packages/jobs belongs to the user: on a copy of the repository, do what the README's "Add a job"
 // says (a new file with a schedule, listed in packages/jobs/src/index.ts), delete an example job,
@@ -178,4 +181,81 @@ describe('a mistake in a user definition', () => {
       'scheduler: invalid job definition: job `ping` is defined twice: job names must be unique (in packages/jobs/src/ping.ts and packages/jobs/src/ping-copy.ts)',
     ]);
   });
+});
+
+describe('pnpm dev (start.mjs --watch) on the copy', () => {
+  const prefix = uniquePrefix('user-jobs-dev');
+  const API_TOKEN = `dev-${randomBytes(16).toString('hex')}`;
+  const redis = connectTestRedis();
+  let dev: AppProcess | undefined;
+
+  afterAll(async () => {
+    if (dev && !dev.exitStatus) {
+      process.kill(-dev.pid, 'SIGINT');
+      process.kill(-dev.pid, 'SIGINT'); // a second one kills what is left
+      await dev.exited;
+    }
+    await deleteKeys(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('restarts the apps on a change to a job, after the running job has finished, and then runs the changed code', async () => {
+    // The copy's jobs as the first test left them: the user's job valid, no duplicate.
+    writeNewJob(GOOD_SCHEDULE);
+    editJobsList((names) => names.filter((name) => name !== 'pingCopy'));
+    writeFileSync(jobsIndex(), readFileSync(jobsIndex(), 'utf8').replace("import { pingCopy } from './ping-copy.js';\n", ''));
+    rmSync(join(copy, 'packages/jobs/src/ping-copy.ts'), { force: true });
+    buildJobs();
+
+    const port = await freePort();
+    const webUrl = `http://127.0.0.1:${port}`;
+    const env = {
+      PATH: process.env.PATH ?? '',
+      REDIS_URL: TEST_REDIS_URL,
+      KEY_PREFIX: prefix,
+      PORT: String(port),
+      WORKER_METRICS_PORT: String(await freePort()),
+      SCHEDULER_METRICS_PORT: String(await freePort()),
+      LOG_PRETTY: 'false',
+      API_TOKEN,
+    };
+    dev = new AppProcess('dev', spawn(process.execPath, ['scripts/start.mjs', '--watch'], { cwd: copy, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+    const watching = () => dev?.lines.filter((line) => /Watching for file changes/.test(line.text)).length ?? 0;
+    await expect.poll(watching, { timeout: 120_000, interval: 200 }).toBe(5);
+    const readyLines = () => dev?.lines.filter((line) => /^worker *\| .*"worker ready"/.test(line.text)).length ?? 0;
+    expect(readyLines()).toBe(1);
+
+    const enqueue = async (sleepMs: number) => {
+      const response = await fetch(`${webUrl}/api/jobs/ping`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ data: { sleepMs } }),
+      });
+      expect(response.status).toBe(202);
+      return ((await response.json()) as { id: string }).id;
+    };
+    const queue = new Queue('default', { connection: redis, prefix });
+    try {
+      const running = await enqueue(1500);
+      await expect.poll(async () => (await queue.getJob(running))?.getState(), { timeout: 20_000, interval: 50 }).toBe('active');
+
+      const ping = join(copy, 'packages/jobs/src/ping.ts');
+      writeFileSync(ping, readFileSync(ping, 'utf8').replace('return { pid: process.pid, note,', "return { pid: process.pid, edited: 'yes', note,"));
+      await dev.waitForLine(/^start *\| packages\/jobs compiled: restarting the apps/, 60_000);
+      await expect.poll(readyLines, { timeout: 60_000, interval: 200 }).toBe(2);
+      const webAnswers = () => fetch(`${webUrl}/healthz`).then((response) => response.status, () => 0);
+      await expect.poll(webAnswers, { timeout: 60_000, interval: 200 }).toBe(200);
+
+      const drained = await queue.getJob(running);
+      expect(await drained?.getState()).toBe('completed');
+      expect(drained?.attemptsMade).toBe(1);
+      expect(drained?.returnvalue).not.toHaveProperty('edited');
+      const changed = await enqueue(0);
+      await expect.poll(async () => (await queue.getJob(changed))?.returnvalue as unknown, { timeout: 20_000, interval: 100 }).toMatchObject({ edited: 'yes' });
+    } finally {
+      await queue.close();
+    }
+    process.kill(-dev.pid, 'SIGINT');
+    expect(await dev.exited, dev.output()).toEqual({ code: 0, signal: null });
+  }, 240_000);
 });
