@@ -192,7 +192,7 @@ describe('defineJob', () => {
       const error = definitionError(() => emailJob({ schedules: [{ id: 'often', every, data: { to: 'a@example.com' } }] }));
 
       expect(error.message).toContain('job `send-email`, schedule `often`');
-      expect(error.message).toContain(`every \`${every}\` must be a whole number of ms of at least 1000`);
+      expect(error.message).toContain(`every \`${every}\` must be a whole number of ms from 1000`);
     });
 
     it.each([1000, '1s', '30m'])('accepts every %j', (every) => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { DefinedSchedule, JobDefinition } from './define-job.js';
-import { DrumlineError, JobDefinitionError, type PayloadIssue } from './errors/index.js';
+import { DrumlineError, InvalidTimingError, type PayloadIssue } from './errors/index.js';
 import type { JobRegistry } from './job-registry.js';
 import {
   assertScheduleId,
@@ -91,9 +91,8 @@ export function apiScheduleRecord(registry: JobRegistry, id: string, input: Sche
   try {
     timing = normalizeTiming(declaration as Parameters<typeof normalizeTiming>[0], `schedule \`${id}\``);
   } catch (error) {
-    if (!(error instanceof JobDefinitionError)) throw error;
-    const field = input.tz !== undefined && /time zone/.test(error.message) ? 'tz' : (['cron', 'every', 'at'] as const).find((key) => input[key] !== undefined) ?? 'cron';
-    issues.push({ path: field, message: error.message });
+    if (!(error instanceof InvalidTimingError)) throw error;
+    issues.push({ path: error.field, message: error.message });
   }
   if (job) {
     const parsed = job.schema.safeParse(input.data ?? {});
