@@ -3,6 +3,8 @@ import { CronExpressionParser } from 'cron-parser';
 import { describe, expect, it } from 'vitest';
 import { normalizeTiming, ticksAfter, type NormalizedTiming } from '../schedule-spec.js';
 import { CronCalendar } from './cron-calendar.js';
+import { CronTicks } from './cron-ticks.js';
+import { ZoneTimeline } from './zone-timeline.js';
 import { PlainCron, readingAt, referenceTicks, transitionsIn } from './wall-clock-oracle.test-support.js';
 
 // CI runs a fixed seed; DRUMLINE_PROPERTY_RUNS=5000 (and DRUMLINE_PROPERTY_SEED) run far more.
@@ -74,6 +76,12 @@ const cronNearAChange = zoneAndInstant.chain((at) => plainCronNear(at.changeHour
 const cronTiming = (cron: string, tz: string): NormalizedTiming => normalizeTiming({ cron, tz }, 'generated') as NormalizedTiming;
 const iso = (ticks: number[]) => ticks.map((tick) => new Date(tick).toISOString());
 
+/** Crons that fire rarely: one day of one month, a weekday's fifth occurrence, the 29th of February. */
+const rareCron = fc
+  .tuple(fc.constantFrom('0', '30', '*/20'), fc.oneof(fc.integer({ min: 0, max: 23 }).map(String), fc.constant('*')), fc.constantFrom('29 2 *', '* 2 1#5', '13 * 5', '31 12 *', '1 1,7 *', 'L 2 *', '* 10 0L'))
+  .map((fields) => fields.join(' '))
+  .filter(valid);
+
 describe('the cron engine against a minute-by-minute walk of the zone’s clock', () => {
   it('gives exactly the reference ticks over two days around real transitions, in any zone', () => {
     let compared = 0;
@@ -113,6 +121,20 @@ describe('the cron engine against a minute-by-minute walk of the zone’s clock'
         expect(next).toBeGreaterThan(from);
       }),
       options(),
+    );
+  });
+});
+
+describe('skipping spans for rare crons', () => {
+  it('gives the same ticks as visiting every span, over decades, in any zone', () => {
+    fc.assert(
+      fc.property(rareCron, fc.constantFrom(...ZONES), fc.integer({ min: Date.UTC(1970, 0, 1), max: Date.UTC(2037, 0, 1) }), (cron, zone, from) => {
+        const skipping = new CronTicks(new CronCalendar(cron), ZoneTimeline.of(zone));
+        const visiting = new CronTicks(new CronCalendar(cron), ZoneTimeline.of(zone), { skipSpans: false });
+        expect(iso(skipping.after(from, 4))).toEqual(iso(visiting.after(from, 4)));
+        expect(iso(skipping.after(from, 50, from + 20 * 365 * DAY))).toEqual(iso(visiting.after(from, 50, from + 20 * 365 * DAY)));
+      }),
+      options(Math.ceil(RUNS / 2)),
     );
   });
 });

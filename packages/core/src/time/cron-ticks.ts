@@ -1,6 +1,8 @@
 import type { CronCalendar } from './cron-calendar.js';
 import type { OffsetSpan, ZoneTimeline } from './zone-timeline.js';
 
+const HOUR = 3_600_000;
+
 /**
  * The instants at which a cron fires in a zone. The rule (README, "Time zones and DST"):
  * - A matching wall-clock time runs at its first occurrence: once, on a day the clock shows it twice.
@@ -18,9 +20,11 @@ export class CronTicks {
   /** The last open-ended answer: the API asks for the next runs of every schedule on each listing. */
   private known: { after: number; ticks: number[]; complete: boolean } | undefined;
 
+  /** `skipSpans: false` visits every span: the slow way, kept to test the skipping against. */
   constructor(
     private readonly calendar: CronCalendar,
     private readonly timeline: ZoneTimeline,
+    private readonly options: { skipSpans: boolean } = { skipSpans: true },
   ) {}
 
   /** The ticks strictly after `after`, at most `limit`, none after `until`, in order. */
@@ -38,13 +42,31 @@ export class CronTicks {
 
   private search(after: number, limit: number, until: number): number[] {
     const ticks: number[] = [];
-    for (let span: OffsetSpan | undefined = this.timeline.spanAt(after + 1); span && ticks.length < limit; span = this.timeline.after(span)) {
+    for (let span: OffsetSpan | undefined = this.timeline.spanAt(after + 1); span && ticks.length < limit; ) {
       const from = Math.max(after + 1, span.start);
       const to = Math.min(span.end, until + 1);
-      if (from < to) ticks.push(...this.inSpan(span, from, to, limit - ticks.length));
+      const found = from < to ? this.inSpan(span, from, to, limit - ticks.length) : [];
+      ticks.push(...found);
       if (span.end > until) break;
+      span = found.length > 0 ? this.timeline.after(span) : this.nextSpanWorthVisiting(span, from);
     }
     return ticks;
+  }
+
+  /**
+   * A cron that fires every few years would otherwise visit every DST span in between. When a span
+   * has no tick, the calendar's next match `next` bounds the rest: a span starting 26 h or more after
+   * this span's search shows only readings at or above those searched (offsets lie within
+   * -12 h..+14 h), and one ending 15 h before `next` shows only readings below `next`. No such span
+   * can hold a tick, so the search goes straight to the span 15 h before `next`.
+   */
+  private nextSpanWorthVisiting(span: OffsetSpan, from: number): OffsetSpan | undefined {
+    const following = this.timeline.after(span);
+    if (!following || !this.options.skipSpans || following.start < from + 26 * HOUR) return following;
+    const next = this.calendar.nextAfter(from + span.offsetMs - 1);
+    if (next === null) return undefined;
+    const target = next - 15 * HOUR;
+    return target > following.end ? this.timeline.spanAt(target) : following;
   }
 
   /** The ticks in [from, to), a part of `span`, in order. */
