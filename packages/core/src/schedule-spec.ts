@@ -167,7 +167,7 @@ function checkedCron(cron: string, owner: string): string {
 export function normalizeTiming(timing: ScheduleTiming, owner: string): NormalizedTiming {
   const kinds = (['cron', 'every', 'at'] as const).filter((kind) => kind in timing && (timing as Record<string, unknown>)[kind] !== undefined);
   if (kinds.length !== 1) {
-    throw new InvalidTimingError(kinds[1] ?? 'cron', `${owner}: a schedule needs exactly one of \`cron\`, \`every\` or \`at\` (found ${kinds.length ? kinds.join(', ') : 'none'})`);
+    throw new InvalidTimingError(kinds[0] ?? 'cron', `${owner}: a schedule needs exactly one of \`cron\`, \`every\` or \`at\` (found ${kinds.length ? kinds.join(', ') : 'none'})`);
   }
   const tz = (timing as { tz?: unknown }).tz;
   if (tz !== undefined && typeof tz !== 'string') throw new InvalidTimingError('tz', `${owner}: tz must be a string such as Europe/Berlin`);
