@@ -45,7 +45,7 @@ export class CronTicks {
     for (let span: OffsetSpan | undefined = this.timeline.spanAt(after + 1); span && ticks.length < limit; ) {
       const from = Math.max(after + 1, span.start);
       const to = Math.min(span.end, until + 1);
-      const found = from < to ? this.inSpan(span, from, to, limit - ticks.length) : [];
+      const found: number[] = from < to ? this.inSpan(span, from, to, limit - ticks.length) : [];
       ticks.push(...found);
       if (span.end > until) break;
       span = found.length > 0 ? this.timeline.after(span) : this.nextSpanWorthVisiting(span, from);
