@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DefinedSchedule, JobDefinition } from './define-job.js';
+import { MAX_MISFIRE_CAP, type DefinedSchedule, type JobDefinition } from './define-job.js';
 import { DrumlineError, InvalidTimingError, type PayloadIssue } from './errors/index.js';
 import type { JobRegistry } from './job-registry.js';
 import {
@@ -38,7 +38,7 @@ export const scheduleInputSchema = z
     at: z.string().min(1).optional(),
     data: z.unknown().optional(),
     misfire: z.enum(['skip', 'once', 'all']).optional(),
-    misfireCap: z.number().int().min(1).max(10_000).optional(),
+    misfireCap: z.number().int().min(1).max(MAX_MISFIRE_CAP).optional(),
     misfireGraceMs: z.number().int().min(0).optional(),
     overlap: z.enum(['allow', 'skip', 'queue']).optional(),
   })
