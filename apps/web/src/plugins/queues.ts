@@ -1,6 +1,7 @@
-import { closeRedis, type JobRegistry, type QueueSet, type RedisHealth } from '@drumline/core/runtime';
+import { closeRedis, drumlineKeys, type DrumlineKeys, type JobRegistry, type QueueSet, type RedisHealth } from '@drumline/core/runtime';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
+import { RunEvents } from '../run-events.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -8,10 +9,14 @@ declare module 'fastify' {
     queues: QueueSet;
     /** The init tasks' queue, for the dashboard only: the web never enqueues init tasks. */
     initQueues: QueueSet | undefined;
-    /** The connection the queues share; routes use it only for health checks. */
+    /** The connection the queues share, for health checks and Drumline's own keys. */
     redis: Redis;
     /** Whether `redis` is connected, without a round trip. */
     redisHealth: RedisHealth;
+    /** Drumline's keys under the queues' prefix. */
+    keys: DrumlineKeys;
+    /** Each queue's completed and failed events, for requests that wait on a run. */
+    runEvents: RunEvents;
   }
 }
 
@@ -32,8 +37,11 @@ export const queuesPlugin = fp<QueuesPluginOptions>(
     app.decorate('redis', redis);
     // It listens to `redis` and the queues: an outage is logged once, not per queue and retry.
     app.decorate('redisHealth', redisHealth);
+    app.decorate('keys', drumlineKeys(queues.prefix));
+    const runEvents = new RunEvents(redis);
+    app.decorate('runEvents', runEvents);
     app.addHook('onClose', async () => {
-      await Promise.all([queues.close(), initQueues?.close()]);
+      await Promise.all([queues.close(), initQueues?.close(), runEvents.close()]);
       await closeRedis(redis);
     });
   },
