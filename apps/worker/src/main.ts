@@ -46,7 +46,7 @@ const connection = createRedis(config.REDIS_URL, { health: redisHealth });
 // wants it (its issues report errors with auto-pipelining).
 const gateConnection = createRedis(config.REDIS_URL, { enableAutoPipelining: true, health: redisHealth });
 const gate = new ScheduleGate(gateConnection, config.KEY_PREFIX, { overlapLockMs: config.WORKER_LOCK_MS, tickClaimSeconds: TICK_CLAIM_SECONDS });
-const cancelSubscriber = createRedis(config.REDIS_URL);
+const cancelSubscriber = createRedis(config.REDIS_URL, { health: redisHealth });
 const metrics = createMetricsRegistry('worker');
 createRedisUpGauge(metrics, redisHealth);
 const alerts = new AlertWebhook({ url: config.ALERT_WEBHOOK_URL, publicUrl: config.PUBLIC_URL, logger, counter: createAlertMetrics(metrics) });
