@@ -16,7 +16,9 @@ import type { FastifyInstance } from 'fastify';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { RunStateConflictError } from '../errors/run-state-conflict-error.js';
 import { SchedulePausedError } from '../errors/schedule-paused-error.js';
+import { cancelRun, findRun } from '../run-control.js';
 import { errorBodySchema } from '../plugins/error-handler.js';
 
 const NEXT_RUNS = 5;
@@ -222,6 +224,15 @@ export class ScheduleService {
       await this.app.queues.addBulk(job as JobDefinition, missing.map((runId) => ({ data: record.data, options: { jobId: runId } })));
     }
     return { ticks: ticks.length, enqueued: missing.length, skipped: ticks.length - missing.length };
+  }
+
+  /** Cancels the schedule's active run, for the schedules page. @throws UnknownScheduleError, RunNotFoundError, RunStateConflictError */
+  async cancelActiveRun(id: string): Promise<{ id: string; state: 'cancelled' | 'cancelling' }> {
+    const record = await this.store.get(id);
+    if (!record) throw new UnknownScheduleError(id);
+    const lastRun = (await this.store.lastRuns([id])).get(id);
+    if (!lastRun || lastRun.state !== 'active') throw new RunStateConflictError(lastRun?.runId ?? id, lastRun?.state ?? 'not running', 'the schedule has no active run to cancel');
+    return cancelRun(this.app, await findRun(this.app, record.job, lastRun.runId), 'cancelled from the schedules page');
   }
 
   /** Enqueues one run now with the schedule's data, beside its ticks ("run now"). @throws UnknownScheduleError */
