@@ -21,11 +21,12 @@ const lastRunSchema = z
   .object({
     runId: z.string(),
     scheduledFor: z.string(),
-    startedAt: z.string(),
+    startedAt: z.string().describe('When its first attempt started'),
     finishedAt: z.string().nullable(),
     state: z.enum(['active', 'completed', 'failed', 'skipped']),
     reason: z.string().optional(),
-    latenessMs: z.number().describe('Start minus the nominal tick time'),
+    attempts: z.number().describe('Attempts so far, this one included; the run in the jobs API has each one'),
+    latenessMs: z.number().describe("The first attempt's start minus the nominal tick time: retries do not add to it"),
   })
   .nullable();
 
@@ -72,6 +73,7 @@ export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun |
           finishedAt: lastRun.finishedAt === null ? null : iso(lastRun.finishedAt),
           state: lastRun.state,
           ...(lastRun.reason ? { reason: lastRun.reason } : {}),
+          attempts: lastRun.attempt ?? 1,
           latenessMs: lastRun.startedAt - lastRun.scheduledFor,
         }
       : null,

@@ -1,15 +1,20 @@
 -- Claims a batch of scheduled runs in one call: the runs of a tick, held until it, ask together.
--- KEYS[1] schedules hash, KEYS[2] paused set, KEYS[3] last-runs hash; then two per run i (from 0):
---   KEYS[4 + 2i] its tick claim, KEYS[5 + 2i] its schedule's overlap lock.
--- ARGV[1] claim TTL in seconds, ARGV[2] overlap lock TTL in ms; then five per run i:
---   ARGV[3 + 5i] the job's creation time, ARGV[4 + 5i] schedule id, ARGV[5 + 5i] the run's `active`
---   last run (JSON), or '' to only check, ARGV[6 + 5i] '1' for a manual run, ARGV[7 + 5i] run id.
+-- KEYS[1] schedules hash, KEYS[2] paused set, KEYS[3] last-runs hash; then three per run i (from 0):
+--   KEYS[4 + 3i] its tick claim, KEYS[5 + 3i] its schedule's overlap lock, KEYS[6 + 3i] its BullMQ job hash.
+-- ARGV[1] claim TTL in seconds, ARGV[2] overlap lock TTL in ms; then seven per run i:
+--   ARGV[3 + 7i] the job's creation time, ARGV[4 + 7i] schedule id, ARGV[5 + 7i] the run's `active`
+--   last run (JSON), or '' to only check, ARGV[6 + 7i] '1' for a manual run, ARGV[7 + 7i] run id,
+--   ARGV[8 + 7i] '1' if the job was started before (a retry, or back from a shutdown or a stall),
+--   ARGV[9 + 7i] when this attempt starts (ms).
 -- Runs are claimed in order, each as if alone; the answer is one reply per run, in the same order.
 -- The first job created for a tick claims it; a later job with the same id (re-added after
 -- retention removed the first) is a duplicate. Retries of the claiming job pass again.
 -- With an `active` last run, a run that may start also takes the overlap lock (unless the schedule
 -- allows overlap) and records itself as the schedule's active run: one round trip before the handler.
-local function claim(tickClaim, lock, createdAt, scheduleId, active, manual, runId)
+-- A run that enters keeps the start of its first attempt in the last run, so that retries do not
+-- make the schedule look late, and has its job's processedOn set to this attempt's start: BullMQ
+-- set it when the worker took the job, which for a run held until its tick is before the tick.
+local function claim(tickClaim, lock, jobKey, createdAt, scheduleId, active, manual, runId, again, startedAt)
   local claimed = redis.call('GET', tickClaim)
   if claimed and claimed ~= createdAt then
     return { 'duplicate' }
@@ -34,13 +39,28 @@ local function claim(tickClaim, lock, createdAt, scheduleId, active, manual, run
       redis.call('PEXPIRE', lock, ARGV[2])
     end
   end
+  local firstStart = tonumber(startedAt)
+  if again == '1' then
+    local previous = redis.call('HGET', KEYS[3], scheduleId)
+    local earlier = previous and cjson.decode(previous)
+    if earlier and earlier.runId == runId and earlier.state ~= 'skipped' then
+      firstStart = earlier.startedAt
+      local entry = cjson.decode(active)
+      entry.startedAt = firstStart
+      active = cjson.encode(entry)
+    end
+  end
   redis.call('HSET', KEYS[3], scheduleId, active)
-  return { 'ok', record, paused, 'entered' }
+  if redis.call('EXISTS', jobKey) == 1 then
+    redis.call('HSET', jobKey, 'processedOn', startedAt)
+  end
+  return { 'ok', record, paused, 'entered', firstStart }
 end
 
 local replies = {}
-for i = 0, (#KEYS - 3) / 2 - 1 do
-  local a = 3 + 5 * i
-  replies[i + 1] = claim(KEYS[4 + 2 * i], KEYS[5 + 2 * i], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+for i = 0, (#KEYS - 3) / 3 - 1 do
+  local a = 3 + 7 * i
+  local k = 4 + 3 * i
+  replies[i + 1] = claim(KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6])
 end
 return replies
