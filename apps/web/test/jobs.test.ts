@@ -13,11 +13,11 @@ function enqueueBulk(name: string, items: unknown[]) {
 }
 
 describe('POST /api/jobs/:name', () => {
-  it('enqueues a valid payload with 202 and the run id, on the job queue', async () => {
+  it('enqueues a valid payload with 202, the run id and duplicate false, on the job queue', async () => {
     const response = await enqueue('send-email', { data: email });
     expect(response.statusCode).toBe(202);
     const body = response.json();
-    expect(body).toEqual({ id: expect.any(String), name: 'send-email', queue: 'email' });
+    expect(body).toEqual({ id: expect.any(String), name: 'send-email', queue: 'email', duplicate: false });
     const run = await web().queueOf('send-email').getJob(body.id);
     expect(run?.name).toBe('send-email');
     expect(run?.data).toEqual(email);
@@ -114,14 +114,14 @@ describe('POST /api/jobs/:name', () => {
     expect((await enqueue('ping', { data: {}, opts: { priority: 2_097_151 } })).statusCode).toBe(202);
   });
 
-  it('treats the same jobId as one run: same id, one job in the queue, run once', async () => {
+  it('treats the same jobId as one run, and says so: 202 and duplicate false for the new run, 200 and duplicate true after, run once', async () => {
     const opts = { jobId: 'welcome-ada' };
     const first = await enqueue('send-email', { data: email, opts });
     const second = await enqueue('send-email', { data: { ...email, subject: 'Welcome again' }, opts });
     expect(first.statusCode).toBe(202);
-    expect(second.statusCode).toBe(202);
-    expect(second.json().id).toBe('welcome-ada');
-    expect(first.json().id).toBe('welcome-ada');
+    expect(first.json()).toEqual({ id: 'welcome-ada', name: 'send-email', queue: 'email', duplicate: false });
+    expect(second.statusCode).toBe(200);
+    expect(second.json()).toEqual({ id: 'welcome-ada', name: 'send-email', queue: 'email', duplicate: true });
     const queue = web().queueOf('send-email');
     expect((await queue.getJob('welcome-ada'))?.data).toEqual(email);
     const runs = await queue.getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed']);
@@ -132,7 +132,8 @@ describe('POST /api/jobs/:name', () => {
       handled.push(job.id as string);
     });
     const third = await enqueue('send-email', { data: email, opts });
-    expect(third.json().id).toBe('welcome-ada');
+    expect(third.statusCode).toBe(200);
+    expect(third.json()).toMatchObject({ id: 'welcome-ada', duplicate: true });
     expect(await queue.getJobState('welcome-ada')).toBe('completed');
     expect(handled.filter((id) => id === 'welcome-ada')).toHaveLength(1);
   });
@@ -152,6 +153,21 @@ describe('POST /api/jobs/:name/bulk', () => {
     const runs = await Promise.all(body.ids.map((id: string) => queue.getJob(id)));
     expect(runs.map((run) => run?.data.subject)).toEqual(['Mail 0', 'Mail 1', 'Mail 2', 'Welcome']);
     expect(runs[3]?.opts.priority).toBe(3);
+  });
+
+  it('lists the items whose jobId already existed in duplicates, answering 202 while one item is new and 200 when none is', async () => {
+    const keyed = (jobId: string) => ({ data: email, opts: { jobId } });
+    const first = await enqueueBulk('send-email', [keyed('bulk-dup-a'), { data: email }]);
+    expect(first.statusCode).toBe(202);
+    expect(first.json().duplicates).toEqual([]);
+
+    const second = await enqueueBulk('send-email', [keyed('bulk-dup-a'), keyed('bulk-dup-b'), { data: email }]);
+    expect(second.statusCode).toBe(202);
+    expect(second.json()).toMatchObject({ ids: ['bulk-dup-a', 'bulk-dup-b', expect.any(String)], duplicates: ['bulk-dup-a'] });
+
+    const again = await enqueueBulk('send-email', [keyed('bulk-dup-b'), keyed('bulk-dup-a')]);
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toMatchObject({ ids: ['bulk-dup-b', 'bulk-dup-a'], duplicates: ['bulk-dup-b', 'bulk-dup-a'] });
   });
 
   it('refuses the whole bulk with 400 when item 3 is invalid, naming items.3.data.to, and enqueues none', async () => {

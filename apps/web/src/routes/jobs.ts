@@ -24,11 +24,21 @@ const enqueueOptionsSchema = z.strictObject({
     .regex(/^(?!-?\d+$)/, 'must not be a whole number (BullMQ keeps those for its own ids)')
     .refine((id) => parseScheduledRunId(id) === undefined, "must not look like a scheduled run's id (`<schedule>@<ms>`)")
     .optional()
-    .describe('Idempotency key: sending the same id again returns the existing run instead of adding one'),
+    .describe('Idempotency key: sending the same id again adds nothing and answers 200 with the existing run, `duplicate: true`'),
 });
 
-const enqueuedSchema = z.object({ id: z.string(), name: z.string(), queue: z.string() });
-const enqueuedBulkSchema = z.object({ ids: z.array(z.string()), name: z.string(), queue: z.string() });
+const enqueuedSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  queue: z.string(),
+  duplicate: z.boolean().describe('true (status 200): a run with this jobId already existed, and nothing was added; false (202): a new run'),
+});
+const enqueuedBulkSchema = z.object({
+  ids: z.array(z.string()).describe("One per item, in order: a new run's id, or for a jobId already taken the existing run's"),
+  name: z.string(),
+  queue: z.string(),
+  duplicates: z.array(z.string()).describe('The ids of `ids` that already existed, so nothing was added for them; status 200 when that is every item'),
+});
 
 function enqueueBodySchema(job: JobDefinition) {
   return z.strictObject({ data: job.schema, opts: enqueueOptionsSchema.optional() });
@@ -136,16 +146,19 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
           description: about,
           security,
           body,
-          response: { 202: enqueuedSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema },
+          response: { 200: enqueuedSchema, 202: enqueuedSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema },
         },
         validatorCompiler: validatorKeepingInput(job, body),
         serializerCompiler: asJson,
       },
       async (request, reply) => {
+        const { data, opts } = request.body;
         // The body validator has checked `data` against the job's schema: no second parse.
-        const run = await app.queues.add(job, request.body.data, request.body.opts);
+        const run = await app.queues.add(job, data, opts);
+        // Only a run given a jobId can be one that existed: the others cost no second round trip.
+        const [duplicate = false] = opts?.jobId === undefined ? [] : await app.queues.existedBefore(job, [run]);
         // BullMQ sets the id once add() resolves (the existing run's id for a repeated jobId).
-        return reply.code(202).send({ id: run.id as string, name: job.name, queue: job.queue });
+        return reply.code(duplicate ? 200 : 202).send({ id: run.id as string, name: job.name, queue: job.queue, duplicate });
       },
     );
 
@@ -159,7 +172,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
           description: `${about} Every item is checked before any is added.`,
           security,
           body: bulkBody,
-          response: { 202: enqueuedBulkSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema },
+          response: { 200: enqueuedBulkSchema, 202: enqueuedBulkSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema },
         },
         validatorCompiler: validatorKeepingInput(job, bulkBody),
         serializerCompiler: asJson,
@@ -167,7 +180,11 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
       async (request, reply) => {
         const items = request.body.items.map((item) => ({ data: item.data, options: item.opts }));
         const runs = await app.queues.addBulk(job, items);
-        return reply.code(202).send({ ids: runs.map((run) => run.id as string), name: job.name, queue: job.queue });
+        const keyed = runs.filter((_run, index) => items[index]?.options?.jobId !== undefined);
+        const existed = keyed.length === 0 ? [] : await app.queues.existedBefore(job, keyed);
+        const duplicates = keyed.filter((_run, index) => existed[index]).map((run) => run.id as string);
+        const ids = runs.map((run) => run.id as string);
+        return reply.code(duplicates.length === runs.length ? 200 : 202).send({ ids, name: job.name, queue: job.queue, duplicates });
       },
     );
   }
