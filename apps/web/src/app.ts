@@ -65,6 +65,9 @@ export function buildApp(deps: AppDeps) {
   app.register(
     async (api) => {
       await api.register(apiTokenAuth, { token: config.API_TOKEN });
+      // Fastify reads text/plain bodies as strings by default: here they would fail validation with
+      // "expected object, received string" instead of a 415 naming the type to send.
+      api.removeContentTypeParser('text/plain');
       // Unknown /api paths answer 404 only to callers holding the token.
       api.setNotFoundHandler(handleNotFound);
       await api.register(jobRoutes, { prefix: '/jobs' });

@@ -1,3 +1,4 @@
+import { drumlineKeys } from '@drumline/core/runtime';
 import { describe, expect, it } from 'vitest';
 import { runUntilFinished, webForThisFile, withToken } from './web-harness.js';
 
@@ -78,6 +79,28 @@ describe('POST /api/jobs/:name', () => {
     });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ error: expect.stringMatching(/^FST_/), message: expect.any(String) });
+  });
+
+  it.each([
+    ['no content-type', {}, 'not set'],
+    ['text/plain', { 'content-type': 'text/plain' }, '`text/plain`'],
+    ['a form', { 'content-type': 'application/x-www-form-urlencoded' }, '`application/x-www-form-urlencoded`'],
+  ])('refuses a JSON body sent with %s with 415 naming application/json and the type it got, and enqueues nothing', async (_what, headers, got) => {
+    const before = await web().totalRuns();
+    for (const url of ['/api/jobs/ping', '/api/jobs/ping/bulk', '/api/schedules/by-text']) {
+      const body = url.endsWith('/bulk') ? { items: [{ data: {} }] } : url.includes('schedules') ? { job: 'ping', every: '1h' } : { data: {} };
+      const response = await web().app.inject({ method: url.includes('schedules') ? 'PUT' : 'POST', url, headers: { ...withToken, ...headers }, payload: JSON.stringify(body) });
+      expect(response.statusCode, url).toBe(415);
+      expect(response.json(), url).toEqual({ error: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', message: expect.stringContaining('`content-type: application/json`') });
+      expect(response.json().message, url).toContain(`was ${got}`);
+    }
+    expect(await web().totalRuns()).toBe(before);
+    expect(await web().app.redis.hexists(drumlineKeys(web().queues.prefix).schedules, 'by-text')).toBe(0);
+  });
+
+  it('takes application/json with a charset', async () => {
+    const response = await web().app.inject({ method: 'POST', url: '/api/jobs/ping', headers: { ...withToken, 'content-type': 'application/json; charset=utf-8' }, payload: '{"data":{}}' });
+    expect(response.statusCode).toBe(202);
   });
 
   it('passes delay and priority to BullMQ', async () => {
