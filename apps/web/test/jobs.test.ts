@@ -238,6 +238,22 @@ describe('POST /api/jobs/:name/bulk', () => {
 });
 
 describe('GET /api/jobs', () => {
+  it("shows every schedule's four policies in effect, declared or defaulted, never leaving one out", async () => {
+    const catalog: Array<{ schedules: Array<{ id: string; policies: Record<string, unknown> }> }> = (
+      await web().app.inject({ method: 'GET', url: '/api/jobs', headers: withToken })
+    ).json();
+    const shown = catalog.flatMap((job) => job.schedules);
+    expect(shown.length).toBeGreaterThan(0);
+    for (const { id, policies } of shown) {
+      expect(policies, id).toEqual({
+        misfire: expect.stringMatching(/^(skip|once|all)$/),
+        misfireCap: expect.any(Number),
+        misfireGraceMs: policies.misfireGraceMs === null ? null : expect.any(Number),
+        overlap: expect.stringMatching(/^(allow|skip|queue)$/),
+      });
+    }
+  });
+
   it('lists every defined job with its queue, policy, payload JSON Schema and schedules', async () => {
     const response = await web().app.inject({ method: 'GET', url: '/api/jobs', headers: withToken });
     expect(response.statusCode).toBe(200);
@@ -255,11 +271,13 @@ describe('GET /api/jobs', () => {
         cron: '30 9 * * 1-5',
         tz: 'Europe/Berlin',
         data: { recipients: ['team@example.com'] },
-        policies: { misfire: 'once' },
+        policies: { misfire: 'once', misfireCap: 100, misfireGraceMs: null, overlap: 'allow' },
       },
     ]);
     const cleanup = catalog.find((job) => job.name === 'cleanup-old-records');
-    expect(cleanup?.schedules).toEqual([expect.objectContaining({ id: 'cleanup-sessions', every: 30 * 60_000, policies: { misfire: 'once', overlap: 'skip' } })]);
+    expect(cleanup?.schedules).toEqual([
+      expect.objectContaining({ id: 'cleanup-sessions', every: 30 * 60_000, policies: { misfire: 'once', misfireCap: 100, misfireGraceMs: null, overlap: 'skip' } }),
+    ]);
     // The input side: a field with a default is optional to the caller.
     expect(cleanup?.payloadSchema).toMatchObject({ required: ['table', 'olderThanDays'] });
   });

@@ -1,4 +1,4 @@
-import { InvalidPayloadError, UnknownJobError, normalizeTiming, parseScheduledRunId, type JobDefinition } from '@drumline/core/runtime';
+import { codeScheduleRecords, InvalidPayloadError, UnknownJobError, parseScheduledRunId, type JobDefinition, type ScheduleRecord } from '@drumline/core/runtime';
 import { PRIORITY_LIMIT } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -67,12 +67,14 @@ const scheduleSchema = z.object({
   every: z.number().optional().describe('Interval in ms'),
   at: z.string().optional(),
   data: z.unknown(),
-  policies: z.object({
-    misfire: z.enum(['skip', 'once', 'all']).optional(),
-    misfireCap: z.number().optional(),
-    misfireGraceMs: z.number().optional(),
-    overlap: z.enum(['allow', 'skip', 'queue']).optional(),
-  }),
+  policies: z
+    .object({
+      misfire: z.enum(['skip', 'once', 'all']),
+      misfireCap: z.number(),
+      misfireGraceMs: z.number().nullable().describe('null: missed ticks are not dropped for their age'),
+      overlap: z.enum(['allow', 'skip', 'queue']),
+    })
+    .describe('The policies in effect: those the schedule declares, and the defaults for the others'),
 });
 
 const jobSummarySchema = z.object({
@@ -85,7 +87,7 @@ const jobSummarySchema = z.object({
   schedules: z.array(scheduleSchema),
 });
 
-function describeJob(job: JobDefinition): z.input<typeof jobSummarySchema> {
+function describeJob(job: JobDefinition, schedules: readonly ScheduleRecord[]): z.input<typeof jobSummarySchema> {
   return {
     name: job.name,
     queue: job.queue,
@@ -93,22 +95,15 @@ function describeJob(job: JobDefinition): z.input<typeof jobSummarySchema> {
     backoff: job.backoff,
     timeoutMs: job.timeoutMs,
     payloadSchema: z.toJSONSchema(job.schema, { io: 'input', unrepresentable: 'any' }),
-    schedules: job.schedules.map((schedule) => {
-      const timing = normalizeTiming(schedule, `job \`${job.name}\`, schedule \`${schedule.id}\``);
-      return {
-        id: schedule.id,
-        ...(timing.kind === 'cron' ? { cron: timing.cron, tz: timing.tz } : {}),
-        ...(timing.kind === 'every' ? { every: timing.everyMs } : {}),
-        ...(timing.kind === 'at' ? { at: new Date(timing.atMs).toISOString() } : {}),
-        data: schedule.data,
-        policies: {
-          misfire: schedule.misfire,
-          misfireCap: schedule.misfireCap,
-          misfireGraceMs: schedule.misfireGraceMs,
-          overlap: schedule.overlap,
-        },
-      };
-    }),
+    // The records the scheduler runs by, so the defaults shown are the ones applied.
+    schedules: schedules.map(({ id, timing, data, misfire, misfireCap, misfireGraceMs, overlap }) => ({
+      id,
+      ...(timing.kind === 'cron' ? { cron: timing.cron, tz: timing.tz } : {}),
+      ...(timing.kind === 'every' ? { every: timing.everyMs } : {}),
+      ...(timing.kind === 'at' ? { at: new Date(timing.atMs).toISOString() } : {}),
+      data,
+      policies: { misfire, misfireCap, misfireGraceMs, overlap },
+    })),
   };
 }
 
@@ -123,7 +118,8 @@ const nameParams = z.object({ name: z.string() });
 
 /** Enqueue runs (routes/runs.ts shows them). One route per job, so the OpenAPI document shows each job's payload. */
 export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
-  const catalog = app.registry.jobs.map(describeJob);
+  const records = codeScheduleRecords(app.registry);
+  const catalog = app.registry.jobs.map((job) => describeJob(job, records.filter((record) => record.job === job.name)));
 
   app.get(
     '',
