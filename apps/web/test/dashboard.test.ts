@@ -88,4 +88,12 @@ describe('OpenAPI document at /docs/json', () => {
     expect(paths['/api/jobs/{name}']).toBeUndefined();
     expect(components.securitySchemes.apiToken).toEqual(expect.objectContaining({ type: 'http', scheme: 'bearer' }));
   });
+
+  it('names every path without a trailing slash, the schedules listing as /api/schedules', async () => {
+    const { paths } = await document();
+    expect(Object.keys(paths).filter((path) => path.length > 1 && path.endsWith('/'))).toEqual([]);
+    expect(paths['/api/schedules']?.get).toBeDefined();
+    const listing = await web().app.inject({ method: 'GET', url: '/api/schedules', headers: withToken });
+    expect(listing.statusCode).toBe(200);
+  });
 });

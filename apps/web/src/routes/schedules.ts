@@ -133,7 +133,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
   const schedules = new ScheduleService(app);
   const tags = ['schedules'];
 
-  app.get('/', { schema: { tags, response: { 200: z.object({ schedules: z.array(scheduleView) }) } } }, async () => ({ schedules: await schedules.list() }));
+  app.get('', { schema: { tags, response: { 200: z.object({ schedules: z.array(scheduleView) }) } } }, async () => ({ schedules: await schedules.list() }));
 
   app.get('/:id', { schema: { tags, params: idParams, response: { 200: scheduleView, 404: errorBodySchema } } }, async (request) => schedules.get(request.params.id));
 
