@@ -27,7 +27,7 @@ export class RequestLog extends LogController {
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (this.disableRequestLogging === true) return;
+    if (this.isLogDisabled(request)) return;
     const { method, url } = request;
     const { statusCode } = reply;
     const responseTime = reply.elapsedTime;
