@@ -10,6 +10,7 @@ import {
   type ScheduleRecord,
 } from '@drumline/core/runtime';
 import type { FastifyInstance } from 'fastify';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorBodySchema } from '../plugins/error-handler.js';
@@ -49,6 +50,30 @@ export const scheduleView = z.object({
 });
 
 export type ScheduleView = z.infer<typeof scheduleView>;
+
+/** A stored schedule that cannot be shown (written by an older version, or by hand): listed as broken, never failing the list. */
+export const brokenScheduleView = z.object({
+  id: z.string(),
+  broken: z.string().describe('Why the stored schedule cannot be read; fix it with PUT, or DELETE it'),
+});
+export type BrokenScheduleView = z.infer<typeof brokenScheduleView>;
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 500;
+export const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+  cursor: z.string().min(1).max(1024).optional().describe('`nextCursor` of the previous page'),
+});
+export const schedulePage = z.object({
+  schedules: z.array(z.union([scheduleView, brokenScheduleView])),
+  nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
+});
+export type SchedulePage = z.infer<typeof schedulePage>;
+
+/** Views are built in slices, so a page of schedules never holds the event loop for long. */
+const VIEWS_PER_SLICE = 25;
+const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
+const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8');
 
 /** How the API and the admin page show a schedule; `now` decides which runs are next. */
 export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun | undefined, now: number, overdue: Overdue | undefined): ScheduleView {
@@ -97,19 +122,45 @@ export class ScheduleService {
     this.store = new ScheduleStore(app.redis, app.queues.prefix);
   }
 
-  /** Every schedule, by id. */
-  async list(): Promise<ScheduleView[]> {
-    const [records, paused, lastRuns, overdue] = await Promise.all([this.store.all(), this.store.pausedIds(), this.store.lastRuns(), this.store.overdue()]);
+  /**
+   * One page of schedules, by id. The cursor is the last id of the previous page, so a schedule
+   * added or deleted meanwhile shifts nothing: each id is listed once.
+   */
+  async list(options: { limit?: number; cursor?: string } = {}): Promise<SchedulePage> {
+    const limit = options.limit ?? DEFAULT_PAGE_SIZE;
+    const ids = await this.store.ids();
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    const start = after === undefined ? 0 : ids.findIndex((id) => id > after);
+    const pageIds = start < 0 ? [] : ids.slice(start, start + limit);
+    const [raw, paused, lastRuns, overdue] = await Promise.all([
+      this.store.rawRecords(pageIds),
+      this.store.pausedAmong(pageIds),
+      this.store.lastRuns(pageIds),
+      this.store.overdue(pageIds),
+    ]);
     const now = Date.now();
-    records.sort((a, b) => a.id.localeCompare(b.id));
-    return records.map((record) => view(record, paused.has(record.id), lastRuns.get(record.id), now, overdue.get(record.id)));
+    const schedules: SchedulePage['schedules'] = [];
+    for (const [index, id] of pageIds.entries()) {
+      if (index > 0 && index % VIEWS_PER_SLICE === 0) await yieldToEventLoop();
+      const json = raw[index];
+      if (json === null || json === undefined) continue;
+      try {
+        schedules.push(view(JSON.parse(json) as ScheduleRecord, paused.has(id), lastRuns.get(id), now, overdue.get(id)));
+      } catch (error) {
+        this.app.log.warn({ err: error, schedule: id }, 'a stored schedule cannot be shown; listed as broken');
+        schedules.push({ id, broken: (error as Error).message });
+      }
+    }
+    const last = pageIds[pageIds.length - 1];
+    const more = start >= 0 && start + limit < ids.length;
+    return { schedules, nextCursor: more && last !== undefined ? encodeCursor(last) : null };
   }
 
   /** @throws UnknownScheduleError */
   async get(id: string): Promise<ScheduleView> {
     const record = await this.store.get(id);
     if (!record) throw new UnknownScheduleError(id);
-    const [paused, lastRuns, overdue] = await Promise.all([this.store.isPaused(id), this.store.lastRuns([id]), this.store.overdue()]);
+    const [paused, lastRuns, overdue] = await Promise.all([this.store.isPaused(id), this.store.lastRuns([id]), this.store.overdue([id])]);
     return view(record, paused, lastRuns.get(id), Date.now(), overdue.get(id));
   }
 
@@ -133,7 +184,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
   const schedules = new ScheduleService(app);
   const tags = ['schedules'];
 
-  app.get('', { schema: { tags, response: { 200: z.object({ schedules: z.array(scheduleView) }) } } }, async () => ({ schedules: await schedules.list() }));
+  app.get('', { schema: { tags, querystring: listQuery, response: { 200: schedulePage, 400: errorBodySchema } } }, async (request) => schedules.list(request.query));
 
   app.get('/:id', { schema: { tags, params: idParams, response: { 200: scheduleView, 404: errorBodySchema } } }, async (request) => schedules.get(request.params.id));
 
