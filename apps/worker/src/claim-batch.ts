@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 /** One scheduled run asking to start (see lua/claim-ticks.lua). */
 export interface ClaimRequest {
   runId: string;
-  /** Its BullMQ job's hash, whose processedOn becomes `startedAt` once it enters. */
+  /** Its BullMQ job's hash: once the run enters, processedOn becomes `startedAt`, and the first attempt's start is kept there. */
   jobKey: string;
   scheduleId: string;
   /** The job's creation time: a later job with the same id is a re-added duplicate. */
@@ -12,8 +12,6 @@ export interface ClaimRequest {
   /** The run's `active` last run as JSON, to take the overlap lock and record it; '' to only check. */
   active: string;
   manual: boolean;
-  /** The job was started before (a retry, or back from a shutdown or a stall): its first start may be on record. */
-  again: boolean;
   /** When this attempt starts, as in `active`. */
   startedAt: number;
 }
@@ -67,9 +65,9 @@ export class ClaimBatch {
     const { keys } = this;
     const runKeys: string[] = [];
     const runArgs: (string | number)[] = [];
-    for (const { runId, jobKey, scheduleId, createdAt, active, manual, again, startedAt } of requests) {
+    for (const { runId, jobKey, scheduleId, createdAt, active, manual, startedAt } of requests) {
       runKeys.push(keys.tickClaim(runId), keys.overlapLock(scheduleId), jobKey);
-      runArgs.push(createdAt, scheduleId, active, manual ? '1' : '0', runId, again ? '1' : '0', startedAt);
+      runArgs.push(createdAt, scheduleId, active, manual ? '1' : '0', runId, startedAt);
     }
     return (await this.script(
       [keys.schedules, keys.schedulesPaused, keys.lastRuns, ...runKeys],

@@ -80,7 +80,6 @@ export class ScheduleGate {
       createdAt: job.timestamp,
       active: active ? JSON.stringify(active) : '',
       manual: run.manual,
-      again: job.attemptsStarted > 1 || job.attemptsMade > 0,
       startedAt: active?.startedAt ?? 0,
     });
     if (verdict !== 'ok' || !json) return { verdict: verdict as 'duplicate' | 'deleted' };

@@ -193,6 +193,22 @@ describe('scheduled runs at the worker', () => {
       expect(await lastRun('on-time')).toMatchObject({ state: 'completed', startedAt: tick + 40 });
     });
 
+    it("reports a run that starts again, after a later tick's run started, from its first start", async () => {
+      await put('again', 'allow');
+      const job = await ungated.add('slow', {}, { jobId: scheduledRunId('again', tick) });
+      const run = { scheduleId: 'again', scheduledFor: new Date(tick), manual: false };
+      expect((await gate.enter(job, run, tick + 40)).action).toBe('run');
+      const later = await ungated.add('slow', {}, { jobId: scheduledRunId('again', tick + HOUR) });
+      expect((await gate.enter(later, { ...run, scheduledFor: new Date(tick + HOUR) }, tick + HOUR + 3)).action).toBe('run');
+
+      const retry = await gate.enter(job, run, tick + HOUR + 900);
+      expect(retry.action).toBe('run');
+      expect(await lastRun('again')).toMatchObject({ runId: scheduledRunId('again', tick), startedAt: tick + 40, state: 'active' });
+      if (retry.action === 'run') await retry.finish('completed');
+      expect(await lastRun('again')).toMatchObject({ runId: scheduledRunId('again', tick), startedAt: tick + 40, state: 'completed' });
+      expect((await ungated.getJob(job.id!))?.processedOn).toBe(tick + HOUR + 900);
+    });
+
     it("drops a tick late beyond its schedule's misfire policy, recorded as missed, without recording it active", async () => {
       await store.putFromApi(apiScheduleRecord(registry, 'late-skip', { job: 'slow', every: '1h', misfire: 'skip' }));
       const decision = await enter('late-skip', tick + 10_000);
