@@ -13,6 +13,7 @@ import { RequestLog } from './request-log.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { runControlRoutes } from './routes/run-control.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { schedulesPage } from './routes/schedules-page.js';
@@ -72,6 +73,7 @@ export function buildApp(deps: AppDeps) {
       api.setNotFoundHandler(handleNotFound);
       await api.register(jobRoutes, { prefix: '/jobs' });
       await api.register(runRoutes, { prefix: '/jobs' });
+      await api.register(runControlRoutes, { prefix: '/jobs' });
       await api.register(scheduleRoutes, { prefix: '/schedules' });
     },
     { prefix: '/api' },

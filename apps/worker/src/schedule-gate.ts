@@ -66,9 +66,14 @@ export class ScheduleGate {
         job.processedOn = nowMs;
         return this.admit(run, claim.record, { ...active, startedAt: claim.firstStartedAt ?? nowMs });
       }
-      if (isMisfiredRun(claim.record, tickMs, nowMs)) return this.skip(run, runId, nowMs, 'missed');
+      if (isMisfiredRun(claim.record, tickMs, nowMs) && !(await this.backfilled(runId))) return this.skip(run, runId, nowMs, 'missed');
       enterAs = active;
     }
+  }
+
+  /** Added by a backfill: late by design, so never dropped as misfired. Asked only of late runs. */
+  private async backfilled(runId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.backfilled(runId))) === 1;
   }
 
   /** Claims the tick; with `active`, also takes the overlap lock and records the run as active, in the same script. */
