@@ -28,11 +28,12 @@ const lastRunSchema = z
   .object({
     runId: z.string(),
     scheduledFor: z.string(),
-    startedAt: z.string(),
+    startedAt: z.string().describe('When its first attempt started'),
     finishedAt: z.string().nullable(),
     state: z.enum(['active', 'completed', 'failed', 'skipped']),
     reason: z.string().optional(),
-    latenessMs: z.number().describe('Start minus the nominal tick time'),
+    attempts: z.number().describe('Attempts so far, this one included; the run in the jobs API has each one'),
+    latenessMs: z.number().describe("The first attempt's start minus the nominal tick time: retries do not add to it"),
   })
   .nullable();
 
@@ -103,6 +104,7 @@ export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun |
           finishedAt: lastRun.finishedAt === null ? null : iso(lastRun.finishedAt),
           state: lastRun.state,
           ...(lastRun.reason ? { reason: lastRun.reason } : {}),
+          attempts: lastRun.attempt ?? 1,
           latenessMs: lastRun.startedAt - lastRun.scheduledFor,
         }
       : null,
@@ -249,7 +251,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
   const schedules = new ScheduleService(app);
   const tags = ['schedules'];
 
-  app.get('/', { schema: { tags, querystring: listQuery, response: { 200: schedulePage, 400: errorBodySchema } } }, async (request) => schedules.list(request.query));
+  app.get('', { schema: { tags, querystring: listQuery, response: { 200: schedulePage, 400: errorBodySchema } } }, async (request) => schedules.list(request.query));
 
   app.get('/:id', { schema: { tags, params: idParams, response: { 200: scheduleView, 404: errorBodySchema } } }, async (request) => schedules.get(request.params.id));
 

@@ -59,7 +59,8 @@ function lastRun(schedule: ScheduleView, runUrl: string | undefined): Html {
   if (!run) return html`<span class="muted">never ran</span>`;
   const state = html`<span class="state state-${run.state}">${run.state}</span>`;
   const link = runUrl ? html`<a href="${runUrl}">${run.runId}</a>` : html`${run.runId}`;
-  return html`${state} ${link}<br><span class="muted">for ${when(run.scheduledFor)}, ${lateness(run.latenessMs)}${run.reason ? ` (${run.reason})` : ''}</span>`;
+  const attempts = run.attempts > 1 ? `, attempt ${run.attempts}` : '';
+  return html`${state} ${link}<br><span class="muted">for ${when(run.scheduledFor)}, ${lateness(run.latenessMs)}${attempts}${run.reason ? ` (${run.reason})` : ''}</span>`;
 }
 
 /** Paused, overdue (the dead-man's switch: a tick's run has not started in time) or on schedule. */
