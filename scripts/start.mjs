@@ -61,6 +61,11 @@ let forced = false;
 let restarting = false;
 let restartTimer;
 let restarts = Promise.resolve();
+/** The packages whose `tsc --watch` is compiling a change right now. */
+const compiling = new Set();
+const compiledSinceRestart = new Set();
+const compiledOnce = new Set();
+let watchSettled = false;
 
 process.on('SIGINT', () => onSignal('SIGINT'));
 process.on('SIGTERM', () => onSignal('SIGTERM'));
@@ -97,24 +102,36 @@ function startApps() {
   }
 }
 
-/** `tsc --watch` of one package; every compilation after its first restarts the apps. */
+/** `tsc --watch` of one package; once they have all settled, each compilation restarts the apps. */
 function watchBuild(dir) {
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   const child = start(`tsc:${dir.split('/')[1]}`, process.execPath, [tsc, '--watch', '--preserveWatchOutput', '-p', join(root, dir, 'tsconfig.build.json')]);
-  let first = true;
   child.stdout.on('data', (chunk) => {
+    if (/File change detected/.test(chunk)) compiling.add(dir);
     if (!/Found \d+ errors?\. Watching for file changes\./.test(chunk)) return;
-    if (first) first = false;
-    else scheduleRestart(`${dir} compiled`);
+    compiling.delete(dir);
+    compiledOnce.add(dir);
+    if (watchSettled) return scheduleRestart(dir);
+    // The first compilations rewrite core's and jobs' types, so the apps' compilers run again: the
+    // apps started from the build are already current, so none of that restarts them.
+    if (compiledOnce.size === watchedPackages.length && compiling.size === 0) {
+      watchSettled = true;
+      say('compiled; watching for changes');
+    }
   });
 }
 
 /** Restarts the apps once the compilations a change sets off have settled (core's reach its dependents). */
-function scheduleRestart(reason) {
+function scheduleRestart(compiled) {
+  compiledSinceRestart.add(compiled);
   clearTimeout(restartTimer);
   restartTimer = setTimeout(() => {
+    // A change to jobs' or core's types makes the apps' compilers start too: restart once, after them.
+    if (compiling.size > 0) return;
+    const reason = `${[...compiledSinceRestart].join(', ')} compiled`;
+    compiledSinceRestart.clear();
     restarts = restarts.then(() => restartApps(reason));
-  }, 300);
+  }, 500);
 }
 
 async function restartApps(reason) {

@@ -220,8 +220,7 @@ describe('pnpm dev (start.mjs --watch) on the copy', () => {
       API_TOKEN,
     };
     dev = new AppProcess('dev', spawn(process.execPath, ['scripts/start.mjs', '--watch'], { cwd: copy, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
-    const watching = () => dev?.lines.filter((line) => /Watching for file changes/.test(line.text)).length ?? 0;
-    await expect.poll(watching, { timeout: 120_000, interval: 200 }).toBe(5);
+    await dev.waitForLine(/^start *\| compiled; watching for changes$/, 120_000);
     const readyLines = () => dev?.lines.filter((line) => /^worker *\| .*"worker ready"/.test(line.text)).length ?? 0;
     expect(readyLines()).toBe(1);
 
@@ -241,8 +240,8 @@ describe('pnpm dev (start.mjs --watch) on the copy', () => {
 
       const ping = join(copy, 'packages/jobs/src/ping.ts');
       writeFileSync(ping, readFileSync(ping, 'utf8').replace('return { pid: process.pid, note,', "return { pid: process.pid, edited: 'yes', note,"));
-      await dev.waitForLine(/^start *\| packages\/jobs compiled: restarting the apps/, 60_000);
-      await expect.poll(readyLines, { timeout: 60_000, interval: 200 }).toBe(2);
+      await dev.waitForLine(/^start *\| (.+, )?packages\/jobs(, .+)? compiled: restarting the apps/, 60_000);
+      await expect.poll(readyLines, { timeout: 60_000, interval: 200 }).toBeGreaterThanOrEqual(2);
       const webAnswers = () => fetch(`${webUrl}/healthz`).then((response) => response.status, () => 0);
       await expect.poll(webAnswers, { timeout: 60_000, interval: 200 }).toBe(200);
 
@@ -250,7 +249,9 @@ describe('pnpm dev (start.mjs --watch) on the copy', () => {
       expect(await drained?.getState()).toBe('completed');
       expect(drained?.attemptsMade).toBe(1);
       expect(drained?.returnvalue).not.toHaveProperty('edited');
-      const changed = await enqueue(0);
+      // However many restarts the change set off, the new code answers once they are done.
+      let changed = '';
+      await expect.poll(async () => (changed = await enqueue(0).catch(() => '')), { timeout: 60_000, interval: 200 }).not.toBe('');
       await expect.poll(async () => (await queue.getJob(changed))?.returnvalue as unknown, { timeout: 20_000, interval: 100 }).toMatchObject({ edited: 'yes' });
     } finally {
       await queue.close();
