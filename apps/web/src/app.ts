@@ -1,4 +1,4 @@
-import type { JobRegistry, Logger, QueueSet } from '@drumline/core/runtime';
+import { MAX_RUN_ID_LENGTH, type JobRegistry, type Logger, type QueueSet } from '@drumline/core/runtime';
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
@@ -37,6 +37,11 @@ const SCHEDULES_PAGE_PATH = '/admin/schedules';
 
 /** 1 MiB: a bulk of 1000 ordinary payloads fits; anything larger is refused with 413 before parsing. */
 const BODY_LIMIT = 1024 * 1024;
+/**
+ * Characters of one path segment, such as an id (Fastify's default, 100, answers 414 for longer ones).
+ * Four times the longest id, so an id past its limit is answered 400 with the id rule, not 414.
+ */
+const MAX_PARAM_LENGTH = 4 * MAX_RUN_ID_LENGTH;
 
 /** Builds the HTTP app without listening, so tests drive it with `app.inject()`. It enqueues and never runs a handler. */
 export function buildApp(deps: AppDeps) {
@@ -47,6 +52,7 @@ export function buildApp(deps: AppDeps) {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     disableRequestLogging: !perRequestLogs,
     childLoggerFactory: (logger, bindings, options) => (perRequestLogs ? logger.child(bindings, options) : logger),
   }).withTypeProvider<ZodTypeProvider>();

@@ -1,3 +1,4 @@
+import { JOB_ID_RULE, MAX_JOB_ID_LENGTH } from '@drumline/core/runtime';
 import { describe, expect, it } from 'vitest';
 import { runUntilFinished, webForThisFile, withToken } from './web-harness.js';
 
@@ -97,6 +98,9 @@ describe('POST /api/jobs/:name', () => {
     ['a negative whole-number jobId', { jobId: '-42' }, 'opts.jobId'],
     ["a jobId shaped like a scheduled run's", { jobId: 'nightly@1700000000000' }, 'opts.jobId'],
     ['an empty jobId', { jobId: '' }, 'opts.jobId'],
+    ['a jobId holding a lone UTF-16 surrogate, which Redis would store as U+FFFD', { jobId: 'order-\ud800' }, 'opts.jobId'],
+    ['a jobId with a space', { jobId: 'order 42' }, 'opts.jobId'],
+    [`a jobId one character past ${MAX_JOB_ID_LENGTH}`, { jobId: 'x'.repeat(MAX_JOB_ID_LENGTH + 1) }, 'opts.jobId'],
     ['a negative delay', { delay: -1 }, 'opts.delay'],
     ['a fractional delay', { delay: 1.5 }, 'opts.delay'],
     ['a priority above 2097151, which BullMQ refuses', { priority: 2_097_152 }, 'opts.priority'],
@@ -108,6 +112,22 @@ describe('POST /api/jobs/:name', () => {
     expect(response.statusCode).toBe(400);
     expect(response.json().issues).toEqual([{ path, message: expect.any(String) }]);
     expect(await web().totalRuns()).toBe(before);
+  });
+
+  it('names the id rule when it refuses a jobId', async () => {
+    const response = await enqueue('ping', { data: {}, opts: { jobId: 'order-\udc00' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().message).toContain(JOB_ID_RULE);
+  });
+
+  it(`accepts a jobId of exactly ${MAX_JOB_ID_LENGTH} characters, and the run reads back under it`, async () => {
+    const jobId = `a${'x'.repeat(MAX_JOB_ID_LENGTH - 1)}`;
+    const response = await enqueue('ping', { data: {}, opts: { jobId } });
+    expect(response.statusCode).toBe(202);
+    expect(response.json().id).toBe(jobId);
+    const run = await web().app.inject({ method: 'GET', url: `/api/jobs/ping/runs/${jobId}`, headers: withToken });
+    expect(run.statusCode).toBe(200);
+    expect(run.json().id).toBe(jobId);
   });
 
   it('accepts the highest BullMQ priority, 2097151', async () => {

@@ -1,5 +1,6 @@
-import { codeScheduleRecords, parseScheduledRunId, ScheduleStore } from '@drumline/core/runtime';
+import { codeScheduleRecords, MAX_SCHEDULE_ID_LENGTH, parseScheduledRunId, SCHEDULE_ID_RULE, ScheduleStore } from '@drumline/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { keyspaceChanges, snapshotKeyspace } from '../../../tests/support/keyspace.js';
 import { webForThisFile, withToken } from './web-harness.js';
 
 const web = webForThisFile('web-schedules');
@@ -126,6 +127,44 @@ describe('PUT /api/schedules/:id', () => {
     expect(put.json()).toMatchObject({ error: 'DRUMLINE_CODE_OWNED_SCHEDULE', message: expect.stringMatching(/cleanup-sessions/) });
     expect((await call('DELETE', '/cleanup-sessions')).statusCode).toBe(409);
     expect(await store().get('cleanup-sessions')).toEqual(before);
+  });
+});
+
+describe(`ids up to ${MAX_SCHEDULE_ID_LENGTH} characters`, () => {
+  const longest = `L${'o'.repeat(MAX_SCHEDULE_ID_LENGTH - 1)}`;
+
+  it('work on every per-id route, and so does the manual run id made for the longest one', async () => {
+    expect((await call('PUT', `/${longest}`, { job: 'ping', every: '1h' })).statusCode).toBe(201);
+    expect((await call('GET', `/${longest}`)).statusCode).toBe(200);
+    expect((await call('POST', `/${longest}/pause`)).json()).toMatchObject({ id: longest, paused: true });
+    expect((await call('POST', `/${longest}/resume`)).json()).toMatchObject({ id: longest, paused: false });
+    const triggered = await call('POST', `/${longest}/trigger`);
+    expect(triggered.statusCode).toBe(202);
+    const runId: string = triggered.json().id;
+    expect(runId.length).toBeGreaterThan(MAX_SCHEDULE_ID_LENGTH + 13);
+    const run = await web().app.inject({ method: 'GET', url: `/api/jobs/ping/runs/${runId}`, headers: withToken });
+    expect(run.statusCode).toBe(200);
+    expect(run.json()).toMatchObject({ id: runId, scheduleId: longest, manual: true });
+    expect((await call('DELETE', `/${longest}`)).statusCode).toBe(204);
+  });
+
+  it.each([
+    ['PUT', ''],
+    ['GET', ''],
+    ['DELETE', ''],
+    ['POST', '/pause'],
+    ['POST', '/resume'],
+    ['POST', '/trigger'],
+  ] as const)(`%s /api/schedules/<id>%s refuses an id past ${MAX_SCHEDULE_ID_LENGTH} characters or outside the alphabet with 400 naming the id rule, and writes nothing`, async (method, action) => {
+    const before = await snapshotKeyspace(web().app.redis, web().queues.prefix);
+    for (const id of [`${longest}x`, 'x'.repeat(1024), 'team@berlin', 'caf%C3%A9']) {
+      const response = await call(method, `/${id}${action}`, method === 'PUT' ? { job: 'ping', every: '1h' } : undefined);
+      expect(response.statusCode, id).toBe(400);
+      expect(response.json().issues, id).toEqual([{ path: 'id', message: `must be ${SCHEDULE_ID_RULE}` }]);
+    }
+    // A lone surrogate cannot even be spelt in a URL: its UTF-8 is invalid, and Fastify refuses the path.
+    expect((await call(method, `/a%ED%A0%80${action}`)).statusCode).toBe(400);
+    expect(keyspaceChanges(before, await snapshotKeyspace(web().app.redis, web().queues.prefix))).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { InvalidPayloadError, UnknownJobError, normalizeTiming, parseScheduledRunId, type JobDefinition } from '@drumline/core/runtime';
+import { InvalidPayloadError, UnknownJobError, jobIdSchema, normalizeTiming, type JobDefinition } from '@drumline/core/runtime';
 import { PRIORITY_LIMIT } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -15,14 +15,8 @@ const enqueueOptionsSchema = z.strictObject({
     .max(PRIORITY_LIMIT)
     .optional()
     .describe('1 is the highest priority; 0 or unset runs before any prioritized run, in FIFO order'),
-  jobId: z
-    .string()
-    .min(1)
-    .max(256)
-    // BullMQ throws on both at add time; refusing them here turns a 500 into a 400 naming the field.
-    .regex(/^[^:]*$/, "must not contain ':' (BullMQ refuses it)")
-    .regex(/^(?!-?\d+$)/, 'must not be a whole number (BullMQ keeps those for its own ids)')
-    .refine((id) => parseScheduledRunId(id) === undefined, "must not look like a scheduled run's id (`<schedule>@<ms>`)")
+  // The id alphabet of packages/core (ids.ts): no ':', no lone surrogate, no `<schedule>@<ms>` of a schedule's run.
+  jobId: jobIdSchema
     .optional()
     .describe('Idempotency key: sending the same id again returns the existing run instead of adding one'),
 });

@@ -1,4 +1,4 @@
-import { parseScheduledRunId, type JobDefinition } from '@drumline/core/runtime';
+import { parseScheduledRunId, runIdSchema, type JobDefinition } from '@drumline/core/runtime';
 import type { Job } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -111,8 +111,8 @@ export const runRoutes: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: 'One run: state, payload, result or failure, progress, logs',
         security,
-        params: z.object({ name: z.string(), id: z.string() }),
-        response: { 200: runDetailSchema, 401: errorBodySchema, 404: errorBodySchema },
+        params: z.object({ name: z.string(), id: runIdSchema }),
+        response: { 200: runDetailSchema, 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema },
       },
     },
     async (request) => {

@@ -2,6 +2,7 @@ import {
   apiScheduleRecord,
   manualRunId,
   scheduleInputSchema,
+  scheduleIdSchema,
   ScheduleStore,
   ticksAfter,
   UnknownScheduleError,
@@ -15,7 +16,7 @@ import { z } from 'zod';
 import { errorBodySchema } from '../plugins/error-handler.js';
 
 const NEXT_RUNS = 5;
-export const idParams = z.object({ id: z.string().min(1).max(128) });
+export const idParams = z.object({ id: scheduleIdSchema });
 
 const lastRunSchema = z
   .object({
