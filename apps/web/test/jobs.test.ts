@@ -1,5 +1,6 @@
 import { JOB_ID_RULE, MAX_JOB_ID_LENGTH } from '@drumline/core/runtime';
 import { describe, expect, it } from 'vitest';
+import { MAX_BODY_DEPTH } from '../src/app.js';
 import { runUntilFinished, webForThisFile, withToken } from './web-harness.js';
 
 const email = { to: 'ada@example.com', subject: 'Welcome', body: 'Hello Ada' };
@@ -76,6 +77,37 @@ describe('POST /api/jobs/:name', () => {
       url: '/api/jobs/send-email',
       headers: { ...withToken, 'content-type': 'application/json' },
       payload: '{"data": ',
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: expect.stringMatching(/^FST_/), message: expect.any(String) });
+  });
+
+  /** `{"data":{"note":"x","deep":[[...]]}}`: the nesting sits in a field ping's schema strips. */
+  const nestedBody = (depth: number) => `{"data":{"note":"x","deep":${'['.repeat(depth - 2)}${']'.repeat(depth - 2)}}}`;
+
+  it(`refuses a body nesting deeper than ${MAX_BODY_DEPTH} levels with 400, even in a field the schema strips, and enqueues nothing`, async () => {
+    const before = await web().totalRuns();
+    for (const depth of [MAX_BODY_DEPTH + 1, 10_000, 200_000]) {
+      const response = await web().app.inject({ method: 'POST', url: '/api/jobs/ping', headers: { ...withToken, 'content-type': 'application/json' }, payload: nestedBody(depth) });
+      expect(response.statusCode, `depth ${depth}`).toBe(400);
+      expect(response.json()).toEqual({ error: 'DRUMLINE_BODY_TOO_DEEP', message: expect.stringContaining(`${MAX_BODY_DEPTH} levels`) });
+    }
+    expect(await web().totalRuns()).toBe(before);
+  });
+
+  it(`takes a body nesting exactly ${MAX_BODY_DEPTH} levels, and counts brackets inside strings as text`, async () => {
+    const atLimit = await web().app.inject({ method: 'POST', url: '/api/jobs/ping', headers: { ...withToken, 'content-type': 'application/json' }, payload: nestedBody(MAX_BODY_DEPTH) });
+    expect(atLimit.statusCode).toBe(202);
+    const brackets = await enqueue('ping', { data: { note: `\\"${'['.repeat(150)}` } });
+    expect(brackets.statusCode).toBe(202);
+  });
+
+  it('refuses a body with a __proto__ key with 400, as Fastify does', async () => {
+    const response = await web().app.inject({
+      method: 'POST',
+      url: '/api/jobs/ping',
+      headers: { ...withToken, 'content-type': 'application/json' },
+      payload: '{"data":{"__proto__":{"sleepMs":1}}}',
     });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ error: expect.stringMatching(/^FST_/), message: expect.any(String) });
