@@ -6,7 +6,8 @@ import { errorBodySchema } from '../plugins/error-handler.js';
 
 export const MAX_BULK_ITEMS = 1000;
 
-const enqueueOptionsSchema = z.strictObject({
+/** `opts` of an enqueue; Bull Board's add-job form checks its options with the same rules (dashboard.ts). */
+export const enqueueOptionsSchema = z.strictObject({
   delay: z.int().min(0).optional().describe('Start no sooner than this many ms from now'),
   priority: z
     .int()
