@@ -169,6 +169,15 @@ describe(`ids up to ${MAX_SCHEDULE_ID_LENGTH} characters`, () => {
 });
 
 describe('DELETE /api/schedules/:id', () => {
+  it('answers 404 for an unknown id and writes nothing, not even the flag for the leader', async () => {
+    const before = await snapshotKeyspace(web().app.redis, web().queues.prefix);
+    const response = await call('DELETE', '/never-was');
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ error: 'DRUMLINE_UNKNOWN_SCHEDULE' });
+    expect(await web().app.redis.sismember(store().keys.schedulesChanged, 'never-was')).toBe(0);
+    expect(keyspaceChanges(before, await snapshotKeyspace(web().app.redis, web().queues.prefix))).toEqual([]);
+  });
+
   it('deletes an API schedule with 204, after which it is 404', async () => {
     await call('PUT', '/short-lived', { job: 'ping', every: '5m' });
     const response = await call('DELETE', '/short-lived');
