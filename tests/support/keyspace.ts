@@ -1,10 +1,30 @@
 import type { Redis } from 'ioredis';
 
-/** Every key under `<prefix>:`, with its serialized value (DUMP) and whether it has a TTL. */
+/** Every key under `<prefix>:`, with its type, its value in a canonical form, and whether it has a TTL. */
 export type KeyspaceSnapshot = Map<string, string>;
 
-/** SCANs `<prefix>:*` and DUMPs each key in one pipeline: equal snapshots mean nothing under the prefix was written. */
-export async function snapshotKeyspace(redis: Redis, prefix: string): Promise<KeyspaceSnapshot> {
+/**
+ * The commands that read a key of each type whole. Not DUMP: a large hash or set is a hash table
+ * whose serialized order changes when Redis rehashes it, which even a read can set off.
+ */
+function readWhole(pipeline: ReturnType<Redis['pipeline']>, type: string, key: string): void {
+  if (type === 'string') pipeline.getBuffer(key);
+  else if (type === 'hash') pipeline.hgetall(key);
+  else if (type === 'set') pipeline.smembers(key);
+  else if (type === 'zset') pipeline.zrange(key, 0, -1, 'WITHSCORES');
+  else if (type === 'list') pipeline.lrange(key, 0, -1);
+  else if (type === 'stream') pipeline.xrange(key, '-', '+');
+  else pipeline.dumpBuffer(key);
+}
+
+function canonical(type: string, value: unknown): string {
+  if (type === 'hash') return JSON.stringify(Object.entries(value as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  if (type === 'set') return JSON.stringify([...(value as string[])].sort());
+  if (Buffer.isBuffer(value)) return value.toString('base64');
+  return JSON.stringify(value);
+}
+
+async function scanKeys(redis: Redis, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   let cursor = '0';
   do {
@@ -12,16 +32,27 @@ export async function snapshotKeyspace(redis: Redis, prefix: string): Promise<Ke
     keys.push(...found);
     cursor = next;
   } while (cursor !== '0');
-  keys.sort();
-  const pipeline = redis.pipeline();
-  for (const key of keys) pipeline.dumpBuffer(key).pttl(key);
-  const replies = (await pipeline.exec()) ?? [];
+  return [...new Set(keys)].sort();
+}
+
+/** SCANs `<prefix>:*` and reads every key whole: equal snapshots mean nothing under the prefix was written. */
+export async function snapshotKeyspace(redis: Redis, prefix: string): Promise<KeyspaceSnapshot> {
+  const keys = await scanKeys(redis, prefix);
+  const typesPipeline = redis.pipeline();
+  for (const key of keys) typesPipeline.type(key).pttl(key);
+  const typeReplies = (await typesPipeline.exec()) ?? [];
+  const types = keys.map((_, index) => String(typeReplies[2 * index]?.[1]));
+  const ttls = keys.map((_, index) => Number(typeReplies[2 * index + 1]?.[1]));
+  const valuesPipeline = redis.pipeline();
+  keys.forEach((key, index) => readWhole(valuesPipeline, types[index] as string, key));
+  const values = (await valuesPipeline.exec()) ?? [];
   const snapshot: KeyspaceSnapshot = new Map();
   keys.forEach((key, index) => {
-    const dump = replies[2 * index]?.[1] as Buffer | null;
-    const ttl = replies[2 * index + 1]?.[1] as number;
-    // A key deleted between the SCAN and the DUMP is left out, as if the scan had missed it.
-    if (dump) snapshot.set(key, `${ttl >= 0 ? 'expiring' : 'persistent'} ${dump.toString('base64')}`);
+    const type = types[index] as string;
+    // A key deleted between the SCAN and the reads is left out, as if the scan had missed it.
+    if (type === 'none') return;
+    const ttl = ttls[index] as number;
+    snapshot.set(key, `${type} ${ttl >= 0 ? 'expiring' : 'persistent'} ${canonical(type, values[index]?.[1])}`);
   });
   return snapshot;
 }
