@@ -10,6 +10,11 @@ function enqueue(name: string, body: unknown) {
   return web().app.inject({ method: 'POST', url: `/api/jobs/${name}`, headers: withToken, payload: body as object });
 }
 
+/** Sends `text` as the JSON body as it is, for bodies JSON.stringify would not write. */
+function enqueueText(name: string, text: string) {
+  return web().app.inject({ method: 'POST', url: `/api/jobs/${name}`, headers: { ...withToken, 'content-type': 'application/json' }, payload: text });
+}
+
 function enqueueBulk(name: string, items: unknown[]) {
   return web().app.inject({ method: 'POST', url: `/api/jobs/${name}/bulk`, headers: withToken, payload: { items } });
 }
@@ -72,12 +77,7 @@ describe('POST /api/jobs/:name', () => {
   });
 
   it('refuses a body that is not JSON with 4xx in the JSON error shape', async () => {
-    const response = await web().app.inject({
-      method: 'POST',
-      url: '/api/jobs/send-email',
-      headers: { ...withToken, 'content-type': 'application/json' },
-      payload: '{"data": ',
-    });
+    const response = await enqueueText('send-email', '{"data": ');
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ error: expect.stringMatching(/^FST_/), message: expect.any(String) });
   });
@@ -88,7 +88,7 @@ describe('POST /api/jobs/:name', () => {
   it(`refuses a body nesting deeper than ${MAX_BODY_DEPTH} levels with 400, even in a field the schema strips, and enqueues nothing`, async () => {
     const before = await web().totalRuns();
     for (const depth of [MAX_BODY_DEPTH + 1, 10_000, 200_000]) {
-      const response = await web().app.inject({ method: 'POST', url: '/api/jobs/ping', headers: { ...withToken, 'content-type': 'application/json' }, payload: nestedBody(depth) });
+      const response = await enqueueText('ping', nestedBody(depth));
       expect(response.statusCode, `depth ${depth}`).toBe(400);
       expect(response.json()).toEqual({ error: 'DRUMLINE_BODY_TOO_DEEP', message: expect.stringContaining(`${MAX_BODY_DEPTH} levels`) });
     }
@@ -96,19 +96,32 @@ describe('POST /api/jobs/:name', () => {
   });
 
   it(`takes a body nesting exactly ${MAX_BODY_DEPTH} levels, and counts brackets inside strings as text`, async () => {
-    const atLimit = await web().app.inject({ method: 'POST', url: '/api/jobs/ping', headers: { ...withToken, 'content-type': 'application/json' }, payload: nestedBody(MAX_BODY_DEPTH) });
+    const atLimit = await enqueueText('ping', nestedBody(MAX_BODY_DEPTH));
     expect(atLimit.statusCode).toBe(202);
     const brackets = await enqueue('ping', { data: { note: `\\"${'['.repeat(150)}` } });
     expect(brackets.statusCode).toBe(202);
   });
 
+  it.each([
+    ['a string', { data: { note: 'half \ud83d' } }, 'data.note'],
+    ['a key', { data: { 'x\udc00': 1 } }, 'data.x\udc00'],
+    ['a jobId', { data: {}, opts: { jobId: 'a\ud800' } }, 'opts.jobId'],
+  ])('refuses a lone UTF-16 surrogate in %s with 400 naming where, and enqueues nothing', async (_what, body, path) => {
+    const before = await web().totalRuns();
+    const response = await enqueue('ping', body);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'DRUMLINE_UNPAIRED_SURROGATE', issues: [{ path, message: expect.stringContaining('surrogate') }] });
+    expect(await web().totalRuns()).toBe(before);
+  });
+
+  it('takes surrogate pairs, escaped or not, and a backslash that only looks like an escape', async () => {
+    const response = await enqueueText('ping', '{"data":{"note":"\\\\ud800 \\ud83d\\ude00 \u{1F600}"}}');
+    expect(response.statusCode).toBe(202);
+    expect((await web().queueOf('ping').getJob(response.json().id))?.data).toEqual({ note: '\\ud800 \u{1F600} \u{1F600}' });
+  });
+
   it('refuses a body with a __proto__ key with 400, as Fastify does', async () => {
-    const response = await web().app.inject({
-      method: 'POST',
-      url: '/api/jobs/ping',
-      headers: { ...withToken, 'content-type': 'application/json' },
-      payload: '{"data":{"__proto__":{"sleepMs":1}}}',
-    });
+    const response = await enqueueText('ping', '{"data":{"__proto__":{"sleepMs":1}}}');
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ error: expect.stringMatching(/^FST_/), message: expect.any(String) });
   });
@@ -147,7 +160,7 @@ describe('POST /api/jobs/:name', () => {
   });
 
   it('names the id rule when it refuses a jobId', async () => {
-    const response = await enqueue('ping', { data: {}, opts: { jobId: 'order-\udc00' } });
+    const response = await enqueue('ping', { data: {}, opts: { jobId: 'order/42' } });
     expect(response.statusCode).toBe(400);
     expect(response.json().message).toContain(JOB_ID_RULE);
   });

@@ -114,6 +114,21 @@ describe('PUT /api/schedules/:id', () => {
     expect(await store().get('nightly@2')).toBeUndefined();
   });
 
+  it('refuses a lone surrogate in data with 400 and stores nothing, so later writes to the id still work', async () => {
+    const refused = await web().app.inject({
+      method: 'PUT',
+      url: '/api/schedules/half-pair',
+      headers: { ...withToken, 'content-type': 'application/json' },
+      payload: '{"job":"ping","every":"1h","data":{"note":"\\udc00"}}',
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ error: 'DRUMLINE_UNPAIRED_SURROGATE', issues: [{ path: 'data.note' }] });
+    expect(await store().get('half-pair')).toBeUndefined();
+    expect((await call('PUT', '/half-pair', { job: 'ping', every: '1h', data: { note: '\u{1F600}' } })).statusCode).toBe(201);
+    expect((await call('PUT', '/half-pair', { job: 'ping', every: '2h' })).statusCode).toBe(200);
+    expect((await call('DELETE', '/half-pair')).statusCode).toBe(204);
+  });
+
   it('refuses a missing body with 400', async () => {
     const response = await web().app.inject({ method: 'PUT', url: '/api/schedules/no-body', headers: withToken });
     expect(response.statusCode).toBe(400);
