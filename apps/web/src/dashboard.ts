@@ -14,6 +14,7 @@ export interface DashboardOptions {
 }
 
 const ADD_JOB_ROUTE = '/api/queues/:queueName/add';
+const PROMOTE_ROUTE = '/api/queues/:queueName/:jobId/promote';
 
 const keepJobs = z.union([z.boolean(), z.int().min(0), z.strictObject({ age: z.int().min(0).optional(), count: z.int().min(0).optional() })]);
 
@@ -61,7 +62,8 @@ function addJobRefusal(jobs: readonly JobDefinition[], queueName: string, body: 
  * Bull Board over every queue of the registry, and the init tasks' queue so a failed init task
  * (which holds /readyz at 503) can be found and retried. Register it with a prefix: the basic-auth hook is
  * added in this scope, before Bull Board's routes, so its page, API and static assets all sit behind it.
- * Its add-job route is checked like an enqueue through the API, answering 400 with the reason.
+ * Its add-job route is checked like an enqueue through the API, answering 400 with the reason, and
+ * promoting a run that is not delayed answers 409.
  */
 export const dashboard: FastifyPluginAsync<DashboardOptions> = async (scope, { links }) => {
   scope.addHook('onRequest', scope.requireDashboardCredentials);
@@ -76,9 +78,20 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (scope, { l
     reply.code(400).send(refused);
   };
   scope.addHook('preHandler', checkAddJob);
+  // Bull Board promotes without looking: BullMQ throws for a run that is not delayed, which it answers 500.
+  const queues = [...scope.queues.all(), ...(scope.initQueues?.all() ?? [])];
+  scope.addHook('preHandler', async (request, reply) => {
+    if (request.method !== 'PUT' || !request.routeOptions.url?.endsWith(PROMOTE_ROUTE)) return;
+    const { queueName, jobId } = request.params as { queueName: string; jobId: string };
+    const state = await queues.find((queue) => queue.name === queueName)?.getJobState(jobId);
+    // No such queue or run: Bull Board answers its own 404.
+    if (state === undefined || state === 'unknown' || state === 'delayed') return;
+    const body: ErrorBody = { error: 'DRUMLINE_NOT_DELAYED', message: `run \`${jobId}\` is ${state}: only a delayed run can be promoted` };
+    return reply.code(409).send(body);
+  });
   const serverAdapter = new FastifyAdapter().setBasePath(scope.prefix);
   createBullBoard({
-    queues: [...scope.queues.all(), ...(scope.initQueues?.all() ?? [])].map((queue) => new BullMQAdapter(queue)),
+    queues: queues.map((queue) => new BullMQAdapter(queue)),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Drumline', miscLinks: links } },
   });

@@ -86,6 +86,25 @@ describe("Bull Board's add-job route", () => {
   });
 });
 
+describe("Bull Board's promote", () => {
+  const promote = (id: string) => web().app.inject({ method: 'PUT', url: `/admin/queues/api/queues/default/${id}/promote`, headers: withDashboardLogin });
+
+  it('promotes a delayed run, and answers 409 instead of 500 for one that is not delayed, leaving it as it was', async () => {
+    await web().queues.enqueue('ping', {}, { jobId: 'later', delay: 60_000 });
+    await web().queues.enqueue('ping', {}, { jobId: 'now' });
+    expect((await promote('later')).statusCode).toBe(204);
+    expect(await web().queueOf('ping').getJobState('later')).toBe('waiting');
+    const refused = await promote('now');
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toEqual({ error: 'DRUMLINE_NOT_DELAYED', message: 'run `now` is waiting: only a delayed run can be promoted' });
+    expect(await web().queueOf('ping').getJobState('now')).toBe('waiting');
+  });
+
+  it('leaves an unknown run to Bull Board, which answers 404', async () => {
+    expect((await promote('no-such-run')).statusCode).toBe(404);
+  });
+});
+
 describe('OpenAPI document at /docs/json', () => {
   async function document() {
     const response = await web().app.inject({ method: 'GET', url: '/docs/json', headers: withDashboardLogin });
