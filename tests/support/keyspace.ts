@@ -24,11 +24,12 @@ function canonical(type: string, value: unknown): string {
   return JSON.stringify(value);
 }
 
-async function scanKeys(redis: Redis, prefix: string): Promise<string[]> {
+/** Every key matching `pattern` (SCAN's glob), sorted, each once. */
+export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
   const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     keys.push(...found);
     cursor = next;
   } while (cursor !== '0');
@@ -37,7 +38,7 @@ async function scanKeys(redis: Redis, prefix: string): Promise<string[]> {
 
 /** SCANs `<prefix>:*` and reads every key whole: equal snapshots mean nothing under the prefix was written. */
 export async function snapshotKeyspace(redis: Redis, prefix: string): Promise<KeyspaceSnapshot> {
-  const keys = await scanKeys(redis, prefix);
+  const keys = await scanKeys(redis, `${prefix}:*`);
   const typesPipeline = redis.pipeline();
   for (const key of keys) typesPipeline.type(key).pttl(key);
   const typeReplies = (await typesPipeline.exec()) ?? [];
