@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { errorBodySchema, type ErrorBody } from '../plugins/error-handler.js';
 import { pageCss, pageJs } from '../schedules-page/assets.js';
 import { renderSchedulesPage } from '../schedules-page/render.js';
-import { enqueuedSchema, idParams, ScheduleService, scheduleView } from './schedules.js';
+import { enqueuedSchema, idParams, listQuery, ScheduleService, scheduleView } from './schedules.js';
 
 export interface SchedulesPageOptions {
   /** Bull Board's base path, for links to runs and back. */
@@ -47,11 +47,11 @@ export const schedulesPage: FastifyPluginAsyncZod<SchedulesPageOptions> = async 
   const queueOf = (job: string) => scope.registry.find(job)?.queue;
   const hide = true; // Not part of the API: keep it out of the OpenAPI document.
 
-  scope.get('/', { schema: { hide } }, async (_request, reply) =>
+  scope.get('/', { schema: { hide, querystring: listQuery } }, async (request, reply) =>
     reply
       .headers(securityHeaders)
       .type('text/html; charset=utf-8')
-      .send(renderSchedulesPage(await schedules.list(), queueOf, links)),
+      .send(renderSchedulesPage(await schedules.list(request.query), queueOf, links)),
   );
   scope.get('/page.css', { schema: { hide } }, async (_request, reply) => reply.headers(securityHeaders).type('text/css; charset=utf-8').send(pageCss));
   scope.get('/page.js', { schema: { hide } }, async (_request, reply) => reply.headers(securityHeaders).type('text/javascript; charset=utf-8').send(pageJs));

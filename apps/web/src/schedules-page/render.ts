@@ -1,4 +1,4 @@
-import type { ScheduleView } from '../routes/schedules.js';
+import type { BrokenScheduleView, SchedulePage, ScheduleView } from '../routes/schedules.js';
 
 /** Makes text safe inside HTML elements and double- or single-quoted attributes. */
 export function escapeHtml(text: string): string {
@@ -85,16 +85,27 @@ function row(schedule: ScheduleView, queueOf: (job: string) => string | undefine
 </tr>`;
 }
 
-/** The whole page: a table of every schedule; page.js makes its buttons work. */
-export function renderSchedulesPage(schedules: ScheduleView[], queueOf: (job: string) => string | undefined, links: SchedulesPageLinks): string {
+function brokenRow(schedule: BrokenScheduleView): Html {
+  return html`<tr data-schedule="${schedule.id}" class="broken">
+  <td><strong>${schedule.id}</strong></td>
+  <td colspan="6"><span class="state state-failed">broken</span> <span class="muted">cannot be read: ${schedule.broken}. Fix it with PUT /api/schedules/:id, or delete it.</span></td>
+</tr>`;
+}
+
+/** A page of schedules as a table, with a link to the next page; page.js makes its buttons work. */
+export function renderSchedulesPage(page: SchedulePage, queueOf: (job: string) => string | undefined, links: SchedulesPageLinks): string {
+  const { schedules, nextCursor } = page;
+  const rows = schedules.map((schedule) => ('broken' in schedule ? brokenRow(schedule) : row(schedule, queueOf, links)));
+  const more = nextCursor === null ? html`` : html`<p><a class="next-page" href="${links.self}?cursor=${encodeURIComponent(nextCursor)}">Next page</a></p>`;
   const body =
     schedules.length > 0
       ? html`<table>
 <thead><tr><th>Schedule</th><th>Job</th><th>When</th><th>State</th><th>Next runs</th><th>Last run</th><th></th></tr></thead>
 <tbody>
-${schedules.map((schedule) => row(schedule, queueOf, links))}
+${rows}
 </tbody>
-</table>`
+</table>
+${more}`
       : html`<p class="muted">No schedules yet: declare them in packages/jobs, or PUT /api/schedules/:id.</p>`;
   return html`<!doctype html>
 <html lang="en">
