@@ -1,3 +1,4 @@
+import { runIdSchema } from '@drumline/core/runtime';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Job } from 'bullmq';
 import { z } from 'zod';
@@ -11,7 +12,8 @@ const NOT_STARTED = new Set(['waiting', 'delayed', 'prioritized', 'waiting-child
 
 const security = [{ apiToken: [] }];
 const tags = ['runs'];
-const params = z.object({ name: z.string(), id: z.string() });
+// The runs route's id rule (packages/core ids.ts): an id no run can have is a 400 naming the rule.
+const params = z.object({ name: z.string(), id: runIdSchema });
 
 /** Cancel, retry and delete one run; the lookups are the single-run route's. */
 export const runControlRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -32,7 +34,7 @@ export const runControlRoutes: FastifyPluginAsyncZod = async (app) => {
           "its AbortSignal and fails it for good with a reason starting `cancelled`, never retried. A finished run answers 409.",
         security,
         params,
-        response: { 200: z.object({ id: z.string(), state: z.enum(['cancelled', 'cancelling']) }), 404: errorBodySchema, 409: errorBodySchema },
+        response: { 200: z.object({ id: z.string(), state: z.enum(['cancelled', 'cancelling']) }), 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema },
       },
     },
     async (request) => {
@@ -61,7 +63,7 @@ export const runControlRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Run a failed run again, with its attempts reset',
         security,
         params,
-        response: { 202: z.object({ id: z.string(), state: z.literal('waiting') }), 404: errorBodySchema, 409: errorBodySchema },
+        response: { 202: z.object({ id: z.string(), state: z.literal('waiting') }), 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema },
       },
     },
     async (request, reply) => {
@@ -77,7 +79,7 @@ export const runControlRoutes: FastifyPluginAsyncZod = async (app) => {
   app.delete(
     '/:name/runs/:id',
     {
-      schema: { tags, summary: 'Remove a finished run', security, params, response: { 204: z.null(), 404: errorBodySchema, 409: errorBodySchema } },
+      schema: { tags, summary: 'Remove a finished run', security, params, response: { 204: z.null(), 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema } },
     },
     async (request, reply) => {
       const { name, id } = request.params;
