@@ -475,6 +475,8 @@ describe('the web under generated input: no 5xx, no hang, no crash, and a refuse
   it('POST /api/jobs/:name', async () => {
     const examples = [
       api('POST', '/api/jobs/ping', deepIn('stripped', 100_000)),
+      // {"data":{"stripped":[...]}} nests two levels more than its arrays: 64 in all, the limit, then 65.
+      api('POST', '/api/jobs/ping', deepIn('stripped', 62)),
       api('POST', '/api/jobs/ping', deepIn('stripped', 63)),
       api('POST', '/api/jobs/ping', '{"data":{},"opts":{"jobId":"order-\\ud800"}}'),
       api('POST', '/api/jobs/ping', `{"data":{},"opts":{"jobId":"a${'b'.repeat(MAX_JOB_ID_LENGTH - 1)}"}}`),
