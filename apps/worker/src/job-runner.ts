@@ -33,6 +33,8 @@ export interface JobRunnerOptions {
   metrics?: RunMetrics;
   /** Told of each run that failed with no attempt left (alerts). It must not throw. */
   onFinalFailure?: (failure: FinalFailure) => void;
+  /** How long a cancelled handler may go on before it is reported as ignoring its signal (default CANCEL_GRACE_MS). */
+  cancelGraceMs?: number;
 }
 
 /** A run that failed for good: its last attempt failed, or it could never succeed. */
@@ -58,8 +60,10 @@ export class JobRunner {
   private readonly running = new Set<RunContext>();
   private readonly metrics: RunMetrics | undefined;
   private readonly onFinalFailure: ((failure: FinalFailure) => void) | undefined;
+  private readonly cancelGraceMs: number;
 
   constructor(options: JobRunnerOptions) {
+    this.cancelGraceMs = options.cancelGraceMs ?? CANCEL_GRACE_MS;
     this.registry = options.registry;
     this.logger = options.logger;
     this.beforeScheduledRun = options.beforeScheduledRun;
@@ -98,7 +102,8 @@ export class JobRunner {
           return admission.result;
         }
         // A manual trigger's "tick" is when it was asked for: its wait says nothing about the schedule.
-        if (!scheduled.manual) this.metrics?.lateness.labels(scheduled.scheduleId).observe((Date.now() - scheduled.scheduledFor.getTime()) / 1000);
+        // A retry starts late by its backoff: the run's lateness is its first attempt's.
+        if (!scheduled.manual && run.attempt === 1) this.metrics?.lateness.labels(scheduled.scheduleId).observe((Date.now() - scheduled.scheduledFor.getTime()) / 1000);
       }
       startedAt = performance.now();
       const result = await this.runHandler(definition, parsed.data, run);
@@ -130,7 +135,7 @@ export class JobRunner {
 
   /**
    * Aborts this process's run `runId` of `queue`, if it holds it: the attempt fails for good at once,
-   * and a handler still going after CANCEL_GRACE_MS is reported as ignoring its signal.
+   * and a handler still going after `cancelGraceMs` is reported as ignoring its signal.
    */
   cancel(queue: string, runId: string, reason: string): boolean {
     for (const run of this.running) {
@@ -138,7 +143,8 @@ export class JobRunner {
       run.stop(new RunCancelledError(reason));
       const settled = run.handlerSettled;
       if (settled) {
-        const report = setTimeout(() => run.logger.error({ graceMs: CANCEL_GRACE_MS }, 'the handler ignores its cancel signal: it is still running; pass `signal` to what it awaits'), CANCEL_GRACE_MS);
+        const graceMs = this.cancelGraceMs;
+        const report = setTimeout(() => run.logger.error({ graceMs }, 'the handler ignores its cancel signal: it is still running; pass `signal` to what it awaits'), graceMs);
         report.unref();
         void settled.then(() => clearTimeout(report));
       }
