@@ -4,6 +4,7 @@ import {
   manualRunId,
   scheduledRunId,
   scheduleInputSchema,
+  scheduleIdSchema,
   ScheduleStore,
   ticksAfter,
   UnknownScheduleError,
@@ -22,7 +23,7 @@ import { cancelRun, findRun } from '../run-control.js';
 import { errorBodySchema } from '../plugins/error-handler.js';
 
 const NEXT_RUNS = 5;
-export const idParams = z.object({ id: z.string().min(1).max(128) });
+export const idParams = z.object({ id: scheduleIdSchema });
 
 const lastRunSchema = z
   .object({
@@ -76,8 +77,12 @@ export const schedulePage = z.object({
 });
 export type SchedulePage = z.infer<typeof schedulePage>;
 
-/** Views are built in slices, so a page of schedules never holds the event loop for long. */
-const VIEWS_PER_SLICE = 25;
+/**
+ * Views are built in slices of this many ms, so a page never holds the event loop for long: a view
+ * is microseconds once its schedule's next runs are known, but a rare cron's first ones in a zone
+ * not seen before may take a few ms (Temporal finds that zone's transitions).
+ */
+const SLICE_MS = 10;
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8');
 
@@ -161,8 +166,12 @@ export class ScheduleService {
     ]);
     const now = Date.now();
     const schedules: SchedulePage['schedules'] = [];
+    let sliceStart = performance.now();
     for (const [index, id] of pageIds.entries()) {
-      if (index > 0 && index % VIEWS_PER_SLICE === 0) await yieldToEventLoop();
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
       const json = raw[index];
       if (json === null || json === undefined) continue;
       try {
