@@ -1,0 +1,198 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploymentForThisFile } from '../../../tests/support/deployment.js';
+import { freePort } from '../../../tests/support/processes.js';
+import {
+  createClient,
+  InvalidRequestError,
+  isBroken,
+  NetworkError,
+  NotFoundError,
+  RequestTimeoutError,
+  ServerError,
+  UnauthorizedError,
+  type DrumlineClient,
+} from '../src/index.js';
+import { FaultProxy } from './fault-proxy.js';
+
+// The client against the real web and a real worker, each its own process on real Redis. Runs use
+// `ping`, the smoke-test job that ships (the end-to-end tests use it too); the type tests use
+// fixture jobs of their own (client.test-d.ts).
+const deployment = deploymentForThisFile('client', { workers: 1 });
+let drumline: DrumlineClient;
+let proxy: FaultProxy;
+
+beforeAll(async () => {
+  drumline = createClient({ url: deployment().url, token: deployment().token });
+  proxy = await FaultProxy.start(deployment().url);
+});
+
+afterAll(async () => {
+  await proxy?.close();
+});
+
+/** A client that goes through the fault proxy, retrying quickly. */
+function throughProxy(options: { retries?: number; timeoutMs?: number } = {}) {
+  return createClient({ url: proxy.url, token: deployment().token, retries: options.retries ?? 2, timeoutMs: options.timeoutMs ?? 5_000 });
+}
+
+async function putSchedule(id: string, body: object): Promise<void> {
+  const response = await fetch(`${deployment().url}/api/schedules/${id}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${deployment().token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(response.status, await response.text()).toBe(201);
+}
+
+describe('enqueue and read runs', () => {
+  it('enqueues a run and waitForRun resolves with it completed and what the handler returned', async () => {
+    const run = await drumline.enqueue('ping', { note: 'from the client' });
+    expect(run).toMatchObject({ name: 'ping', queue: 'default', duplicate: false });
+    const finished = await drumline.waitForRun('ping', run.id, { timeoutMs: 30_000 });
+    expect(finished).toMatchObject({ id: run.id, state: 'completed', data: { note: 'from the client' }, attemptsMade: 1 });
+    expect(finished.returnValue).toMatchObject({ note: 'from the client', pid: deployment().workers[0]?.pid });
+  });
+
+  it('waitForRun resolves with the run as it is when the deadline comes first', async () => {
+    const run = await drumline.enqueue('ping', {}, { delay: 600_000 });
+    const current = await drumline.waitForRun('ping', run.id, { timeoutMs: 200 });
+    expect(current).toMatchObject({ id: run.id, state: 'delayed' });
+  });
+
+  it('enqueues a jobId once: the same id again answers the existing run', async () => {
+    const first = await drumline.enqueue('ping', { note: 'once' }, { jobId: 'client-once', delay: 600_000 });
+    const again = await drumline.enqueue('ping', { note: 'twice' }, { jobId: 'client-once', delay: 600_000 });
+    expect(again.id).toBe(first.id);
+    expect((await drumline.getRun('ping', 'client-once')).data).toEqual({ note: 'once' });
+  });
+
+  it('enqueues many runs at once with bulk', async () => {
+    const runs = await drumline.bulk('ping', [{ data: { note: 'a' } }, { data: { note: 'b' }, opts: { delay: 600_000 } }]);
+    expect(runs).toMatchObject({ name: 'ping', queue: 'default' });
+    expect(runs.ids).toHaveLength(2);
+    const second = await drumline.getRun('ping', runs.ids[1] as string);
+    expect(second).toMatchObject({ state: 'delayed', data: { note: 'b' } });
+  });
+
+  it('lists runs by state, page after page', async () => {
+    const delayed = await drumline.bulk('ping', [1, 2, 3].map((n) => ({ data: { note: `listed ${n}` }, opts: { delay: 600_000 } })));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await drumline.listRuns('ping', { state: 'delayed', limit: 2, ...(cursor ? { cursor } : {}) });
+      expect(page.runs.every((run) => run.state === 'delayed')).toBe(true);
+      seen.push(...page.runs.map((run) => run.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(expect.arrayContaining(delayed.ids));
+  });
+
+  it('lists every job the deployment defines', async () => {
+    const jobs = await drumline.jobs();
+    expect(jobs.map((job) => job.name)).toContain('ping');
+    expect(jobs.find((job) => job.name === 'ping')).toMatchObject({ queue: 'default', payloadSchema: expect.objectContaining({ type: 'object' }) });
+  });
+});
+
+describe('typed errors', () => {
+  it('refuses an invalid payload with InvalidRequestError naming the field, and enqueues nothing', async () => {
+    const before = await drumline.listRuns('ping', { state: 'waiting', limit: 100 });
+    const error = await drumline.enqueue('ping', { sleepMs: -1 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect(error).toMatchObject({ status: 400, apiCode: 'DRUMLINE_INVALID_PAYLOAD', code: 'DRUMLINE_CLIENT_INVALID_REQUEST' });
+    expect((error as InvalidRequestError).issues).toEqual([expect.objectContaining({ path: 'data.sleepMs' })]);
+    expect((await drumline.listRuns('ping', { state: 'waiting', limit: 100 })).runs.length).toBe(before.runs.length);
+  });
+
+  it('throws NotFoundError for an unknown job, run or schedule, with the API code saying which', async () => {
+    await expect(drumline.enqueue('no-such-job', {})).rejects.toMatchObject({ name: 'NotFoundError', status: 404, apiCode: 'DRUMLINE_UNKNOWN_JOB' });
+    await expect(drumline.getRun('ping', 'no-such-run')).rejects.toMatchObject({ name: 'NotFoundError', apiCode: 'DRUMLINE_RUN_NOT_FOUND' });
+    await expect(drumline.schedules.get('no-such-schedule')).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('throws UnauthorizedError for a wrong token', async () => {
+    const stranger = createClient({ url: deployment().url, token: 'not-the-token-at-all' });
+    await expect(stranger.jobs()).rejects.toBeInstanceOf(UnauthorizedError);
+  });
+
+  it('throws NetworkError when nothing listens at the url', async () => {
+    const nowhere = createClient({ url: `http://127.0.0.1:${await freePort()}`, token: 't', retries: 0 });
+    await expect(nowhere.jobs()).rejects.toBeInstanceOf(NetworkError);
+  });
+
+  it('throws RequestTimeoutError when the answer does not come within timeoutMs', async () => {
+    proxy.inject('hang');
+    await expect(throughProxy({ retries: 0, timeoutMs: 300 }).jobs()).rejects.toBeInstanceOf(RequestTimeoutError);
+  });
+});
+
+describe('retries', () => {
+  it('retries a read after a 503 and a lost answer, and returns the real answer', async () => {
+    proxy.inject('unavailable', 'drop-answer');
+    const seen = proxy.requests.length;
+    const jobs = await throughProxy().jobs();
+    expect(jobs.map((job) => job.name)).toContain('ping');
+    expect(proxy.requests.slice(seen)).toEqual(['GET /api/jobs', 'GET /api/jobs', 'GET /api/jobs']);
+  });
+
+  it('retries an enqueue with a jobId whose answer was lost, and the run exists once', async () => {
+    proxy.inject('drop-answer');
+    const seen = proxy.requests.length;
+    const run = await throughProxy().enqueue('ping', { note: 'lost answer' }, { jobId: 'client-lost-answer', delay: 600_000 });
+    expect(run.id).toBe('client-lost-answer');
+    expect(proxy.requests.slice(seen)).toHaveLength(2);
+    const listed = (await drumline.listRuns('ping', { state: 'delayed', limit: 100 })).runs.filter((listedRun) => listedRun.data && (listedRun.data as { note?: string }).note === 'lost answer');
+    expect(listed.map((listedRun) => listedRun.id)).toEqual(['client-lost-answer']);
+  });
+
+  it('never retries an enqueue without a jobId, which could enqueue twice', async () => {
+    proxy.inject('unavailable');
+    const seen = proxy.requests.length;
+    await expect(throughProxy().enqueue('ping', { note: 'not retried' })).rejects.toBeInstanceOf(ServerError);
+    expect(proxy.requests.slice(seen)).toEqual(['POST /api/jobs/ping']);
+  });
+
+  it('gives up after `retries` retries with the last error', async () => {
+    proxy.inject('unavailable', 'unavailable', 'unavailable');
+    const seen = proxy.requests.length;
+    await expect(throughProxy({ retries: 2 }).jobs()).rejects.toMatchObject({ name: 'ServerError', status: 503, apiCode: 'PROXY_UNAVAILABLE' });
+    expect(proxy.requests.slice(seen)).toHaveLength(3);
+  });
+});
+
+describe('schedules', () => {
+  it('lists, shows, pauses and resumes a schedule', async () => {
+    await putSchedule('client-hourly', { job: 'ping', every: '1h', data: { note: 'hourly' } });
+    const listed = [];
+    for await (const schedule of drumline.schedules.all({ pageSize: 1 })) listed.push(schedule);
+    const mine = listed.find((schedule) => schedule.id === 'client-hourly');
+    expect(mine && !isBroken(mine) ? mine : undefined).toMatchObject({ job: 'ping', owner: 'api', spec: { every: 3_600_000 }, paused: false });
+    expect(await drumline.schedules.pause('client-hourly')).toMatchObject({ paused: true, nextRuns: [] });
+    expect((await drumline.schedules.get('client-hourly')).paused).toBe(true);
+    const resumed = await drumline.schedules.resume('client-hourly');
+    expect(resumed.paused).toBe(false);
+    expect(resumed.nextRuns).toHaveLength(5);
+  });
+
+  it("triggers a run now with the schedule's data", async () => {
+    await putSchedule('client-trigger', { job: 'ping', every: '1d', data: { note: 'triggered' } });
+    const run = await drumline.schedules.trigger('client-trigger');
+    expect(run).toMatchObject({ name: 'ping', queue: 'default' });
+    const finished = await drumline.waitForRun('ping', run.id, { timeoutMs: 30_000 });
+    expect(finished).toMatchObject({ state: 'completed', scheduleId: 'client-trigger', manual: true, data: { note: 'triggered' } });
+  });
+});
+
+describe('the built package', () => {
+  it('imports nothing but Node built-ins at run time: no handler, no Drumline package, no dependency', () => {
+    const dist = new URL('../dist/', import.meta.url);
+    const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.js'));
+    expect(files).toContain('index.js');
+    // Statements at the start of a line, as tsc writes them: the JSDoc's `import type` example is not one.
+    const statement = /^(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]|^import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm;
+    const imports = files.flatMap((file) => [...readFileSync(new URL(file, dist), 'utf8').matchAll(statement)].map((match) => match[1] ?? match[2] ?? match[3]));
+    expect(imports).toContain('node:timers/promises');
+    expect(imports.filter((specifier) => !specifier?.startsWith('node:') && !specifier?.startsWith('.'))).toEqual([]);
+  });
+});
