@@ -12,6 +12,7 @@ import { queuesPlugin } from './plugins/queues.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { runControlRoutes } from './routes/run-control.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { schedulesPage } from './routes/schedules-page.js';
@@ -68,6 +69,7 @@ export function buildApp(deps: AppDeps) {
       api.setNotFoundHandler(handleNotFound);
       await api.register(jobRoutes, { prefix: '/jobs' });
       await api.register(runRoutes, { prefix: '/jobs' });
+      await api.register(runControlRoutes, { prefix: '/jobs' });
       await api.register(scheduleRoutes, { prefix: '/schedules' });
     },
     { prefix: '/api' },

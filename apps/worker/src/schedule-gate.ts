@@ -60,9 +60,14 @@ export class ScheduleGate {
       if (!run.manual && claim.paused) return this.skip(run, runId, nowMs, 'paused');
       if (claim.entry === 'locked') return claim.record.overlap === 'queue' ? { action: 'wait' } : this.skip(run, runId, nowMs, 'overlap');
       if (claim.entry === 'entered') return this.admit(run, claim.record, active);
-      if (isMisfiredRun(claim.record, tickMs, nowMs)) return this.skip(run, runId, nowMs, 'missed');
+      if (isMisfiredRun(claim.record, tickMs, nowMs) && !(await this.backfilled(runId))) return this.skip(run, runId, nowMs, 'missed');
       enterAs = active;
     }
+  }
+
+  /** Added by a backfill: late by design, so never dropped as misfired. Asked only of late runs. */
+  private async backfilled(runId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.backfilled(runId))) === 1;
   }
 
   /** Claims the tick; with `active`, also takes the overlap lock and records the run as active, in the same script. */

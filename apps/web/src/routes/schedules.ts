@@ -1,10 +1,13 @@
 import {
   apiScheduleRecord,
+  InvalidScheduleError,
   manualRunId,
+  scheduledRunId,
   scheduleInputSchema,
   ScheduleStore,
   ticksAfter,
   UnknownScheduleError,
+  type JobDefinition,
   type LastRun,
   type Overdue,
   type ScheduleRecord,
@@ -13,6 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { SchedulePausedError } from '../errors/schedule-paused-error.js';
 import { errorBodySchema } from '../plugins/error-handler.js';
 
 const NEXT_RUNS = 5;
@@ -109,6 +113,21 @@ export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun |
 }
 
 export const enqueuedSchema = z.object({ id: z.string(), name: z.string(), queue: z.string() });
+
+/** The most ticks one backfill may enqueue. */
+export const MAX_BACKFILL_TICKS = 1000;
+/** How long a backfilled run is known as one, so a worker does not drop it as misfired: a week. */
+const BACKFILL_MARK_SECONDS = 7 * 86_400;
+export const backfillBody = z.strictObject({
+  from: z.iso.datetime({ offset: true }).describe('First instant of the range (ISO 8601), included'),
+  to: z.iso.datetime({ offset: true }).describe('Last instant of the range (ISO 8601), included; not in the future'),
+});
+export const backfillSchema = z.object({
+  ticks: z.number().describe('Ticks of the schedule in the range'),
+  enqueued: z.number().describe('Runs added, one per tick, in tick order'),
+  skipped: z.number().describe('Ticks whose run exists already, or ran within the last hour'),
+});
+export type Backfill = z.infer<typeof backfillSchema>;
 export type EnqueuedRun = z.infer<typeof enqueuedSchema>;
 
 /**
@@ -172,6 +191,43 @@ export class ScheduleService {
     return this.get(id);
   }
 
+  /**
+   * Runs each tick of the schedule in [from, to] once, with the ids the scheduler gives them, so a
+   * tick whose run exists (or ran within the claim's hour) is not run again. Runs are added in tick
+   * order; the worker applies the schedule's overlap policy as for any tick, but not its misfire
+   * policy: a backfilled run is late by design. Refused ranges write nothing.
+   * @throws UnknownScheduleError, SchedulePausedError, InvalidScheduleError
+   */
+  async backfill(id: string, range: { from: string; to: string }, now = Date.now()): Promise<Backfill> {
+    const record = await this.store.get(id);
+    if (!record) throw new UnknownScheduleError(id);
+    if (await this.store.isPaused(id)) throw new SchedulePausedError(id);
+    const [from, to] = [Date.parse(range.from), Date.parse(range.to)];
+    const refuse = (path: 'from' | 'to' | 'job', message: string): never => {
+      throw new InvalidScheduleError([{ path, message }]);
+    };
+    if (to < from) refuse('to', '`to` must not be before `from`');
+    if (to > now) refuse('to', '`to` must not be in the future: the scheduler runs those ticks itself');
+    const ticks = ticksAfter(record.timing, from - 1, MAX_BACKFILL_TICKS + 1, to);
+    if (ticks.length > MAX_BACKFILL_TICKS) refuse('to', `the range holds more than ${MAX_BACKFILL_TICKS} ticks: backfill it in parts`);
+    const job = this.app.registry.find(record.job);
+    if (!job) refuse('job', `schedule \`${id}\` names job \`${record.job}\`, which the code no longer defines`);
+    const queue = this.app.queues.queueOf(job as JobDefinition);
+    const runIds = ticks.map((tick) => scheduledRunId(id, tick));
+    const { keys } = this.app;
+    const known = this.app.redis.pipeline();
+    for (const runId of runIds) known.exists(queue.toKey(runId), keys.tickClaim(runId));
+    const found = (await known.exec()) ?? [];
+    const missing = runIds.filter((_, index) => Number(found[index]?.[1] ?? 0) === 0);
+    if (missing.length > 0) {
+      const mark = this.app.redis.pipeline();
+      for (const runId of missing) mark.set(keys.backfilled(runId), String(now), 'EX', BACKFILL_MARK_SECONDS);
+      await mark.exec();
+      await this.app.queues.addBulk(job as JobDefinition, missing.map((runId) => ({ data: record.data, options: { jobId: runId } })));
+    }
+    return { ticks: ticks.length, enqueued: missing.length, skipped: ticks.length - missing.length };
+  }
+
   /** Enqueues one run now with the schedule's data, beside its ticks ("run now"). @throws UnknownScheduleError */
   async trigger(id: string): Promise<EnqueuedRun> {
     const record = await this.store.get(id);
@@ -213,6 +269,20 @@ export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
       async (request) => schedules.setPaused(request.params.id, paused),
     );
   }
+
+  app.post(
+    '/:id/backfill',
+    {
+      schema: {
+        tags,
+        summary: `Run each tick of a past range once (at most ${MAX_BACKFILL_TICKS} ticks)`,
+        params: idParams,
+        body: backfillBody,
+        response: { 202: backfillSchema, 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await schedules.backfill(request.params.id, request.body)),
+  );
 
   app.post(
     '/:id/trigger',
