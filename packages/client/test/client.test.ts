@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploymentForThisFile } from '../../../tests/support/deployment.js';
 import { freePort } from '../../../tests/support/processes.js';
 import {
+  ConflictError,
   createClient,
   InvalidRequestError,
   isBroken,
@@ -161,6 +162,46 @@ describe('retries', () => {
   });
 });
 
+describe('run control', () => {
+  it('cancels a run that has not started: it is removed', async () => {
+    const run = await drumline.enqueue('ping', {}, { delay: 600_000 });
+    expect(await drumline.cancel('ping', run.id)).toEqual({ id: run.id, state: 'cancelled' });
+    await expect(drumline.getRun('ping', run.id)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('cancels an active run: its worker aborts it and it ends failed as cancelled', async () => {
+    const run = await drumline.enqueue('ping', { sleepMs: 120_000 });
+    await expect.poll(async () => (await drumline.getRun('ping', run.id)).state, { timeout: 30_000 }).toBe('active');
+    expect(await drumline.cancel('ping', run.id)).toEqual({ id: run.id, state: 'cancelling' });
+    const ended = await drumline.waitForRun('ping', run.id, { timeoutMs: 30_000 });
+    expect(ended).toMatchObject({ state: 'failed', attemptsMade: 1 });
+    expect(ended.failedReason).toMatch(/^cancelled/);
+  });
+
+  it('retries a failed run, which runs again, and refuses with ConflictError to cancel it once finished or to retry a completed run', async () => {
+    const run = await drumline.enqueue('ping', { failWith: 'client retry test' });
+    const failed = await drumline.waitForRun('ping', run.id, { timeoutMs: 30_000 });
+    expect(failed).toMatchObject({ state: 'failed', failedReason: 'client retry test', attemptsMade: 3 });
+    await expect(drumline.cancel('ping', run.id)).rejects.toMatchObject({ name: 'ConflictError', status: 409 });
+    expect(await drumline.retry('ping', run.id)).toEqual({ id: run.id, state: 'waiting' });
+    const again = await drumline.waitForRun('ping', run.id, { timeoutMs: 30_000 });
+    expect(again).toMatchObject({ state: 'failed', failedReason: 'client retry test', attemptsMade: 3 });
+
+    const completed = await drumline.enqueue('ping', {});
+    expect((await drumline.waitForRun('ping', completed.id, { timeoutMs: 30_000 })).state).toBe('completed');
+    await expect(drumline.retry('ping', completed.id)).rejects.toBeInstanceOf(ConflictError);
+  });
+
+  it('deletes a finished run, and refuses an unfinished one with ConflictError', async () => {
+    const run = await drumline.enqueue('ping', {});
+    await drumline.waitForRun('ping', run.id, { timeoutMs: 30_000 });
+    await drumline.deleteRun('ping', run.id);
+    await expect(drumline.getRun('ping', run.id)).rejects.toBeInstanceOf(NotFoundError);
+    const waiting = await drumline.enqueue('ping', {}, { delay: 600_000 });
+    await expect(drumline.deleteRun('ping', waiting.id)).rejects.toBeInstanceOf(ConflictError);
+  });
+});
+
 describe('schedules', () => {
   it('lists, shows, pauses and resumes a schedule', async () => {
     await putSchedule('client-hourly', { job: 'ping', every: '1h', data: { note: 'hourly' } });
@@ -181,6 +222,29 @@ describe('schedules', () => {
     expect(run).toMatchObject({ name: 'ping', queue: 'default' });
     const finished = await drumline.waitForRun('ping', run.id, { timeoutMs: 30_000 });
     expect(finished).toMatchObject({ state: 'completed', scheduleId: 'client-trigger', manual: true, data: { note: 'triggered' } });
+  });
+});
+
+describe('backfill', () => {
+  it("runs each tick of a past range once: a second backfill of it enqueues nothing and skips them all", async () => {
+    await putSchedule('client-backfill', { job: 'ping', every: '1h', data: { note: 'backfilled' } });
+    const hour = 3_600_000;
+    const to = new Date(Math.floor(Date.now() / hour) * hour - hour);
+    const from = new Date(to.getTime() - 2 * hour);
+    expect(await drumline.schedules.backfill('client-backfill', { from, to })).toEqual({ ticks: 3, enqueued: 3, skipped: 0 });
+    expect(await drumline.schedules.backfill('client-backfill', { from: from.toISOString(), to: to.toISOString() })).toEqual({ ticks: 3, enqueued: 0, skipped: 3 });
+    const runs = await Promise.all([0, 1, 2].map((n) => drumline.waitForRun('ping', `client-backfill@${from.getTime() + n * hour}`, { timeoutMs: 30_000 })));
+    expect(runs.map((run) => [run.state, run.scheduleId, run.scheduledFor])).toEqual(
+      [0, 1, 2].map((n) => ['completed', 'client-backfill', new Date(from.getTime() + n * hour).toISOString()]),
+    );
+  });
+
+  it('refuses a range of more than 1000 ticks with InvalidRequestError, and enqueues nothing', async () => {
+    await putSchedule('client-backfill-long', { job: 'ping', every: '1m' });
+    const to = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000);
+    const from = new Date(to.getTime() - 2000 * 60_000);
+    await expect(drumline.schedules.backfill('client-backfill-long', { from, to })).rejects.toBeInstanceOf(InvalidRequestError);
+    expect((await drumline.listRuns('ping', { state: 'waiting', limit: 100 })).runs.filter((run) => run.scheduleId === 'client-backfill-long')).toEqual([]);
   });
 });
 
