@@ -69,3 +69,13 @@ export function deploymentForThisFile(name: string, options: DeploymentOptions =
     return deployment;
   };
 }
+
+/** Creates an api-owned schedule with `PUT /api/schedules/:id`, as an operator would; throws unless it answers 201. */
+export async function putSchedule(deployment: Deployment, id: string, body: object): Promise<void> {
+  const response = await fetch(`${deployment.url}/api/schedules/${encodeURIComponent(id)}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${deployment.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (response.status !== 201) throw new Error(`PUT /api/schedules/${id} answered ${response.status}: ${await response.text()}`);
+}

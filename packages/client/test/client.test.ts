@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deploymentForThisFile } from '../../../tests/support/deployment.js';
+import { deploymentForThisFile, putSchedule } from '../../../tests/support/deployment.js';
 import { freePort } from '../../../tests/support/processes.js';
 import {
   ConflictError,
@@ -35,15 +35,6 @@ afterAll(async () => {
 /** A client that goes through the fault proxy, retrying quickly. */
 function throughProxy(options: { retries?: number; timeoutMs?: number } = {}) {
   return createClient({ url: proxy.url, token: deployment().token, retries: options.retries ?? 2, timeoutMs: options.timeoutMs ?? 5_000 });
-}
-
-async function putSchedule(id: string, body: object): Promise<void> {
-  const response = await fetch(`${deployment().url}/api/schedules/${id}`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${deployment().token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(response.status, await response.text()).toBe(201);
 }
 
 describe('enqueue and read runs', () => {
@@ -204,7 +195,7 @@ describe('run control', () => {
 
 describe('schedules', () => {
   it('lists, shows, pauses and resumes a schedule', async () => {
-    await putSchedule('client-hourly', { job: 'ping', every: '1h', data: { note: 'hourly' } });
+    await putSchedule(deployment(), 'client-hourly', { job: 'ping', every: '1h', data: { note: 'hourly' } });
     const listed = [];
     for await (const schedule of drumline.schedules.all({ pageSize: 1 })) listed.push(schedule);
     const mine = listed.find((schedule) => schedule.id === 'client-hourly');
@@ -217,7 +208,7 @@ describe('schedules', () => {
   });
 
   it("triggers a run now with the schedule's data", async () => {
-    await putSchedule('client-trigger', { job: 'ping', every: '1d', data: { note: 'triggered' } });
+    await putSchedule(deployment(), 'client-trigger', { job: 'ping', every: '1d', data: { note: 'triggered' } });
     const run = await drumline.schedules.trigger('client-trigger');
     expect(run).toMatchObject({ name: 'ping', queue: 'default' });
     const finished = await drumline.waitForRun('ping', run.id, { timeoutMs: 30_000 });
@@ -227,7 +218,7 @@ describe('schedules', () => {
 
 describe('backfill', () => {
   it("runs each tick of a past range once: a second backfill of it enqueues nothing and skips them all", async () => {
-    await putSchedule('client-backfill', { job: 'ping', every: '1h', data: { note: 'backfilled' } });
+    await putSchedule(deployment(), 'client-backfill', { job: 'ping', every: '1h', data: { note: 'backfilled' } });
     const hour = 3_600_000;
     const to = new Date(Math.floor(Date.now() / hour) * hour - hour);
     const from = new Date(to.getTime() - 2 * hour);
@@ -240,7 +231,7 @@ describe('backfill', () => {
   });
 
   it('refuses a range of more than 1000 ticks with InvalidRequestError, and enqueues nothing', async () => {
-    await putSchedule('client-backfill-long', { job: 'ping', every: '1m' });
+    await putSchedule(deployment(), 'client-backfill-long', { job: 'ping', every: '1m' });
     const to = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000);
     const from = new Date(to.getTime() - 2000 * 60_000);
     await expect(drumline.schedules.backfill('client-backfill-long', { from, to })).rejects.toBeInstanceOf(InvalidRequestError);
