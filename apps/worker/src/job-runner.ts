@@ -102,7 +102,8 @@ export class JobRunner {
           return admission.result;
         }
         // A manual trigger's "tick" is when it was asked for: its wait says nothing about the schedule.
-        if (!scheduled.manual) this.metrics?.lateness.labels(scheduled.scheduleId).observe((Date.now() - scheduled.scheduledFor.getTime()) / 1000);
+        // A retry starts late by its backoff: the run's lateness is its first attempt's.
+        if (!scheduled.manual && run.attempt === 1) this.metrics?.lateness.labels(scheduled.scheduleId).observe((Date.now() - scheduled.scheduledFor.getTime()) / 1000);
       }
       startedAt = performance.now();
       const result = await this.runHandler(definition, parsed.data, run);

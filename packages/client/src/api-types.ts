@@ -28,6 +28,8 @@ export interface EnqueuedRuns<Name extends string = string> {
   ids: string[];
   name: Name;
   queue: string;
+  /** The ids of `ids` whose `jobId` named a run that already existed: nothing was added for them. */
+  duplicates: string[];
 }
 
 /** A run as `GET /api/jobs/:name/runs` lists it. */
@@ -111,7 +113,10 @@ export interface LastRun {
   finishedAt: string | null;
   state: 'active' | 'completed' | 'failed' | 'skipped';
   reason?: string;
+  /** Start of its first attempt minus the tick. */
   latenessMs: number;
+  /** Attempts so far, this one included. */
+  attempts: number;
 }
 
 /** A schedule as the API shows it. */

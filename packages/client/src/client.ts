@@ -175,12 +175,18 @@ export function createClient<Jobs extends readonly JobDefinition[] = readonly Jo
         body,
         idempotent: opts?.jobId !== undefined,
       });
-      // A re-post of an existing jobId may answer 200 with `duplicate: true`, or 202 with the same id.
+      // A re-post of an existing jobId answers 200 with `duplicate: true` (a web from before that, 202 with the same id).
       return { ...answer.body, duplicate: answer.body.duplicate === true };
     },
     async bulk(name, items) {
       const idempotent = items.length > 0 && items.every((item) => item.opts?.jobId !== undefined);
-      return (await http.send<EnqueuedRuns<typeof name>>({ method: 'POST', path: `/api/jobs/${segment(name)}/bulk`, body: { items }, idempotent })).body;
+      const answer = await http.send<Omit<EnqueuedRuns<typeof name>, 'duplicates'> & { duplicates?: string[] }>({
+        method: 'POST',
+        path: `/api/jobs/${segment(name)}/bulk`,
+        body: { items },
+        idempotent,
+      });
+      return { ...answer.body, duplicates: answer.body.duplicates ?? [] };
     },
     async getRun(name, id) {
       return (await http.send<Run<PayloadOf<Jobs, typeof name>, typeof name>>({ method: 'GET', path: runPath(name, id), idempotent: true })).body;

@@ -52,17 +52,23 @@ describe('enqueue and read runs', () => {
     expect(current).toMatchObject({ id: run.id, state: 'delayed' });
   });
 
-  it('enqueues a jobId once: the same id again answers the existing run', async () => {
+  it('enqueues a jobId once: the same id again answers the existing run as a duplicate', async () => {
     const first = await drumline.enqueue('ping', { note: 'once' }, { jobId: 'client-once', delay: 600_000 });
     const again = await drumline.enqueue('ping', { note: 'twice' }, { jobId: 'client-once', delay: 600_000 });
-    expect(again.id).toBe(first.id);
+    expect(first.duplicate).toBe(false);
+    expect(again).toEqual({ ...first, duplicate: true });
     expect((await drumline.getRun('ping', 'client-once')).data).toEqual({ note: 'once' });
   });
 
   it('enqueues many runs at once with bulk', async () => {
     const runs = await drumline.bulk('ping', [{ data: { note: 'a' } }, { data: { note: 'b' }, opts: { delay: 600_000 } }]);
-    expect(runs).toMatchObject({ name: 'ping', queue: 'default' });
+    expect(runs).toMatchObject({ name: 'ping', queue: 'default', duplicates: [] });
     expect(runs.ids).toHaveLength(2);
+    const keyed = await drumline.bulk('ping', [{ data: {}, opts: { jobId: 'client-bulk-1', delay: 600_000 } }]);
+    expect(await drumline.bulk('ping', [{ data: {}, opts: { jobId: 'client-bulk-1', delay: 600_000 } }, { data: {}, opts: { jobId: 'client-bulk-2', delay: 600_000 } }])).toMatchObject({
+      ids: ['client-bulk-1', 'client-bulk-2'],
+      duplicates: keyed.ids,
+    });
     const second = await drumline.getRun('ping', runs.ids[1] as string);
     expect(second).toMatchObject({ state: 'delayed', data: { note: 'b' } });
   });
@@ -132,7 +138,8 @@ describe('retries', () => {
     proxy.inject('drop-answer');
     const seen = proxy.requests.length;
     const run = await throughProxy().enqueue('ping', { note: 'lost answer' }, { jobId: 'client-lost-answer', delay: 600_000 });
-    expect(run.id).toBe('client-lost-answer');
+    // The retry found the run the lost answer was about.
+    expect(run).toMatchObject({ id: 'client-lost-answer', duplicate: true });
     expect(proxy.requests.slice(seen)).toHaveLength(2);
     const listed = (await drumline.listRuns('ping', { state: 'delayed', limit: 100 })).runs.filter((listedRun) => listedRun.data && (listedRun.data as { note?: string }).note === 'lost answer');
     expect(listed.map((listedRun) => listedRun.id)).toEqual(['client-lost-answer']);

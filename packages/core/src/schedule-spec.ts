@@ -97,7 +97,7 @@ export const MAX_EVERY_MS = ms('1y');
 /** `at` must fall in years 1970-9999, the years an ISO 8601 date can print. */
 const LAST_AT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
-const ISO_LOCAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?$/;
+const ISO_LOCAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?$/i;
 
 /** ms() throws on '' and on non-strings (a JSON body may carry any type); treat those as unparsable. */
 function durationMs(every: string): number | undefined {

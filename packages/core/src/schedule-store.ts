@@ -37,10 +37,13 @@ export interface Cursor {
 export interface LastRun {
   runId: string;
   scheduledFor: number;
+  /** When the run's first attempt started (a retry keeps it): its lateness is this minus `scheduledFor`. */
   startedAt: number;
   finishedAt: number | null;
   state: 'active' | 'completed' | 'failed' | 'skipped';
   reason?: string;
+  /** The attempt this report is about, from 1; absent from skipped runs and from reports of older workers. */
+  attempt?: number;
 }
 
 /** The dead-man's switch flag of a schedule: its run of `tick` had not started by `since`. */

@@ -62,7 +62,17 @@ function internal(): { statusCode: number; body: ErrorBody } {
   return { statusCode: 500, body: { error: 'DRUMLINE_INTERNAL', message: 'internal error; the server log has the details' } };
 }
 
+/** Every body this app takes is JSON: say so, and what came instead, rather than Fastify's bare "Unsupported Media Type". */
+function unsupportedMediaType(request: FastifyRequest): ErrorBody {
+  const sent = request.headers['content-type'];
+  return {
+    error: 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
+    message: `send the body as JSON with \`content-type: application/json\`; this request's was ${sent ? `\`${sent}\`` : 'not set'}`,
+  };
+}
+
 function handleError(error: FastifyError | DrumlineError, request: FastifyRequest, reply: FastifyReply) {
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send(unsupportedMediaType(request));
   const { statusCode, body } = toReply(error);
   if (statusCode >= 500) request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
   return reply.code(statusCode).send(body);

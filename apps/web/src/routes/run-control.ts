@@ -1,13 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Job } from 'bullmq';
 import { z } from 'zod';
-import { RunNotFoundError } from '../errors/run-not-found-error.js';
 import { RunStateConflictError } from '../errors/run-state-conflict-error.js';
 import { errorBodySchema } from '../plugins/error-handler.js';
-
-const FINISHED = new Set(['completed', 'failed']);
-/** States in which a run has not been taken by a worker: it can simply be removed. */
-const NOT_STARTED = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
+import { cancelRun, FINISHED, findRun } from '../run-control.js';
 
 const security = [{ apiToken: [] }];
 const tags = ['runs'];
@@ -15,11 +10,7 @@ const params = z.object({ name: z.string(), id: z.string() });
 
 /** Cancel, retry and delete one run; the lookups are the single-run route's. */
 export const runControlRoutes: FastifyPluginAsyncZod = async (app) => {
-  async function found(name: string, id: string): Promise<Job> {
-    const run = await app.queues.findRun(name, id);
-    if (!run) throw new RunNotFoundError(name, id);
-    return run;
-  }
+  const found = (name: string, id: string) => findRun(app, name, id);
 
   app.post(
     '/:name/runs/:id/cancel',
@@ -35,22 +26,7 @@ export const runControlRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.object({ id: z.string(), state: z.enum(['cancelled', 'cancelling']) }), 404: errorBodySchema, 409: errorBodySchema },
       },
     },
-    async (request) => {
-      const { name, id } = request.params;
-      const run = await found(name, id);
-      const state = await run.getState();
-      if (FINISHED.has(state)) throw new RunStateConflictError(id, state, 'only a run that has not finished can be cancelled');
-      if (NOT_STARTED.has(state)) {
-        try {
-          await run.remove();
-          return { id, state: 'cancelled' as const };
-        } catch {
-          // A worker took it between the two reads (BullMQ refuses to remove a locked job): abort it there.
-        }
-      }
-      await app.redis.publish(app.keys.runCancels, JSON.stringify({ queue: run.queueName, runId: id, reason: 'cancelled through the API' }));
-      return { id, state: 'cancelling' as const };
-    },
+    async (request) => cancelRun(app, await found(request.params.name, request.params.id), 'cancelled through the API'),
   );
 
   app.post(

@@ -16,7 +16,9 @@ import type { FastifyInstance } from 'fastify';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { RunStateConflictError } from '../errors/run-state-conflict-error.js';
 import { SchedulePausedError } from '../errors/schedule-paused-error.js';
+import { cancelRun, findRun } from '../run-control.js';
 import { errorBodySchema } from '../plugins/error-handler.js';
 
 const NEXT_RUNS = 5;
@@ -26,11 +28,12 @@ const lastRunSchema = z
   .object({
     runId: z.string(),
     scheduledFor: z.string(),
-    startedAt: z.string(),
+    startedAt: z.string().describe('When its first attempt started'),
     finishedAt: z.string().nullable(),
     state: z.enum(['active', 'completed', 'failed', 'skipped']),
     reason: z.string().optional(),
-    latenessMs: z.number().describe('Start minus the nominal tick time'),
+    attempts: z.number().describe('Attempts so far, this one included; the run in the jobs API has each one'),
+    latenessMs: z.number().describe("The first attempt's start minus the nominal tick time: retries do not add to it"),
   })
   .nullable();
 
@@ -105,6 +108,7 @@ export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun |
           finishedAt: lastRun.finishedAt === null ? null : iso(lastRun.finishedAt),
           state: lastRun.state,
           ...(lastRun.reason ? { reason: lastRun.reason } : {}),
+          attempts: lastRun.attempt ?? 1,
           latenessMs: lastRun.startedAt - lastRun.scheduledFor,
         }
       : null,
@@ -228,6 +232,15 @@ export class ScheduleService {
     return { ticks: ticks.length, enqueued: missing.length, skipped: ticks.length - missing.length };
   }
 
+  /** Cancels the schedule's active run, for the schedules page. @throws UnknownScheduleError, RunNotFoundError, RunStateConflictError */
+  async cancelActiveRun(id: string): Promise<{ id: string; state: 'cancelled' | 'cancelling' }> {
+    const record = await this.store.get(id);
+    if (!record) throw new UnknownScheduleError(id);
+    const lastRun = (await this.store.lastRuns([id])).get(id);
+    if (!lastRun || lastRun.state !== 'active') throw new RunStateConflictError(lastRun?.runId ?? id, lastRun?.state ?? 'not running', 'the schedule has no active run to cancel');
+    return cancelRun(this.app, await findRun(this.app, record.job, lastRun.runId), 'cancelled from the schedules page');
+  }
+
   /** Enqueues one run now with the schedule's data, beside its ticks ("run now"). @throws UnknownScheduleError */
   async trigger(id: string): Promise<EnqueuedRun> {
     const record = await this.store.get(id);
@@ -242,7 +255,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
   const schedules = new ScheduleService(app);
   const tags = ['schedules'];
 
-  app.get('/', { schema: { tags, querystring: listQuery, response: { 200: schedulePage, 400: errorBodySchema } } }, async (request) => schedules.list(request.query));
+  app.get('', { schema: { tags, querystring: listQuery, response: { 200: schedulePage, 400: errorBodySchema } } }, async (request) => schedules.list(request.query));
 
   app.get('/:id', { schema: { tags, params: idParams, response: { 200: scheduleView, 404: errorBodySchema } } }, async (request) => schedules.get(request.params.id));
 
