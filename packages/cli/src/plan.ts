@@ -144,6 +144,7 @@ export function renderPlan(plan: Plan): string {
     `${plan.removed.length} to remove`,
     `${plan.kept.length} api-owned kept`,
     `${plan.unchanged} unchanged`,
+    ...(plan.broken.length > 0 ? [`${plan.broken.length} unreadable`] : []),
   ];
   if (!hasChanges(plan)) lines.push(`No changes: the deployed schedules match the code (${counts.slice(3).join(', ')}).`);
   else lines.push(`Plan: ${counts.join(', ')}.`);

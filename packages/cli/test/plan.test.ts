@@ -102,6 +102,15 @@ describe('drumline plan', () => {
     expect(stdout).toContain('~ sweep-hourly (job sweep): made through the API, code takes it over\n    overlap: "allow" -> "skip"\n    owner: "api" -> "code"\n    its pending runs stay\n');
   });
 
+  it('lists a stored schedule the API cannot show as broken, replaced by the deploy when code declares it', async () => {
+    await redis.hset(drumlineKeys(deployment().prefix).schedules, 'sweep-hourly', '{"id":"sweep-hourly", cut short');
+    const result = await plan('--exit-code');
+    expect(result.code).toBe(6);
+    expect(result.stdout).toMatch(/^Plan: .*, 1 unreadable\.$/m);
+    expect(result.stdout).toMatch(/^! sweep-hourly: stored but unreadable \(.+\); the deploy replaces it with the code$/m);
+    expect(result.stdout).not.toMatch(/^\+ sweep-hourly/m);
+  });
+
   it('once the deployment matches the code, reports no changes and exits 0 with --exit-code', async () => {
     const keys = drumlineKeys(deployment().prefix);
     await store(...code.values());
