@@ -13,6 +13,8 @@ import {
   ServerError,
   UnauthorizedError,
   type DrumlineClient,
+  type Run,
+  type Schedule,
 } from '../src/index.js';
 import { FaultProxy } from './fault-proxy.js';
 
@@ -243,6 +245,26 @@ describe('backfill', () => {
     const from = new Date(to.getTime() - 2000 * 60_000);
     await expect(drumline.schedules.backfill('client-backfill-long', { from, to })).rejects.toBeInstanceOf(InvalidRequestError);
     expect((await drumline.listRuns('ping', { state: 'waiting', limit: 100 })).runs.filter((run) => run.scheduleId === 'client-backfill-long')).toEqual([]);
+  });
+});
+
+describe("the client's types", () => {
+  // Each list must name every field of its type and no other (tsc checks that), so a field the API
+  // adds or drops fails here until the client's types follow.
+  const RUN_FIELDS = {
+    id: true, name: true, queue: true, state: true, data: true, attemptsMade: true, failedReason: true, createdAt: true, startedAt: true,
+    finishedAt: true, durationMs: true, scheduleId: true, scheduledFor: true, manual: true, returnValue: true, progress: true, logs: true,
+  } satisfies Record<keyof Run, true>;
+  const SCHEDULE_FIELDS = {
+    id: true, job: true, spec: true, tz: true, data: true, misfire: true, misfireCap: true, misfireGraceMs: true, overlap: true, owner: true,
+    paused: true, nextRuns: true, lastRun: true, overdue: true,
+  } satisfies Record<keyof Schedule, true>;
+
+  it('name exactly the fields the API answers a run and a schedule with', async () => {
+    const run = await drumline.enqueue('ping', {}, { delay: 600_000 });
+    expect(Object.keys(await drumline.getRun('ping', run.id)).sort()).toEqual(Object.keys(RUN_FIELDS).sort());
+    await putSchedule(deployment(), 'client-fields', { job: 'ping', every: '1h' });
+    expect(Object.keys(await drumline.schedules.get('client-fields')).sort()).toEqual(Object.keys(SCHEDULE_FIELDS).sort());
   });
 });
 
