@@ -1,4 +1,4 @@
-import { ScheduleStore, apiScheduleRecord } from '@drumline/core/runtime';
+import { MAX_RUN_ID_LENGTH, RUN_ID_RULE, ScheduleStore, apiScheduleRecord } from '@drumline/core/runtime';
 import { describe, expect, it } from 'vitest';
 import { runUntilFinished, webForThisFile, withToken } from './web-harness.js';
 
@@ -53,6 +53,24 @@ describe('run control', () => {
       ['GET', '/api/jobs/ping/runs/nope?wait=1s'],
     ] as const) {
       expect((await call(method, url)).statusCode, `${method} ${url}`).toBe(404);
+    }
+  });
+
+  it('refuses an id no run can have with 400 naming the rule on every route, and takes one of the longest', async () => {
+    const longest = `a${'x'.repeat(MAX_RUN_ID_LENGTH - 1)}`;
+    await enqueue({ note: 'longest id' }, longest);
+    for (const [method, url] of [
+      ['POST', '/api/jobs/ping/runs/:id/cancel'],
+      ['POST', '/api/jobs/ping/runs/:id/retry'],
+      ['DELETE', '/api/jobs/ping/runs/:id'],
+      ['GET', '/api/jobs/ping/runs/:id'],
+    ] as const) {
+      for (const bad of [`${longest}x`, 'user:42', 'a%ED%A0%80']) {
+        const response = await call(method, url.replace(':id', bad));
+        expect(response.statusCode, `${method} ${url} ${bad}`).toBe(400);
+        if (!bad.includes('%')) expect(response.json().issues, `${method} ${url} ${bad}`).toEqual([{ path: 'id', message: `must be ${RUN_ID_RULE}` }]);
+      }
+      expect((await call(method, url.replace(':id', longest))).statusCode, `${method} ${url}`).not.toBe(400);
     }
   });
 

@@ -4,6 +4,7 @@ import {
   manualRunId,
   scheduledRunId,
   scheduleInputSchema,
+  scheduleIdSchema,
   ScheduleStore,
   ticksAfter,
   UnknownScheduleError,
@@ -22,7 +23,7 @@ import { cancelRun, findRun } from '../run-control.js';
 import { errorBodySchema } from '../plugins/error-handler.js';
 
 const NEXT_RUNS = 5;
-export const idParams = z.object({ id: z.string().min(1).max(128) });
+export const idParams = z.object({ id: scheduleIdSchema });
 
 const lastRunSchema = z
   .object({
