@@ -1,5 +1,5 @@
 import ms from 'ms';
-import { UsageError } from './exit-codes.js';
+import { UsageError } from './errors/usage-error.js';
 
 /** A duration flag: whole ms (`1500`) or `ms`'s forms (`500ms`, `30s`, `5m`, `2h`). */
 export function parseDuration(text: string, flag: string): number {

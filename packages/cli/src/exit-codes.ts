@@ -31,16 +31,6 @@ export const ExitCode = {
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** A wrong invocation found by the command itself (bad JSON, bad date), beyond what commander checks. */
-export class UsageError extends Error {
-  readonly code = 'DRUMLINE_CLI_USAGE';
-
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
-
 export function exitCodeOf(error: unknown): ExitCodeValue {
   if (error instanceof NotFoundError) return ExitCode.notFound;
   if (error instanceof InvalidRequestError || error instanceof ConflictError) return ExitCode.refused;

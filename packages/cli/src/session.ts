@@ -1,6 +1,7 @@
 import { createClient, type DrumlineClient } from '@drumline/client';
 import { parseDuration } from './duration.js';
-import { UsageError, type ExitCodeValue } from './exit-codes.js';
+import { UsageError } from './errors/usage-error.js';
+import type { ExitCodeValue } from './exit-codes.js';
 import { json, type Io } from './output.js';
 
 /** What the process gives the CLI: main.ts passes the real ones, so nothing else reads process.env. */

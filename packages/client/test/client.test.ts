@@ -174,7 +174,8 @@ describe('run control', () => {
     await expect.poll(async () => (await drumline.getRun('ping', run.id)).state, { timeout: 30_000 }).toBe('active');
     expect(await drumline.cancel('ping', run.id)).toEqual({ id: run.id, state: 'cancelling' });
     const ended = await drumline.waitForRun('ping', run.id, { timeoutMs: 30_000 });
-    expect(ended).toMatchObject({ state: 'failed', attemptsMade: 1 });
+    // Not retried (ping has 3 attempts) is the API's to pin (apps/web, tests/e2e); here, what the client reads.
+    expect(ended.state).toBe('failed');
     expect(ended.failedReason).toMatch(/^cancelled/);
   });
 

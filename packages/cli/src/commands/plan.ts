@@ -2,7 +2,8 @@ import type { JobDefinition } from '@drumline/core';
 import type { Command } from 'commander';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ExitCode, UsageError } from '../exit-codes.js';
+import { UsageError } from '../errors/usage-error.js';
+import { ExitCode } from '../exit-codes.js';
 import { hasChanges, pendingRunsOf, planSchedules, renderPlan } from '../plan.js';
 import type { Session } from '../session.js';
 

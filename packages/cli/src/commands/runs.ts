@@ -1,7 +1,8 @@
 import { FINISHED_STATES, type Run, type RunState, type RunSummary } from '@drumline/client';
 import { Option, type Command } from 'commander';
 import { parseDuration } from '../duration.js';
-import { ExitCode, UsageError } from '../exit-codes.js';
+import { UsageError } from '../errors/usage-error.js';
+import { ExitCode } from '../exit-codes.js';
 import { instant, table } from '../output.js';
 import type { Session } from '../session.js';
 

@@ -1,7 +1,7 @@
 import { isBroken, type BrokenSchedule, type Schedule } from '@drumline/client';
 import type { Command } from 'commander';
 import { describeTiming, timingOf } from '../deployed-schedule.js';
-import { UsageError } from '../exit-codes.js';
+import { UsageError } from '../errors/usage-error.js';
 import { instant, table } from '../output.js';
 import type { Session } from '../session.js';
 
