@@ -79,14 +79,13 @@ describe('runs', () => {
   });
 
   it('refuses an invalid payload with exit 3, naming the field on stderr, and enqueues nothing', async () => {
-    const before = await drumlineJson<unknown[]>('runs', 'ping', '--state', 'waiting', '--limit', '1000');
-    const result = await drumline('enqueue', 'ping', '--data', '{"sleepMs":-1}');
+    const result = await drumline('enqueue', 'ping', '--data', '{"sleepMs":-1}', '--job-id', 'cli-invalid');
     expect(result.code).toBe(3);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain('data.sleepMs');
     const json = await drumline('enqueue', 'ping', '--data', '{"sleepMs":-1}', '--json');
     expect(JSON.parse(json.stderr)).toMatchObject({ status: 400, apiCode: 'DRUMLINE_INVALID_PAYLOAD', issues: [expect.objectContaining({ path: 'data.sleepMs' })] });
-    expect(await drumlineJson<unknown[]>('runs', 'ping', '--state', 'waiting', '--limit', '1000')).toHaveLength(before.length);
+    expect((await drumline('run', 'ping', 'cli-invalid')).code).toBe(2);
   });
 
   it('exits 2 for an unknown job or run, 4 for a wrong token and 5 when the API is unreachable', async () => {
