@@ -79,8 +79,12 @@ export const schedulePage = z.object({
 });
 export type SchedulePage = z.infer<typeof schedulePage>;
 
-/** Views are built in slices, so a page of schedules never holds the event loop for long. */
-const VIEWS_PER_SLICE = 25;
+/**
+ * Views are built in slices of this many ms, so a page never holds the event loop for long: a view
+ * is microseconds once its schedule's next runs are known, but a rare cron's first ones in a zone
+ * not seen before may take a few ms (Temporal finds that zone's transitions).
+ */
+const SLICE_MS = 10;
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8');
 
@@ -166,8 +170,12 @@ export class ScheduleService {
     ]);
     const now = Date.now();
     const schedules: SchedulePage['schedules'] = [];
+    let sliceStart = performance.now();
     for (const [index, id] of pageIds.entries()) {
-      if (index > 0 && index % VIEWS_PER_SLICE === 0) await yieldToEventLoop();
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
       const json = raw[index];
       if (json === null || json === undefined) continue;
       try {
