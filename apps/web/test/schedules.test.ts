@@ -73,6 +73,12 @@ describe('GET /api/schedules/:id', () => {
     });
   });
 
+  it('shows every policy of the stored record, misfireCap and misfireGraceMs too, so a client can compare it with code', async () => {
+    expect((await call('PUT', '/ping-capped', { job: 'ping', every: '1h', misfire: 'all', misfireCap: 7, misfireGraceMs: 60_000 })).statusCode).toBe(201);
+    expect((await call('GET', '/ping-capped')).json()).toMatchObject({ misfire: 'all', misfireCap: 7, misfireGraceMs: 60_000, overlap: 'allow' });
+    expect((await call('PUT', '/ping-capped', { job: 'ping', every: '1h' })).json()).toMatchObject({ misfire: 'once', misfireCap: 100, misfireGraceMs: null });
+  });
+
   it("shows a retried last run's lateness from its first attempt's start, and its attempts apart", async () => {
     const scheduledFor = Date.UTC(2026, 0, 6, 8, 30);
     await store().recordRun('daily-report-team', {
