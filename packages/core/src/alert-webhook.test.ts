@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadWebhookUrl, WebhookReceiver } from '../../../tests/support/webhook-receiver.js';
 import { AlertWebhook, runLink, type Alert } from './alert-webhook.js';
@@ -71,6 +74,63 @@ describe('AlertWebhook', () => {
     const webhook = new AlertWebhook({ url, publicUrl: undefined, logger, backoffMs: 10 });
     await webhook.send(failure);
     expect(receiver.received).toHaveLength(1);
+  });
+});
+
+/** A webhook that answers each request with `answer`, noting when requests came and when the sender gave up on one. */
+async function slowWebhook(answer: (request: IncomingMessage, response: ServerResponse, index: number) => void) {
+  const arrivals: number[] = [];
+  const abandoned: number[] = [];
+  const server = createServer((request, response) => {
+    const index = arrivals.push(Date.now()) - 1;
+    request.resume();
+    response.on('close', () => {
+      if (!response.writableEnded) abandoned[index] = Date.now();
+    });
+    answer(request, response, index);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    arrivals,
+    abandoned,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+describe('AlertWebhook defaults (README: "tried twice more (after 0.5 s, then 1 s)", "takes more than 5 s")', () => {
+  it('tries a failing webhook three times in all, waiting at least 0.5 s and then 1 s between, and then counts the alert failed', async () => {
+    const hook = await slowWebhook((_request, response) => response.writeHead(503).end());
+    const registry = createMetricsRegistry('test');
+    const webhook = new AlertWebhook({ url: hook.url, publicUrl: undefined, logger, counter: createAlertMetrics(registry) });
+    await webhook.send(failure);
+    hook.close();
+    expect(hook.arrivals).toHaveLength(3);
+    const [first, second, third] = hook.arrivals as [number, number, number];
+    expect(second - first).toBeGreaterThanOrEqual(500);
+    expect(third - second).toBeGreaterThanOrEqual(1_000);
+    expect(await registry.metrics()).toContain('drumline_alerts_total{kind="run-failed",result="failed",app="test"} 1');
+  });
+
+  it('gives up on an attempt that has not answered after 5 s and tries again', async () => {
+    // The first request is never answered; the next ones are at once.
+    const hook = await slowWebhook((_request, response, index) => {
+      if (index > 0) response.writeHead(200).end();
+    });
+    const registry = createMetricsRegistry('test');
+    const webhook = new AlertWebhook({ url: hook.url, publicUrl: undefined, logger, counter: createAlertMetrics(registry) });
+    const sent = webhook.send(failure);
+    // Far more than 5 s, far less than a minute: a timeout of either size would miss this.
+    await expect.poll(() => hook.abandoned[0], { timeout: 20_000, interval: 50 }).toBeDefined();
+    expect((hook.abandoned[0] as number) - (hook.arrivals[0] as number)).toBeGreaterThanOrEqual(4_950);
+    await sent;
+    hook.close();
+    expect(hook.arrivals).toHaveLength(2);
+    expect(await registry.metrics()).toContain('drumline_alerts_total{kind="run-failed",result="sent",app="test"} 1');
   });
 });
 
