@@ -1,4 +1,5 @@
 import { drumlineKeys, luaScript } from '@drumline/core/runtime';
+import { ClaimBatch } from '../src/claim-batch.js';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
 
@@ -151,5 +152,34 @@ describe('claim-ticks.lua', () => {
     expect(replies.map((reply) => reply[3] ?? reply[0])).toEqual(['entered', 'locked', 'deleted', 'checked']);
     expect(await redis.exists(keys.tickClaim('gone@1'))).toBe(1);
     expect(await redis.exists(keys.tickClaim('a@1'))).toBe(1);
+  });
+});
+
+describe('ClaimBatch', () => {
+  const batch = (connection = redis) => new ClaimBatch(connection, keys, { tickClaimSeconds: CLAIM_SECONDS, overlapLockMs: LOCK_MS });
+
+  it('sends the claims of one turn together, 500 to a script call, and answers each its own reply, in order', async () => {
+    await redis.hset(keys.schedules, 's', record('s', 'skip'));
+    await redis.hset(keys.schedules, 'a', record('a', 'allow'));
+    const claims = batch();
+    // 1001 runs: three script calls. Only the first run of `s` gets its lock; every `a` run enters.
+    const runs = Array.from({ length: 1_001 }, (_, i) => (i % 2 === 0 ? run('s', i) : run('a', i)));
+    const replies = await Promise.all(runs.map((one) => claims.claim({ ...one, manual: false })));
+    expect(replies).toHaveLength(1_001);
+    expect(replies[0]?.[3]).toBe('entered');
+    expect(replies.filter((reply) => reply[3] === 'locked')).toHaveLength(500);
+    expect(replies.filter((reply, i) => i % 2 === 1 && reply[3] === 'entered')).toHaveLength(500);
+    expect(await redis.get(keys.overlapLock('s'))).toBe('s@0');
+    for (const i of [0, 499, 500, 501, 1_000]) expect(await redis.get(keys.tickClaim(runs[i]!.runId))).toBe(String(runs[i]!.createdAt));
+  });
+
+  it('rejects every claim of a script call that fails', async () => {
+    await redis.hset(keys.schedules, 'a', record('a', 'allow'));
+    const connection = connectTestRedis();
+    const claims = batch(connection);
+    expect((await claims.claim({ ...run('a', 1), manual: false }))[0]).toBe('ok');
+    connection.disconnect();
+    const failed = await Promise.allSettled([claims.claim({ ...run('a', 2), manual: false }), claims.claim({ ...run('a', 3), manual: false })]);
+    expect(failed.map((result) => result.status)).toEqual(['rejected', 'rejected']);
   });
 });
