@@ -36,6 +36,19 @@ function alignedNow(offset: number): number {
   return (Math.ceil(Date.now() / EVERY_MS) + 100) * EVERY_MS + offset;
 }
 
+/**
+ * A watcher that has had a first look at the new schedules `ids` (one tick every EVERY_MS) at a
+ * clock set to one second past a whole EVERY_MS; `tick` is their first tick after that.
+ */
+async function watchingNew(ids: string[], metricsRegistry = createMetricsRegistry('scheduler')) {
+  const watch = watcher(metricsRegistry);
+  const t0 = alignedNow(1_000);
+  scheduler.setNow(t0);
+  for (const id of ids) await scheduler.putApiSchedule(id, { job: 'tick', every: EVERY_MS });
+  await watch.check();
+  return { watch, tick: t0 - 1_000 + EVERY_MS };
+}
+
 /** The alerts the receiver got about `schedule`, once every alert sent so far has been delivered. */
 async function alertsFor(schedule: string): Promise<Alert[]> {
   await alerts.flush();
@@ -116,24 +129,14 @@ describe('OverdueWatcher', () => {
   });
 
   it("is not cleared by a manual run: only a tick's own run ends the outage", async () => {
-    const watch = watcher();
-    const t0 = alignedNow(1_000);
-    scheduler.setNow(t0);
-    await scheduler.putApiSchedule('manual-only', { job: 'tick', every: EVERY_MS });
-    await watch.check();
-    const tick = t0 - 1_000 + EVERY_MS;
+    const { watch, tick } = await watchingNew(['manual-only']);
     scheduler.setNow(tick + OVERDUE_MS + 2_000);
     await scheduler.store.recordRun('manual-only', { runId: manualRunId('manual-only', tick + OVERDUE_MS + 1_000), scheduledFor: tick + OVERDUE_MS + 1_000, startedAt: tick + OVERDUE_MS + 1_000, finishedAt: null, state: 'active' });
     expect((await watch.check()).get('manual-only')?.tick).toBe(tick);
   });
 
   it('never flags ticks a misfire policy dropped: they are reported as missed', async () => {
-    const watch = watcher();
-    const t0 = alignedNow(1_000);
-    scheduler.setNow(t0);
-    await scheduler.putApiSchedule('dropped', { job: 'tick', every: EVERY_MS });
-    await watch.check();
-    const first = t0 - 1_000 + EVERY_MS;
+    const { watch, tick: first } = await watchingNew(['dropped']);
     watch.ticksMissed('dropped', first + EVERY_MS);
     watch.ticksMissed('dropped', first);
     scheduler.setNow(first + EVERY_MS + OVERDUE_MS);
@@ -144,12 +147,7 @@ describe('OverdueWatcher', () => {
   });
 
   it('restarts the watch from now when a schedule changes, and clears a flag when it is paused or deleted', async () => {
-    const watch = watcher();
-    const t0 = alignedNow(1_000);
-    scheduler.setNow(t0);
-    for (const id of ['changed', 'paused-later', 'deleted-later']) await scheduler.putApiSchedule(id, { job: 'tick', every: EVERY_MS });
-    await watch.check();
-    const tick = t0 - 1_000 + EVERY_MS;
+    const { watch, tick } = await watchingNew(['changed', 'paused-later', 'deleted-later']);
     scheduler.setNow(tick + OVERDUE_MS);
     const flagged = await watch.check();
     expect(['changed', 'paused-later', 'deleted-later'].map((id) => flagged.has(id))).toEqual([true, true, true]);
@@ -170,12 +168,8 @@ describe('OverdueWatcher', () => {
 
   it('counts each newly flagged tick once in drumline_schedule_overdue_total', async () => {
     const registry = createMetricsRegistry('scheduler');
-    const watch = watcher(registry);
-    const t0 = alignedNow(1_000);
-    scheduler.setNow(t0);
-    await scheduler.putApiSchedule('counted', { job: 'tick', every: EVERY_MS });
-    await watch.check();
-    scheduler.setNow(t0 - 1_000 + EVERY_MS + OVERDUE_MS);
+    const { watch, tick } = await watchingNew(['counted'], registry);
+    scheduler.setNow(tick + OVERDUE_MS);
     await watch.check();
     await watch.check();
     expect(await registry.metrics()).toContain('drumline_schedule_overdue_total{schedule="counted",app="scheduler"} 1');
