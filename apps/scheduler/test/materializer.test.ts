@@ -212,6 +212,36 @@ describe('materializer', () => {
     });
   });
 
+  it('adds nothing and writes no cursor while not leading', async () => {
+    const s = await leader();
+    await s.putApiSchedule('every-2s', { job: 'tick', every: '2s' });
+    await s.materializer.load();
+    await s.election.stop();
+    expect(await s.materializer.pass()).toEqual({ added: 0, missed: 0, withdrawn: 0 });
+    expect(await s.jobIds()).toEqual([]);
+    expect((await s.store.cursors()).size).toBe(0);
+  });
+
+  it('adds at most 1000 ticks of a schedule in one pass, and the next pass carries on after the last', async () => {
+    const s = await leader(1_500 * SECOND);
+    await s.putApiSchedule('every-1s', { job: 'tick', every: '1s' });
+    await s.materializer.load();
+    expect((await s.materializer.pass()).added).toBe(1_000);
+    expect(JSON.parse((await s.redis.hget(s.store.keys.cursors, 'every-1s')) as string).upTo).toBe(T0 + 1_000 * SECOND);
+    expect((await s.materializer.pass()).added).toBe(500);
+    const ids = await s.jobIds();
+    expect(new Set(ids).size).toBe(1_500);
+    expect(ids).toContain(scheduledRunId('every-1s', T0 + 1_500 * SECOND));
+  });
+
+  it('does not fire a stored schedule whose job the code no longer defines', async () => {
+    const s = await leader();
+    await s.redis.hset(s.store.keys.schedules, 'orphan', JSON.stringify({ id: 'orphan', job: 'gone', timing: { kind: 'every', everyMs: 1_000 }, data: {}, misfire: 'once', misfireCap: 100, misfireGraceMs: null, overlap: 'allow', owner: 'api' }));
+    await s.materializer.load();
+    expect((await s.materializer.pass()).added).toBe(0);
+    expect(await s.jobIds()).toEqual([]);
+  });
+
   it('a leader whose lease was taken has its cursor writes refused and stops leading', async () => {
     const s = await leader();
     await s.putApiSchedule('every-1s', { job: 'tick', every: '1s' });
