@@ -33,6 +33,10 @@ let apps: AppProcess[] = [];
 let browser: Browser | undefined;
 let signedIn: BrowserContext;
 let baseUrl = '';
+/** Every address the signed-in pages asked for, in every test of this file. */
+const requested: string[] = [];
+/** What a page asked for that the web does not serve: it must work where nothing else is reachable. */
+const leftTheServer = () => requested.filter((url) => !url.startsWith(`${baseUrl}/`) && !url.startsWith('data:'));
 
 async function api<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const response = await fetch(`${baseUrl}${path}`, {
@@ -74,6 +78,7 @@ beforeAll(async () => {
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   signedIn = await browser.newContext({ httpCredentials: login, viewport: { width: 1400, height: 900 } });
+  signedIn.on('request', (request) => requested.push(request.url()));
 }, 120_000);
 
 afterAll(async () => {
@@ -93,6 +98,20 @@ describe('Bull Board in a browser', () => {
     }
     await page.getByText('Loading').waitFor({ state: 'hidden', timeout: WAIT_MS });
     await screenshot(page, 'dashboard');
+    await page.close();
+  });
+
+  it('renders in the web fonts it serves itself, and asks nothing of any other server', async () => {
+    const page = await signedIn.newPage();
+    await page.goto(`${baseUrl}/admin/queues`);
+    await page.getByText('Loading').waitFor({ state: 'hidden', timeout: WAIT_MS });
+    const fonts = await page.evaluate(async () => {
+      await document.fonts.ready;
+      return [...document.fonts].filter((font) => font.status === 'loaded').map((font) => `${font.family} ${font.weight}`);
+    });
+    expect(fonts).toEqual(expect.arrayContaining(['IBM Plex Sans 400', 'IBM Plex Mono 400']));
+    expect(requested.some((url) => url.startsWith(`${baseUrl}/admin/queues/fonts/ibm-plex-sans/files/`))).toBe(true);
+    expect(leftTheServer()).toEqual([]);
     await page.close();
   });
 
@@ -178,5 +197,12 @@ describe('the schedules page in a browser', () => {
       expect(await response.text(), path).not.toContain('data-schedule');
     }
     await anonymous.close();
+  });
+});
+
+describe('offline', () => {
+  it('no page of this file asked for anything outside the web', () => {
+    expect(requested.length).toBeGreaterThan(0);
+    expect(leftTheServer()).toEqual([]);
   });
 });

@@ -38,13 +38,14 @@ interface Run {
   returnValue: { pid: number; note?: string } | null;
 }
 
-async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const response = await fetch(`${baseUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${API_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  return { status: response.status, body: (await response.json()) as T };
+  const text = await response.text();
+  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
 async function enqueuePing(data: { sleepMs?: number; note?: string }): Promise<Enqueued> {
@@ -128,6 +129,29 @@ describe('enqueue over HTTP and run on two workers', () => {
     expect((await queue.getJob(id))?.attemptsStarted).toBe(2);
     expect(completions.get(id)).toBe(1);
     await survivor.waitForLog((log) => log.msg?.startsWith('run stalled') === true && log.runId === id, 5_000);
+  });
+
+  it('reports a scheduled run over the API as started at or after its tick, its lateness not negative, and its duration within its start and finish', async () => {
+    const put = await api('PUT', '/api/schedules/e2e-ping-2s', { job: 'ping', every: '2s', data: { note: 'on schedule' } });
+    expect(put.status).toBe(201);
+    type LastRun = { runId: string; state: string; scheduledFor: string; latenessMs: number };
+    const completed: LastRun[] = [];
+    await expect
+      .poll(async () => {
+        const { lastRun } = (await api<{ lastRun: LastRun | null }>('GET', '/api/schedules/e2e-ping-2s')).body;
+        if (lastRun?.state === 'completed') completed.push(lastRun);
+        return completed.length;
+      }, { timeout: 15_000, interval: 200 })
+      .toBeGreaterThan(0);
+    expect((await api('DELETE', '/api/schedules/e2e-ping-2s')).status).toBe(204);
+    const lastRun = completed[0]!;
+
+    expect(lastRun.latenessMs).toBeGreaterThanOrEqual(0);
+    const { body: run } = await api<{ scheduledFor: string; startedAt: string; finishedAt: string; durationMs: number }>('GET', `/api/jobs/ping/runs/${encodeURIComponent(lastRun.runId)}`);
+    expect(Date.parse(run.scheduledFor)).toBe(Date.parse(lastRun.scheduledFor));
+    expect(Date.parse(run.startedAt)).toBeGreaterThanOrEqual(Date.parse(run.scheduledFor));
+    expect(run.durationMs).toBeGreaterThanOrEqual(0);
+    expect(run.durationMs).toBeLessThanOrEqual(Date.parse(run.finishedAt) - Date.parse(run.startedAt));
   });
 
   it('stops every process still running with exit code 0 on SIGTERM', async () => {

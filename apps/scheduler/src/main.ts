@@ -18,7 +18,7 @@ import {
 import { initTasks, jobs } from '@drumline/jobs';
 import { loadSchedulerConfig } from './config.js';
 import { Materializer } from './materializer.js';
-import { reportMissedTicks } from './missed-ticks.js';
+import { reportMissedTicks, reportStalledSchedule } from './missed-ticks.js';
 import { runInitTasks } from './init-runner.js';
 import { OverdueWatcher } from './overdue-watcher.js';
 import { reconcileSchedules } from './reconcile.js';
@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     pollMs: config.SCHEDULER_POLL_MS,
     promoteAheadMs: config.SCHEDULER_PROMOTE_AHEAD_MS,
     onMissed: reportMissedTicks({ redis, keys: store.keys, alerts, logger, metrics, overdueWatcher }),
+    onStalled: reportStalledSchedule({ redis, keys: store.keys, alerts, logger, metrics, overdueWatcher }),
   });
   const metricsServer =
     config.METRICS_PORT === undefined

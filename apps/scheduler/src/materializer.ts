@@ -42,6 +42,8 @@ export interface MaterializerOptions {
   now?: () => number;
   /** Told of ticks dropped by a misfire policy (metrics, alerts). */
   onMissed?: (schedule: ScheduleRecord, ticks: number[]) => void;
+  /** Told when a cron or `every` schedule has no next tick: the time engine failed it (metrics, alerts). */
+  onStalled?: (schedule: ScheduleRecord, after: number) => void;
 }
 
 export interface PassResult {
@@ -107,7 +109,7 @@ export class Materializer {
       const job = this.options.registry.find(record.job);
       if (!job) continue;
       const queue = this.options.queues.queueOf(job);
-      for (const tick of ticksAfter(record.timing, now, MAX_UPCOMING_PER_PASS, cursor.upTo)) this.promoter.promoteFor(tick, queue, scheduledRunId(id, tick));
+      for (const tick of this.ticksOf(id, record.timing, now, MAX_UPCOMING_PER_PASS, cursor.upTo)) this.promoter.promoteFor(tick, queue, scheduledRunId(id, tick));
     }
   }
 
@@ -202,10 +204,28 @@ export class Materializer {
   private nextTickOf(record: ScheduleRecord, cursor: Cursor): number {
     let next = this.nextTicks.get(cursor);
     if (next === undefined) {
-      next = ticksAfter(record.timing, cursor.upTo, 1)[0] ?? Number.POSITIVE_INFINITY;
+      next = this.ticksOf(record.id, record.timing, cursor.upTo, 1)[0] ?? Number.POSITIVE_INFINITY;
       this.nextTicks.set(cursor, next);
+      // Only a one-off `at` runs out of ticks; for the others it would be a schedule stopping silently.
+      if (next === Number.POSITIVE_INFINITY && record.timing.kind !== 'at') {
+        this.options.logger.error({ schedule: record.id, after: new Date(cursor.upTo).toISOString(), timing: record.timing }, 'the time engine found no next tick for this schedule');
+        this.options.onStalled?.(record, cursor.upTo);
+      }
     }
     return next;
+  }
+
+  /**
+   * ticksAfter, for one schedule: a stored timing the engine cannot read (written before a check
+   * existed) stalls that schedule, reported through `onStalled`, not the pass of every schedule.
+   */
+  private ticksOf(id: string, timing: NormalizedTiming, after: number, limit: number, until?: number): number[] {
+    try {
+      return ticksAfter(timing, after, limit, until);
+    } catch (error) {
+      this.options.logger.error({ err: error, schedule: id, timing }, 'the time engine cannot read this schedule');
+      return [];
+    }
   }
 
   /** The cursor to continue from: fresh for a new schedule, reset when its spec or pause changed. */
@@ -234,7 +254,7 @@ export class Materializer {
       return cursor;
     }
     const missedEnd = lastMissedTick(now);
-    const missed = cursor.upTo < missedEnd ? ticksAfter(record.timing, cursor.upTo, MAX_MISSED_SCAN, missedEnd) : [];
+    const missed = cursor.upTo < missedEnd ? this.ticksOf(record.id, record.timing, cursor.upTo, MAX_MISSED_SCAN, missedEnd) : [];
     const toCatchUp = missedTicksToRun(record, missed, now);
     if (missed.length > toCatchUp.length) {
       const dropped = missed.filter((tick) => !toCatchUp.includes(tick));
@@ -243,7 +263,7 @@ export class Materializer {
       this.options.onMissed?.(record, dropped);
     }
     const from = Math.max(cursor.upTo, missedEnd);
-    const upcoming = ticksAfter(record.timing, from, MAX_UPCOMING_PER_PASS, horizon);
+    const upcoming = this.ticksOf(record.id, record.timing, from, MAX_UPCOMING_PER_PASS, horizon);
     const queue = this.options.queues.queueOf(job);
     const base = jobOptionsFor(job);
     for (const tick of [...toCatchUp, ...upcoming]) {
@@ -280,7 +300,7 @@ export class Materializer {
     const job = this.options.registry.find(cursor.job);
     if (!job || cursor.upTo <= now) return 0;
     const queue = this.options.queues.queueOf(job);
-    const ticks = ticksAfter(cursor.timing as NormalizedTiming, now, MAX_UPCOMING_PER_PASS, cursor.upTo);
+    const ticks = this.ticksOf(id, cursor.timing as NormalizedTiming, now, MAX_UPCOMING_PER_PASS, cursor.upTo);
     const removed = await Promise.all(ticks.map((tick) => queue.remove(scheduledRunId(id, tick))));
     return removed.filter((count) => count === 1).length;
   }

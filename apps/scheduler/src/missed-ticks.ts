@@ -8,7 +8,7 @@ export interface MissedTicksDeps {
   keys: DrumlineKeys;
   alerts: AlertWebhook;
   logger: Logger;
-  metrics: Pick<SchedulerMetrics, 'ticksMissed'>;
+  metrics: Pick<SchedulerMetrics, 'ticksMissed' | 'stalled'>;
   overdueWatcher: Pick<OverdueWatcher, 'ticksMissed'>;
 }
 
@@ -31,6 +31,26 @@ export function reportMissedTicks(deps: MissedTicksDeps): (schedule: ScheduleRec
       schedule: schedule.id,
       tick: from,
       reason: `${ticks.length} tick(s) from ${from} to ${new Date(last).toISOString()} dropped by misfire policy \`${schedule.misfire}\``,
+      attempts: null,
+    });
+  };
+}
+
+/**
+ * The Materializer's `onStalled` hook: a schedule that can fire but has no next tick is a bug in
+ * the time engine. Counted and alerted (once per schedule and instant, across failovers), never silent.
+ */
+export function reportStalledSchedule(deps: MissedTicksDeps): (schedule: ScheduleRecord, after: number) => void {
+  return (schedule, after) => {
+    deps.metrics.stalled.labels(schedule.id).inc();
+    const from = new Date(after).toISOString();
+    void alertOnce(deps, `stalled:${schedule.id}@${after}`, {
+      kind: 'schedule-stalled',
+      job: schedule.job,
+      runId: null,
+      schedule: schedule.id,
+      tick: null,
+      reason: `no tick after ${from} for ${JSON.stringify(schedule.timing)}; the schedule will not fire until this is fixed`,
       attempts: null,
     });
   };

@@ -8,6 +8,7 @@ import {
   ScheduleStore,
   type JobDefinition,
   type ScheduleInput,
+  type ScheduleRecord,
 } from '@drumline/core/runtime';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -27,6 +28,9 @@ export async function startScheduler(options: {
   lookaheadMs?: number;
   promoteAheadMs?: number;
   redis?: Redis;
+  /** Where the test's clock starts (default: the real time). */
+  startAt?: number;
+  onStalled?: (schedule: ScheduleRecord, after: number) => void;
 }) {
   const redis = options.redis ?? connectTestRedis();
   const prefix = options.prefix ?? uniquePrefix(options.name);
@@ -35,7 +39,7 @@ export async function startScheduler(options: {
   const queues = new QueueSet(registry, redis, prefix);
   const store = new ScheduleStore(redis, prefix);
   const election = new LeaderElection(redis, prefix, { leaseTtlMs: 2000, logger });
-  let clock = Date.now();
+  let clock = options.startAt ?? Date.now();
   const materializer = new Materializer({
     registry,
     queues,
@@ -46,6 +50,7 @@ export async function startScheduler(options: {
     pollMs: 100,
     promoteAheadMs: options.promoteAheadMs ?? 0,
     now: () => clock,
+    onStalled: options.onStalled,
   });
   const elected = new Promise<void>((resolve) => election.once('elected', () => resolve()));
   election.start();

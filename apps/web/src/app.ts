@@ -9,9 +9,11 @@ import { apiTokenAuth } from './plugins/api-token-auth.js';
 import { dashboardAuth } from './plugins/dashboard-auth.js';
 import { errorHandler, handleNotFound } from './plugins/error-handler.js';
 import { queuesPlugin } from './plugins/queues.js';
+import { RequestLog } from './request-log.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { runControlRoutes } from './routes/run-control.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { schedulesPage } from './routes/schedules-page.js';
@@ -41,13 +43,13 @@ const BODY_LIMIT = 1024 * 1024;
 /** Builds the HTTP app without listening, so tests drive it with `app.inject()`. It enqueues and never runs a handler. */
 export function buildApp(deps: AppDeps) {
   const { config } = deps;
-  // Fastify makes a child logger per request (reqId bindings, a few µs) for its per-request lines,
-  // which it logs at info: below that level nobody reads them, so requests share the app's logger.
+  // Fastify makes a child logger per request (reqId bindings, a few µs) for its per-request line,
+  // which is logged at info: below that level nobody reads it, so requests share the app's logger.
   const perRequestLogs = deps.logger.isLevelEnabled('info');
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: BODY_LIMIT,
-    disableRequestLogging: !perRequestLogs,
+    logController: new RequestLog({ enabled: perRequestLogs, pretty: config.LOG_PRETTY }),
     childLoggerFactory: (logger, bindings, options) => (perRequestLogs ? logger.child(bindings, options) : logger),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -64,10 +66,14 @@ export function buildApp(deps: AppDeps) {
   app.register(
     async (api) => {
       await api.register(apiTokenAuth, { token: config.API_TOKEN });
+      // Fastify reads text/plain bodies as strings by default: here they would fail validation with
+      // "expected object, received string" instead of a 415 naming the type to send.
+      api.removeContentTypeParser('text/plain');
       // Unknown /api paths answer 404 only to callers holding the token.
       api.setNotFoundHandler(handleNotFound);
       await api.register(jobRoutes, { prefix: '/jobs' });
       await api.register(runRoutes, { prefix: '/jobs' });
+      await api.register(runControlRoutes, { prefix: '/jobs' });
       await api.register(scheduleRoutes, { prefix: '/schedules' });
     },
     { prefix: '/api' },

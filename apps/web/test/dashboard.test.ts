@@ -36,6 +36,27 @@ describe('Bull Board at /admin/queues', () => {
     expect(response.statusCode).toBe(200);
     expect(response.body).toContain('<base href="/admin/queues/"');
   });
+
+  it('names nothing outside the server on its page, and serves the web fonts it names itself, behind the login', async () => {
+    const page = await web().app.inject({ method: 'GET', url: '/admin/queues', headers: withDashboardLogin });
+    const addresses = [...page.body.matchAll(/(?:href|src)="([^"]*)"/g)].map((match) => match[1] ?? '');
+    expect(addresses.filter((address) => /^(?:[a-z]+:)?\/\//i.test(address))).toEqual([]);
+
+    const stylesheets = addresses.filter((address) => address.startsWith('fonts/'));
+    expect(stylesheets).toEqual(expect.arrayContaining(['fonts/ibm-plex-sans/400.css', 'fonts/ibm-plex-mono/400.css']));
+    for (const stylesheet of stylesheets) {
+      const css = await web().app.inject({ method: 'GET', url: `/admin/queues/${stylesheet}`, headers: withDashboardLogin });
+      expect(css.statusCode, stylesheet).toBe(200);
+      expect(css.headers['content-type'], stylesheet).toMatch(/^text\/css/);
+      const latin = /url\(\.\/(files\/[^)]*-latin-\d+-normal\.woff2)\)/.exec(css.body)?.[1];
+      expect(latin, stylesheet).toBeDefined();
+      const font = await web().app.inject({ method: 'GET', url: `/admin/queues/${stylesheet.replace(/[^/]*$/, '')}${latin}`, headers: withDashboardLogin });
+      expect(font.statusCode, latin).toBe(200);
+      expect(font.headers['content-type'], latin).toBe('font/woff2');
+    }
+    const anonymous = await web().app.inject({ method: 'GET', url: '/admin/queues/fonts/ibm-plex-sans/400.css' });
+    expect(anonymous.statusCode).toBe(401);
+  });
 });
 
 describe('OpenAPI document at /docs/json', () => {
@@ -66,5 +87,13 @@ describe('OpenAPI document at /docs/json', () => {
     expect(Object.keys(paths).filter((path) => path.startsWith('/admin') || path.startsWith('/docs'))).toEqual([]);
     expect(paths['/api/jobs/{name}']).toBeUndefined();
     expect(components.securitySchemes.apiToken).toEqual(expect.objectContaining({ type: 'http', scheme: 'bearer' }));
+  });
+
+  it('names every path without a trailing slash, the schedules listing as /api/schedules', async () => {
+    const { paths } = await document();
+    expect(Object.keys(paths).filter((path) => path.length > 1 && path.endsWith('/'))).toEqual([]);
+    expect(paths['/api/schedules']?.get).toBeDefined();
+    const listing = await web().app.inject({ method: 'GET', url: '/api/schedules', headers: withToken });
+    expect(listing.statusCode).toBe(200);
   });
 });

@@ -1,3 +1,4 @@
+import { drumlineKeys } from '@drumline/core/runtime';
 import { describe, expect, it } from 'vitest';
 import { runUntilFinished, webForThisFile, withToken } from './web-harness.js';
 
@@ -13,11 +14,11 @@ function enqueueBulk(name: string, items: unknown[]) {
 }
 
 describe('POST /api/jobs/:name', () => {
-  it('enqueues a valid payload with 202 and the run id, on the job queue', async () => {
+  it('enqueues a valid payload with 202, the run id and duplicate false, on the job queue', async () => {
     const response = await enqueue('send-email', { data: email });
     expect(response.statusCode).toBe(202);
     const body = response.json();
-    expect(body).toEqual({ id: expect.any(String), name: 'send-email', queue: 'email' });
+    expect(body).toEqual({ id: expect.any(String), name: 'send-email', queue: 'email', duplicate: false });
     const run = await web().queueOf('send-email').getJob(body.id);
     expect(run?.name).toBe('send-email');
     expect(run?.data).toEqual(email);
@@ -80,6 +81,28 @@ describe('POST /api/jobs/:name', () => {
     expect(response.json()).toEqual({ error: expect.stringMatching(/^FST_/), message: expect.any(String) });
   });
 
+  it.each([
+    ['no content-type', {}, 'not set'],
+    ['text/plain', { 'content-type': 'text/plain' }, '`text/plain`'],
+    ['a form', { 'content-type': 'application/x-www-form-urlencoded' }, '`application/x-www-form-urlencoded`'],
+  ])('refuses a JSON body sent with %s with 415 naming application/json and the type it got, and enqueues nothing', async (_what, headers, got) => {
+    const before = await web().totalRuns();
+    for (const url of ['/api/jobs/ping', '/api/jobs/ping/bulk', '/api/schedules/by-text']) {
+      const body = url.endsWith('/bulk') ? { items: [{ data: {} }] } : url.includes('schedules') ? { job: 'ping', every: '1h' } : { data: {} };
+      const response = await web().app.inject({ method: url.includes('schedules') ? 'PUT' : 'POST', url, headers: { ...withToken, ...headers }, payload: JSON.stringify(body) });
+      expect(response.statusCode, url).toBe(415);
+      expect(response.json(), url).toEqual({ error: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', message: expect.stringContaining('`content-type: application/json`') });
+      expect(response.json().message, url).toContain(`was ${got}`);
+    }
+    expect(await web().totalRuns()).toBe(before);
+    expect(await web().app.redis.hexists(drumlineKeys(web().queues.prefix).schedules, 'by-text')).toBe(0);
+  });
+
+  it('takes application/json with a charset', async () => {
+    const response = await web().app.inject({ method: 'POST', url: '/api/jobs/ping', headers: { ...withToken, 'content-type': 'application/json; charset=utf-8' }, payload: '{"data":{}}' });
+    expect(response.statusCode).toBe(202);
+  });
+
   it('passes delay and priority to BullMQ', async () => {
     const delayed = await enqueue('ping', { data: {}, opts: { delay: 60_000 } });
     expect(delayed.statusCode).toBe(202);
@@ -114,14 +137,14 @@ describe('POST /api/jobs/:name', () => {
     expect((await enqueue('ping', { data: {}, opts: { priority: 2_097_151 } })).statusCode).toBe(202);
   });
 
-  it('treats the same jobId as one run: same id, one job in the queue, run once', async () => {
+  it('treats the same jobId as one run, and says so: 202 and duplicate false for the new run, 200 and duplicate true after, run once', async () => {
     const opts = { jobId: 'welcome-ada' };
     const first = await enqueue('send-email', { data: email, opts });
     const second = await enqueue('send-email', { data: { ...email, subject: 'Welcome again' }, opts });
     expect(first.statusCode).toBe(202);
-    expect(second.statusCode).toBe(202);
-    expect(second.json().id).toBe('welcome-ada');
-    expect(first.json().id).toBe('welcome-ada');
+    expect(first.json()).toEqual({ id: 'welcome-ada', name: 'send-email', queue: 'email', duplicate: false });
+    expect(second.statusCode).toBe(200);
+    expect(second.json()).toEqual({ id: 'welcome-ada', name: 'send-email', queue: 'email', duplicate: true });
     const queue = web().queueOf('send-email');
     expect((await queue.getJob('welcome-ada'))?.data).toEqual(email);
     const runs = await queue.getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed']);
@@ -132,7 +155,8 @@ describe('POST /api/jobs/:name', () => {
       handled.push(job.id as string);
     });
     const third = await enqueue('send-email', { data: email, opts });
-    expect(third.json().id).toBe('welcome-ada');
+    expect(third.statusCode).toBe(200);
+    expect(third.json()).toMatchObject({ id: 'welcome-ada', duplicate: true });
     expect(await queue.getJobState('welcome-ada')).toBe('completed');
     expect(handled.filter((id) => id === 'welcome-ada')).toHaveLength(1);
   });
@@ -152,6 +176,21 @@ describe('POST /api/jobs/:name/bulk', () => {
     const runs = await Promise.all(body.ids.map((id: string) => queue.getJob(id)));
     expect(runs.map((run) => run?.data.subject)).toEqual(['Mail 0', 'Mail 1', 'Mail 2', 'Welcome']);
     expect(runs[3]?.opts.priority).toBe(3);
+  });
+
+  it('lists the items whose jobId already existed in duplicates, answering 202 while one item is new and 200 when none is', async () => {
+    const keyed = (jobId: string) => ({ data: email, opts: { jobId } });
+    const first = await enqueueBulk('send-email', [keyed('bulk-dup-a'), { data: email }]);
+    expect(first.statusCode).toBe(202);
+    expect(first.json().duplicates).toEqual([]);
+
+    const second = await enqueueBulk('send-email', [keyed('bulk-dup-a'), keyed('bulk-dup-b'), { data: email }]);
+    expect(second.statusCode).toBe(202);
+    expect(second.json()).toMatchObject({ ids: ['bulk-dup-a', 'bulk-dup-b', expect.any(String)], duplicates: ['bulk-dup-a'] });
+
+    const again = await enqueueBulk('send-email', [keyed('bulk-dup-b'), keyed('bulk-dup-a')]);
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toMatchObject({ ids: ['bulk-dup-b', 'bulk-dup-a'], duplicates: ['bulk-dup-b', 'bulk-dup-a'] });
   });
 
   it('refuses the whole bulk with 400 when item 3 is invalid, naming items.3.data.to, and enqueues none', async () => {
@@ -199,6 +238,22 @@ describe('POST /api/jobs/:name/bulk', () => {
 });
 
 describe('GET /api/jobs', () => {
+  it("shows every schedule's four policies in effect, declared or defaulted, never leaving one out", async () => {
+    const catalog: Array<{ schedules: Array<{ id: string; policies: Record<string, unknown> }> }> = (
+      await web().app.inject({ method: 'GET', url: '/api/jobs', headers: withToken })
+    ).json();
+    const shown = catalog.flatMap((job) => job.schedules);
+    expect(shown.length).toBeGreaterThan(0);
+    for (const { id, policies } of shown) {
+      expect(policies, id).toEqual({
+        misfire: expect.stringMatching(/^(skip|once|all)$/),
+        misfireCap: expect.any(Number),
+        misfireGraceMs: policies.misfireGraceMs === null ? null : expect.any(Number),
+        overlap: expect.stringMatching(/^(allow|skip|queue)$/),
+      });
+    }
+  });
+
   it('lists every defined job with its queue, policy, payload JSON Schema and schedules', async () => {
     const response = await web().app.inject({ method: 'GET', url: '/api/jobs', headers: withToken });
     expect(response.statusCode).toBe(200);
@@ -216,11 +271,13 @@ describe('GET /api/jobs', () => {
         cron: '30 9 * * 1-5',
         tz: 'Europe/Berlin',
         data: { recipients: ['team@example.com'] },
-        policies: { misfire: 'once' },
+        policies: { misfire: 'once', misfireCap: 100, misfireGraceMs: null, overlap: 'allow' },
       },
     ]);
     const cleanup = catalog.find((job) => job.name === 'cleanup-old-records');
-    expect(cleanup?.schedules).toEqual([expect.objectContaining({ id: 'cleanup-sessions', every: 30 * 60_000, policies: { misfire: 'once', overlap: 'skip' } })]);
+    expect(cleanup?.schedules).toEqual([
+      expect.objectContaining({ id: 'cleanup-sessions', every: 30 * 60_000, policies: { misfire: 'once', misfireCap: 100, misfireGraceMs: null, overlap: 'skip' } }),
+    ]);
     // The input side: a field with a default is optional to the caller.
     expect(cleanup?.payloadSchema).toMatchObject({ required: ['table', 'olderThanDays'] });
   });

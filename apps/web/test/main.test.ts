@@ -16,6 +16,16 @@ afterAll(async () => {
   await deleteTestKeys(prefix);
 });
 
+/** Starts the web on a free port with `extraEnv` and resolves once /healthz answers, with its base URL. */
+async function startServing(extraEnv: Record<string, string> = {}): Promise<{ web: AppProcess; base: string }> {
+  const port = await freePort();
+  const web = startApp('web', { env: { ...env, PORT: String(port), HOST: '127.0.0.1', ...extraEnv } });
+  apps.push(web);
+  const base = `http://127.0.0.1:${port}`;
+  await web.waitForHttp(`${base}/healthz`);
+  return { web, base };
+}
+
 describe('node apps/web/dist/main.js', () => {
   it('refuses to start without API_TOKEN, exiting 1 with a message naming it', async () => {
     const web = startApp('web', { env: { ...env, API_TOKEN: '' } });
@@ -26,11 +36,7 @@ describe('node apps/web/dist/main.js', () => {
   });
 
   it('serves on PORT, enqueues through the API, and on SIGTERM closes and exits 0', async () => {
-    const port = await freePort();
-    const web = startApp('web', { env: { ...env, PORT: String(port), HOST: '127.0.0.1' } });
-    apps.push(web);
-    const base = `http://127.0.0.1:${port}`;
-    await web.waitForHttp(`${base}/healthz`);
+    const { web, base } = await startServing();
 
     const response = await fetch(`${base}/api/jobs/ping`, {
       method: 'POST',
@@ -51,12 +57,8 @@ describe('node apps/web/dist/main.js', () => {
   });
 
   it("answers /readyz 503 until the scheduler has marked this release's init tasks done, then 200", async () => {
-    const port = await freePort();
     const release = `release-${Date.now()}`;
-    const web = startApp('web', { env: { ...env, PORT: String(port), HOST: '127.0.0.1', RELEASE: release } });
-    apps.push(web);
-    const base = `http://127.0.0.1:${port}`;
-    await web.waitForHttp(`${base}/healthz`);
+    const { web, base } = await startServing({ RELEASE: release });
 
     const notYet = await fetch(`${base}/readyz`);
     expect(notYet.status).toBe(503);
@@ -72,5 +74,37 @@ describe('node apps/web/dist/main.js', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ok' });
     expect(await web.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it('with LOG_PRETTY=true writes each request as one line (method, path, status, time), no probe at info, and no deprecation warning', async () => {
+    const { web, base } = await startServing({ LOG_PRETTY: 'true' });
+    await (await fetch(`${base}/readyz`)).body?.cancel();
+    const enqueue = await fetch(`${base}/api/jobs/ping`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ data: {} }),
+    });
+    expect(enqueue.status).toBe(202);
+    await web.waitForLine(/POST \/api\/jobs\/ping/);
+    expect(await web.stop()).toEqual({ code: 0, signal: null });
+
+    const texts = web.lines.map((line) => line.text);
+    expect(texts.filter((text) => text.includes('/api/jobs/ping'))).toEqual([expect.stringMatching(/INFO: POST \/api\/jobs\/ping 202 \d+\.\d ms$/)]);
+    expect(texts.filter((text) => /healthz|readyz/.test(text))).toEqual([]);
+    expect(texts.filter((text) => /deprecat|FSTDEP|Warning/i.test(text))).toEqual([]);
+  });
+
+  it('in JSON writes one record per request with method, url, statusCode and responseTime', async () => {
+    const { web, base } = await startServing();
+    const jobs = await fetch(`${base}/api/jobs`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+    expect(jobs.status).toBe(200);
+    await jobs.body?.cancel();
+    await web.waitForLog((log) => log.url === '/api/jobs');
+    expect(await web.stop()).toEqual({ code: 0, signal: null });
+
+    const requestLogs = web.logs().filter((log) => log.url !== undefined);
+    expect(requestLogs).toEqual([
+      expect.objectContaining({ level: 30, method: 'GET', url: '/api/jobs', statusCode: 200, responseTime: expect.any(Number), msg: expect.stringMatching(/^GET \/api\/jobs 200 /) }),
+    ]);
   });
 });

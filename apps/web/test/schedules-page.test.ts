@@ -44,6 +44,14 @@ describe('GET /admin/schedules', () => {
     expect(body).toContain(`href="/admin/queues/queue/reports/${encodeURIComponent(runId)}"`);
   });
 
+  it("shows a retried last run as late as its first attempt, and which attempt it is on", async () => {
+    const scheduledFor = Date.UTC(2026, 0, 7, 8, 30);
+    const runId = `daily-report-team@${scheduledFor}`;
+    await store().recordRun('daily-report-team', { runId, scheduledFor, startedAt: scheduledFor + 12, finishedAt: scheduledFor + 1200, state: 'failed', attempt: 3 });
+    const { body } = await page();
+    expect(body).toContain('12 ms late, attempt 3');
+  });
+
   it("flags a schedule the dead-man's switch marked overdue, naming the tick whose run never started", async () => {
     const tick = Date.UTC(2026, 0, 6, 18);
     await web().app.redis.hset(store().keys.overdue, 'expire-coupons-nightly', JSON.stringify({ tick, since: tick + 60_000 }));

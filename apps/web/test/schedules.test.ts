@@ -67,8 +67,24 @@ describe('GET /api/schedules/:id', () => {
       startedAt: new Date(scheduledFor + 1500).toISOString(),
       finishedAt: new Date(scheduledFor + 4000).toISOString(),
       state: 'completed',
+      attempts: 1,
       latenessMs: 1500,
     });
+  });
+
+  it("shows a retried last run's lateness from its first attempt's start, and its attempts apart", async () => {
+    const scheduledFor = Date.UTC(2026, 0, 6, 8, 30);
+    await store().recordRun('daily-report-team', {
+      runId: `daily-report-team@${scheduledFor}`,
+      scheduledFor,
+      startedAt: scheduledFor + 20,
+      finishedAt: scheduledFor + 1200,
+      state: 'failed',
+      reason: 'report service down',
+      attempt: 3,
+    });
+    const { lastRun } = (await call('GET', '/daily-report-team')).json();
+    expect(lastRun).toMatchObject({ state: 'failed', startedAt: new Date(scheduledFor + 20).toISOString(), attempts: 3, latenessMs: 20 });
   });
 
   it('answers 404 for an unknown id', async () => {

@@ -4,16 +4,23 @@ import type { Redis } from 'ioredis';
 /** One scheduled run asking to start (see lua/claim-ticks.lua). */
 export interface ClaimRequest {
   runId: string;
+  /** Its BullMQ job's hash: once the run enters, processedOn becomes `startedAt`, and the first attempt's start is kept there. */
+  jobKey: string;
   scheduleId: string;
   /** The job's creation time: a later job with the same id is a re-added duplicate. */
   createdAt: number;
   /** The run's `active` last run as JSON, to take the overlap lock and record it; '' to only check. */
   active: string;
   manual: boolean;
+  /** When this attempt starts, as in `active`. */
+  startedAt: number;
 }
 
-/** `duplicate` or `deleted`; or `ok` with the schedule's record (JSON), 1 if paused, and how far the run got in. */
-export type ClaimReply = [verdict: string, record?: string, paused?: number, entry?: 'checked' | 'entered' | 'locked'];
+/**
+ * `duplicate` or `deleted`; or `ok` with the schedule's record (JSON), 1 if paused, how far the run
+ * got in, and once `entered` when its first attempt started (as now recorded in its last run).
+ */
+export type ClaimReply = [verdict: string, record?: string, paused?: number, entry?: 'checked' | 'entered' | 'locked', firstStartedAt?: number];
 
 /** A script call stays short however many runs are due at once: Redis serves nobody else while it runs. */
 const MAX_PER_CALL = 500;
@@ -58,9 +65,9 @@ export class ClaimBatch {
     const { keys } = this;
     const runKeys: string[] = [];
     const runArgs: (string | number)[] = [];
-    for (const { runId, scheduleId, createdAt, active, manual } of requests) {
-      runKeys.push(keys.tickClaim(runId), keys.overlapLock(scheduleId));
-      runArgs.push(createdAt, scheduleId, active, manual ? '1' : '0', runId);
+    for (const { runId, jobKey, scheduleId, createdAt, active, manual, startedAt } of requests) {
+      runKeys.push(keys.tickClaim(runId), keys.overlapLock(scheduleId), jobKey);
+      runArgs.push(createdAt, scheduleId, active, manual ? '1' : '0', runId, startedAt);
     }
     return (await this.script(
       [keys.schedules, keys.schedulesPaused, keys.lastRuns, ...runKeys],

@@ -12,10 +12,13 @@ import {
 } from '@drumline/core/runtime';
 import { performance } from 'node:perf_hooks';
 import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { RunCancelledError } from './errors/run-cancelled-error.js';
 import { WorkerShutdownError } from './errors/worker-shutdown-error.js';
 import { RunContext } from './run-context.js';
 import type { BeforeScheduledRun, ScheduledRunAdmission, ScheduledRunOutcome } from './scheduled-run-gate.js';
 
+/** How long a cancelled handler may go on before it is reported as ignoring its signal. */
+export const CANCEL_GRACE_MS = 10_000;
 const COMPLETED: ScheduledRunOutcome = Object.freeze({ state: 'completed' });
 const REQUEUED: ScheduledRunOutcome = Object.freeze({ state: 'requeued' });
 /** A run this early was not promoted ahead by a scheduler (or the clocks disagree badly): it waits in delayed, not in a worker slot. */
@@ -30,6 +33,8 @@ export interface JobRunnerOptions {
   metrics?: RunMetrics;
   /** Told of each run that failed with no attempt left (alerts). It must not throw. */
   onFinalFailure?: (failure: FinalFailure) => void;
+  /** How long a cancelled handler may go on before it is reported as ignoring its signal (default CANCEL_GRACE_MS). */
+  cancelGraceMs?: number;
 }
 
 /** A run that failed for good: its last attempt failed, or it could never succeed. */
@@ -55,8 +60,10 @@ export class JobRunner {
   private readonly running = new Set<RunContext>();
   private readonly metrics: RunMetrics | undefined;
   private readonly onFinalFailure: ((failure: FinalFailure) => void) | undefined;
+  private readonly cancelGraceMs: number;
 
   constructor(options: JobRunnerOptions) {
+    this.cancelGraceMs = options.cancelGraceMs ?? CANCEL_GRACE_MS;
     this.registry = options.registry;
     this.logger = options.logger;
     this.beforeScheduledRun = options.beforeScheduledRun;
@@ -95,7 +102,8 @@ export class JobRunner {
           return admission.result;
         }
         // A manual trigger's "tick" is when it was asked for: its wait says nothing about the schedule.
-        if (!scheduled.manual) this.metrics?.lateness.labels(scheduled.scheduleId).observe((Date.now() - scheduled.scheduledFor.getTime()) / 1000);
+        // A retry starts late by its backoff: the run's lateness is its first attempt's.
+        if (!scheduled.manual && run.attempt === 1) this.metrics?.lateness.labels(scheduled.scheduleId).observe((Date.now() - scheduled.scheduledFor.getTime()) / 1000);
       }
       startedAt = performance.now();
       const result = await this.runHandler(definition, parsed.data, run);
@@ -109,12 +117,14 @@ export class JobRunner {
         throw new WaitingError();
       }
       if (error instanceof DelayedError || error instanceof WaitingError) throw error; // the gate postponed the run
-      const willRetry = !(error instanceof UnrecoverableError) && run.attempt < (job.opts.attempts ?? 1);
+      const cancelled = run.stopReason instanceof RunCancelledError;
+      const willRetry = !(error instanceof UnrecoverableError) && !cancelled && run.attempt < (job.opts.attempts ?? 1);
       outcome = { state: 'failed', reason: error instanceof Error ? error.message : String(error), willRetry };
       run.logger.warn({ err: error, willRetry }, 'run failed');
       if (!willRetry) this.finalFailure(job, run.attempt, outcome.reason, series);
       else if (series) series.retried += 1;
-      throw error;
+      // BullMQ retries any other error: a cancelled run must end here.
+      throw cancelled ? new UnrecoverableError(outcome.reason) : error;
     } finally {
       if (startedAt !== undefined) series?.observeDuration((performance.now() - startedAt) / 1000);
       clearTimeout(run.timer);
@@ -122,6 +132,26 @@ export class JobRunner {
       if (admission?.admit && admission.release) await this.release(run, admission.release, outcome);
     }
   };
+
+  /**
+   * Aborts this process's run `runId` of `queue`, if it holds it: the attempt fails for good at once,
+   * and a handler still going after `cancelGraceMs` is reported as ignoring its signal.
+   */
+  cancel(queue: string, runId: string, reason: string): boolean {
+    for (const run of this.running) {
+      if (run.jobId !== runId || run.job.queueName !== queue) continue;
+      run.stop(new RunCancelledError(reason));
+      const settled = run.handlerSettled;
+      if (settled) {
+        const graceMs = this.cancelGraceMs;
+        const report = setTimeout(() => run.logger.error({ graceMs }, 'the handler ignores its cancel signal: it is still running; pass `signal` to what it awaits'), graceMs);
+        report.unref();
+        void settled.then(() => clearTimeout(report));
+      }
+      return true;
+    }
+    return false;
+  }
 
   /** Aborts every run in flight with `reason`: their attempts settle at once, whatever their handlers do. */
   stopAll(reason: Error): void {
@@ -181,7 +211,12 @@ export class JobRunner {
       run.interrupt = reject;
       run.timer = setTimeout(() => run.stop(new JobTimeoutError(definition.name, definition.timeoutMs)), definition.timeoutMs);
       try {
-        Promise.resolve(definition.handler(data, run)).then(resolve, reject);
+        const handled = Promise.resolve(definition.handler(data, run));
+        run.handlerSettled = handled.then(
+          () => undefined,
+          () => undefined,
+        );
+        handled.then(resolve, reject);
       } catch (error) {
         reject(error);
       }

@@ -9,6 +9,7 @@ import {
   createRedis,
   createRunMetrics,
   createTicksMissedCounter,
+  drumlineKeys,
   INIT_QUEUE,
   startMetricsServer,
   type JobRegistry,
@@ -17,6 +18,7 @@ import { initTasks, jobs } from '@drumline/jobs';
 import { Worker } from 'bullmq';
 import { hostname } from 'node:os';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
+import { listenForCancels } from './cancel-listener.js';
 import { countMissedTicks } from './count-missed-ticks.js';
 import { drain } from './drain.js';
 import { alertOnFinalFailure } from './final-failure-alert.js';
@@ -37,6 +39,7 @@ const connection = createRedis(config.REDIS_URL);
 // wants it (its issues report errors with auto-pipelining).
 const gateConnection = createRedis(config.REDIS_URL, { enableAutoPipelining: true });
 const gate = new ScheduleGate(gateConnection, config.KEY_PREFIX, { overlapLockMs: config.WORKER_LOCK_MS, tickClaimSeconds: TICK_CLAIM_SECONDS });
+const cancelSubscriber = createRedis(config.REDIS_URL);
 const metrics = createMetricsRegistry('worker');
 const alerts = new AlertWebhook({ url: config.ALERT_WEBHOOK_URL, publicUrl: config.PUBLIC_URL, logger, counter: createAlertMetrics(metrics) });
 const runner = new JobRunner({
@@ -67,6 +70,7 @@ const workers = queueNames.map((queue) => {
   return worker;
 });
 await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+await listenForCancels(cancelSubscriber, drumlineKeys(config.KEY_PREFIX), runner, logger);
 logger.info({ queues: queueNames, concurrency: config.WORKER_CONCURRENCY, pid: process.pid }, 'worker ready');
 
 const signal = await stopRequested;
@@ -74,6 +78,7 @@ logger.info({ signal, running: runner.runningCount, graceMs: config.SHUTDOWN_GRA
 const outcome = await drain(workers, runner, config.SHUTDOWN_GRACE_MS, logger);
 await alerts.flush();
 await metricsServer?.close();
+await closeRedis(cancelSubscriber);
 await closeRedis(gateConnection);
 await closeRedis(connection);
 logger.info({ outcome }, 'worker stopped');

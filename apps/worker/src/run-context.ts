@@ -10,11 +10,13 @@ export class RunContext implements JobContext {
   readonly jobId: string;
   readonly jobName: string;
   readonly attempt: number;
-  /** Why the run was stopped (timeout or shutdown); set once. */
+  /** Why the run was stopped (timeout, shutdown or cancel); set once. */
   stopReason: Error | undefined;
   /** Settles the run's outcome with `stopReason` at once, without waiting for the handler. */
   interrupt: ((reason: Error) => void) | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Settles when the handler's own promise does, whatever the run's outcome; unset until it starts. */
+  handlerSettled: Promise<void> | undefined;
   private controller: AbortController | undefined;
   private childLogger: Logger | undefined;
 

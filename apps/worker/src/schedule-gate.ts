@@ -13,7 +13,9 @@ export type GateDecision =
   | { action: 'wait' };
 
 /** `checked`: claimed only; `entered`: also locked and recorded active; `locked`: another run holds the overlap lock. */
-type Claim = { verdict: 'duplicate' | 'deleted' } | { verdict: 'ok'; record: ScheduleRecord; paused: boolean; entry: NonNullable<ClaimReply[3]> };
+type Claim =
+  | { verdict: 'duplicate' | 'deleted' }
+  | { verdict: 'ok'; record: ScheduleRecord; paused: boolean; entry: NonNullable<ClaimReply[3]>; firstStartedAt: number | undefined };
 
 export interface ScheduleGateOptions {
   /** An overlap lock outlives a dead worker by at most this long. */
@@ -50,7 +52,7 @@ export class ScheduleGate {
   async enter(job: Job, run: { scheduleId: string; scheduledFor: Date; manual: boolean }, nowMs = Date.now()): Promise<GateDecision> {
     const runId = job.id as string;
     const tickMs = run.scheduledFor.getTime();
-    const active: LastRun = { runId, scheduledFor: tickMs, startedAt: nowMs, finishedAt: null, state: 'active' };
+    const active: LastRun = { runId, scheduledFor: tickMs, startedAt: nowMs, finishedAt: null, state: 'active', attempt: job.attemptsMade + 1 };
     // A tick late enough to have misfired must be held against its schedule's policy before it
     // may start, which needs the record: its first claim only checks. An on-time one starts at once.
     let enterAs = !run.manual && nowMs - tickMs > MISFIRE_THRESHOLD_MS ? undefined : active;
@@ -59,28 +61,39 @@ export class ScheduleGate {
       if (claim.verdict !== 'ok') return this.skip(run, runId, nowMs, claim.verdict);
       if (!run.manual && claim.paused) return this.skip(run, runId, nowMs, 'paused');
       if (claim.entry === 'locked') return claim.record.overlap === 'queue' ? { action: 'wait' } : this.skip(run, runId, nowMs, 'overlap');
-      if (claim.entry === 'entered') return this.admit(run, claim.record, active);
-      if (isMisfiredRun(claim.record, tickMs, nowMs)) return this.skip(run, runId, nowMs, 'missed');
+      if (claim.entry === 'entered') {
+        // The claim has set it in Redis too (see lua/claim-ticks.lua): the handler starts now.
+        job.processedOn = nowMs;
+        return this.admit(run, claim.record, { ...active, startedAt: claim.firstStartedAt ?? nowMs });
+      }
+      if (isMisfiredRun(claim.record, tickMs, nowMs) && !(await this.backfilled(runId))) return this.skip(run, runId, nowMs, 'missed');
       enterAs = active;
     }
   }
 
+  /** Added by a backfill: late by design, so never dropped as misfired. Asked only of late runs. */
+  private async backfilled(runId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.backfilled(runId))) === 1;
+  }
+
   /** Claims the tick; with `active`, also takes the overlap lock and records the run as active, in the same script. */
   private async claim(job: Job, run: { scheduleId: string; manual: boolean }, active: LastRun | undefined): Promise<Claim> {
-    const [verdict, json, paused, entry] = await this.claims.claim({
+    const [verdict, json, paused, entry, firstStartedAt] = await this.claims.claim({
       runId: job.id as string,
+      jobKey: `${job.queueQualifiedName}:${job.id}`,
       scheduleId: run.scheduleId,
       createdAt: job.timestamp,
       active: active ? JSON.stringify(active) : '',
       manual: run.manual,
+      startedAt: active?.startedAt ?? 0,
     });
     if (verdict !== 'ok' || !json) return { verdict: verdict as 'duplicate' | 'deleted' };
-    return { verdict: 'ok', record: JSON.parse(json) as ScheduleRecord, paused: paused === 1, entry: entry ?? 'checked' };
+    return { verdict: 'ok', record: JSON.parse(json) as ScheduleRecord, paused: paused === 1, entry: entry ?? 'checked', firstStartedAt };
   }
 
   /** The run holds its claim (and its overlap lock, renewed while it runs): let it start. */
   private admit(run: { scheduleId: string; scheduledFor: Date }, record: ScheduleRecord, active: LastRun): GateDecision {
-    const { runId, startedAt } = active;
+    const { runId, startedAt, attempt } = active;
     let renewal: NodeJS.Timeout | undefined;
     if (record.overlap !== 'allow') {
       const lock = this.keys.overlapLock(run.scheduleId);
@@ -100,6 +113,7 @@ export class ScheduleGate {
           startedAt,
           finishedAt: Date.now(),
           state,
+          attempt,
           ...(reason ? { reason } : {}),
         });
       },

@@ -19,17 +19,19 @@ const SLACK_MS = 5_000;
 
 interface Run {
   runId: string;
+  jobKey: string;
   scheduleId: string;
   createdAt: number;
   /** '' to only check. */
   active: string;
   manual?: boolean;
+  startedAt: number;
 }
-type Reply = [string, string?, number?, string?];
+type Reply = [string, string?, number?, string?, number?];
 
 function claim(...runs: Run[]): Promise<Reply[]> {
-  const runKeys = runs.flatMap((run) => [keys.tickClaim(run.runId), keys.overlapLock(run.scheduleId)]);
-  const runArgs = runs.flatMap((run) => [run.createdAt, run.scheduleId, run.active, run.manual ? '1' : '0', run.runId]);
+  const runKeys = runs.flatMap((run) => [keys.tickClaim(run.runId), keys.overlapLock(run.scheduleId), run.jobKey]);
+  const runArgs = runs.flatMap((run) => [run.createdAt, run.scheduleId, run.active, run.manual ? '1' : '0', run.runId, run.startedAt]);
   return claimTicks([keys.schedules, keys.schedulesPaused, keys.lastRuns, ...runKeys], [CLAIM_SECONDS, LOCK_MS, ...runArgs]) as Promise<Reply[]>;
 }
 
@@ -37,8 +39,11 @@ const record = (id: string, overlap: 'allow' | 'skip' | 'queue') => JSON.stringi
 const activeRun = (runId: string) => JSON.stringify({ runId, state: 'active' });
 const run = (scheduleId: string, tick: number, extra: Partial<Run> = {}): Run => ({
   runId: `${scheduleId}@${tick}`,
+  // No such hash unless a test writes it: the script then leaves BullMQ's fields alone.
+  jobKey: `${prefix}:default:${scheduleId}@${tick}`,
   scheduleId,
   createdAt: 1_000 + tick,
+  startedAt: 2_000 + tick,
   active: activeRun(`${scheduleId}@${tick}`),
   ...extra,
 });
@@ -56,7 +61,7 @@ describe('claim-ticks.lua', () => {
   it('claims a first tick for as long as it is told, and enters it: the run is recorded active', async () => {
     await redis.hset(keys.schedules, 'a', record('a', 'allow'));
     const first = run('a', 1);
-    expect(await claim(first)).toEqual([['ok', record('a', 'allow'), 0, 'entered']]);
+    expect(await claim(first)).toEqual([['ok', record('a', 'allow'), 0, 'entered', first.startedAt]]);
     expect(await redis.get(keys.tickClaim(first.runId))).toBe(String(first.createdAt));
     const ttl = await redis.ttl(keys.tickClaim(first.runId));
     expect(ttl).toBeLessThanOrEqual(CLAIM_SECONDS);
@@ -100,7 +105,7 @@ describe('claim-ticks.lua', () => {
   it('enters a manual run of a paused schedule', async () => {
     await redis.hset(keys.schedules, 'p', record('p', 'skip'));
     await redis.sadd(keys.schedulesPaused, 'p');
-    expect(await claim(run('p', 1, { manual: true }))).toEqual([['ok', record('p', 'skip'), 1, 'entered']]);
+    expect(await claim(run('p', 1, { manual: true }))).toEqual([['ok', record('p', 'skip'), 1, 'entered', 2_001]]);
     expect(await redis.get(keys.overlapLock('p'))).toBe('p@1');
   });
 
@@ -143,6 +148,18 @@ describe('claim-ticks.lua', () => {
     const replies = await claim(run('a', 1), run('a', 2));
     expect(replies.map((reply) => reply[3])).toEqual(['entered', 'entered']);
     expect(await redis.exists(keys.overlapLock('a'))).toBe(0);
+  });
+
+  it("sets an entering run's processedOn to its start, and keeps its first attempt's start for the retries", async () => {
+    await redis.hset(keys.schedules, 'a', record('a', 'allow'));
+    const first = run('a', 1);
+    await redis.hset(first.jobKey, { processedOn: '1' });
+    expect((await claim(first))[0]?.[4]).toBe(first.startedAt);
+    expect(await redis.hget(first.jobKey, 'processedOn')).toBe(String(first.startedAt));
+    const retry = { ...first, startedAt: first.startedAt + 60_000 };
+    expect((await claim(retry))[0]?.[4]).toBe(first.startedAt);
+    expect(await redis.hget(first.jobKey, 'processedOn')).toBe(String(retry.startedAt));
+    expect(JSON.parse((await redis.hget(keys.lastRuns, 'a')) as string)).toMatchObject({ startedAt: first.startedAt });
   });
 
   it('decides a batch in order, each run as if alone, one reply per run', async () => {

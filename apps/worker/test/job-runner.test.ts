@@ -220,6 +220,13 @@ describe('JobRunner', () => {
     expect(values).toEqual([]);
   });
 
+  it("observes a scheduled run's lateness once, for its first attempt: its retries start late by their backoff, not by the schedule", async () => {
+    const job = await settled(await queues.enqueue('flaky', { failTimes: 2 }, { jobId: `retried-flaky@${Date.now() - 100}` }));
+    expect(job.attemptsMade).toBe(3);
+    const values = (await metrics.lateness.get()).values.filter((value) => value.labels.schedule === 'retried-flaky');
+    expect(values.find((value) => value.metricName === 'drumline_schedule_lateness_seconds_count')?.value).toBe(1);
+  });
+
   it('fails a payload its schema refuses at once, without retrying, with a reason naming each field', async () => {
     const callsBefore = seen.echoCalls;
     const job = await settled(await addUnchecked('echo', { n: 'seven', label: 3 }));

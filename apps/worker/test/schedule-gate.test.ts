@@ -20,7 +20,21 @@ const slow = defineJob({
     return 'ran';
   },
 });
-const registry = createJobRegistry([slow]);
+/** Fails its first `failTimes` attempts; says when each attempt's handler started. */
+const flakyStarts = new Map<string, number[]>();
+const flaky = defineJob({
+  name: 'flaky',
+  queue: 'gated',
+  schema: z.object({ failTimes: z.number().int() }),
+  attempts: 3,
+  backoff: { type: 'fixed', delayMs: 50 },
+  handler({ failTimes }, { jobId, attempt }) {
+    flakyStarts.set(jobId, [...(flakyStarts.get(jobId) ?? []), Date.now()]);
+    if (attempt <= failTimes) throw new Error(`attempt ${attempt} fails`);
+    return 'ran';
+  },
+});
+const registry = createJobRegistry([slow, flaky]);
 const redis = connectTestRedis();
 const queues = new QueueSet(registry, redis, prefix);
 const store = new ScheduleStore(redis, prefix);
@@ -118,6 +132,40 @@ describe('scheduled runs at the worker', () => {
     expect(runs.filter((r) => r.id === id)).toHaveLength(1);
   });
 
+  describe('the times a run reports', () => {
+    it("sets a run held until its tick as processed when its handler starts, at or after the tick, not when the worker took it", async () => {
+      await put('held', 'allow');
+      const tick = Date.now() + 400;
+      const id = scheduledRunId('held', tick);
+      await add(id, { ms: 5 });
+      expect(await finished(id)).toBe('ran');
+
+      const job = (await queue.getJob(id))!;
+      const handler = runs.find((run) => run.id === id)!;
+      expect(job.timestamp).toBeLessThan(tick); // in the queue before its tick, so a worker held it
+      expect(job.processedOn).toBeGreaterThanOrEqual(tick);
+      expect(handler.start).toBeGreaterThanOrEqual(job.processedOn!);
+      expect(job.finishedOn).toBeGreaterThanOrEqual(handler.end);
+      expect((await store.lastRuns(['held'])).get('held')).toMatchObject({ state: 'completed', startedAt: job.processedOn, attempt: 1 });
+    });
+
+    it("keeps a retried run's first start as its schedule's last run, so retries do not make it late, and counts its attempts", async () => {
+      await store.putFromApi(apiScheduleRecord(registry, 'retried', { job: 'flaky', every: '1h', data: { failTimes: 2 } }));
+      const id = scheduledRunId('retried', tickOf());
+      await queue.add('flaky', { failTimes: 2 }, { ...jobOptionsFor(flaky), jobId: id });
+      expect(await finished(id)).toBe('ran');
+
+      const [first, second, third] = flakyStarts.get(id)!;
+      const lastRun = (await store.lastRuns(['retried'])).get('retried')!;
+      expect(lastRun).toMatchObject({ runId: id, state: 'completed', attempt: 3 });
+      expect(lastRun.startedAt).toBeLessThanOrEqual(first!);
+      // The job itself says when its latest attempt started, as BullMQ's processedOn does.
+      const job = (await queue.getJob(id))!;
+      expect(job.processedOn).toBeGreaterThan(second!);
+      expect(job.processedOn).toBeLessThanOrEqual(third!);
+    });
+  });
+
   describe('deciding at a given time', () => {
     const HOUR = 3_600_000;
     const tick = Math.floor(base / HOUR) * HOUR;
@@ -132,9 +180,25 @@ describe('scheduled runs at the worker', () => {
       const decision = await enter('on-time', tick + 40);
 
       expect(decision.action).toBe('run');
-      expect(await lastRun('on-time')).toEqual({ runId: scheduledRunId('on-time', tick), scheduledFor: tick, startedAt: tick + 40, finishedAt: null, state: 'active' });
+      expect(await lastRun('on-time')).toEqual({ runId: scheduledRunId('on-time', tick), scheduledFor: tick, startedAt: tick + 40, finishedAt: null, state: 'active', attempt: 1 });
       if (decision.action === 'run') await decision.finish('completed');
       expect(await lastRun('on-time')).toMatchObject({ state: 'completed', startedAt: tick + 40 });
+    });
+
+    it("reports a run that starts again, after a later tick's run started, from its first start", async () => {
+      await put('again', 'allow');
+      const job = await ungated.add('slow', {}, { jobId: scheduledRunId('again', tick) });
+      const run = { scheduleId: 'again', scheduledFor: new Date(tick), manual: false };
+      expect((await gate.enter(job, run, tick + 40)).action).toBe('run');
+      const later = await ungated.add('slow', {}, { jobId: scheduledRunId('again', tick + HOUR) });
+      expect((await gate.enter(later, { ...run, scheduledFor: new Date(tick + HOUR) }, tick + HOUR + 3)).action).toBe('run');
+
+      const retry = await gate.enter(job, run, tick + HOUR + 900);
+      expect(retry.action).toBe('run');
+      expect(await lastRun('again')).toMatchObject({ runId: scheduledRunId('again', tick), startedAt: tick + 40, state: 'active' });
+      if (retry.action === 'run') await retry.finish('completed');
+      expect(await lastRun('again')).toMatchObject({ runId: scheduledRunId('again', tick), startedAt: tick + 40, state: 'completed' });
+      expect((await ungated.getJob(job.id!))?.processedOn).toBe(tick + HOUR + 900);
     });
 
     it("drops a tick late beyond its schedule's misfire policy, recorded as missed, without recording it active", async () => {

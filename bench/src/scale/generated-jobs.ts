@@ -5,7 +5,9 @@ const JOBS = 100;
 
 /**
  * `count` code-defined schedules spread over 100 jobs, as a large deployment might declare them:
- * a third `every` 1-60 minutes, a third hourly crons in UTC, a third daily crons in Europe/Berlin.
+ * a third `every` 1-60 minutes, a third hourly crons in UTC, a third daily crons in Europe/Berlin,
+ * of which one in ten is instead a cron that fires every few years in a DST zone (the leader must
+ * not pay for those on every pass).
  */
 export function generatedSchedules(count: number): { job: string; schedule: ScheduleDeclaration<{ n: number }> }[] {
   return Array.from({ length: count }, (_, index) => {
@@ -18,7 +20,9 @@ export function generatedSchedules(count: number): { job: string; schedule: Sche
         ? { id, every: `${minute + 1}m`, data }
         : index % 3 === 1
           ? { id, cron: `${minute} * * * *`, data }
-          : { id, cron: `${minute} ${index % 24} * * *`, tz: 'Europe/Berlin', data };
+          : index % 30 === 2
+            ? { id, cron: index % 60 === 2 ? `${minute} 9 * 2 1#5` : `${minute} ${index % 24} 29 2 *`, tz: index % 4 === 0 ? 'Australia/Lord_Howe' : 'America/New_York', data }
+            : { id, cron: `${minute} ${index % 24} * * *`, tz: 'Europe/Berlin', data };
     return { job, schedule };
   });
 }

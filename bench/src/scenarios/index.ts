@@ -3,9 +3,10 @@ import { bulkEnqueue } from './bulk-enqueue.js';
 import { failover } from './failover.js';
 import { idleMemory } from './idle-memory.js';
 import { httpEnqueue } from './http-enqueue.js';
+import { scheduleListing } from './schedule-listing.js';
 import { scheduleScale } from './schedule-scale.js';
 import { schedulePrecision } from './schedule-precision.js';
 import { workerThroughput } from './worker-throughput.js';
 
 /** In the order they run and are reported. */
-export const scenarios: Scenario[] = [workerThroughput, httpEnqueue, bulkEnqueue, schedulePrecision, failover, scheduleScale, idleMemory];
+export const scenarios: Scenario[] = [workerThroughput, httpEnqueue, bulkEnqueue, schedulePrecision, failover, scheduleScale, scheduleListing, idleMemory];

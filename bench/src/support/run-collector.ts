@@ -29,9 +29,9 @@ export interface TickReport {
  * Collects every completed run of a queue while a scenario runs. Ping's retention keeps only the
  * latest 1000 completed jobs, so the collector polls the completed set (scored by finish time)
  * every `pollMs` and reads each new job's return value before retention trims it. A run's lateness
- * is when its handler ran (the `at` it returned) minus its tick: `processedOn` says when BullMQ
- * moved the job to active, which for Drumline is before the tick (a worker picks a tick's runs up
- * ahead and holds them until it). A gap between
+ * is when its handler ran (the `at` it returned) minus its tick, the same measure on both sides:
+ * `processedOn` is when BullMQ moved the job to active for the baseline, but for Drumline when its
+ * gate let a run that the worker held until its tick start, a round trip before the handler. A gap between
  * polls long enough to lose runs is reported as an error rather than as missed ticks.
  */
 export class RunCollector {

@@ -7,6 +7,7 @@ export const SCENARIO_NAMES = [
   'schedule-precision',
   'failover',
   'schedule-scale',
+  'schedule-listing',
   'idle-memory',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];

@@ -9,7 +9,9 @@ export type AlertKind =
   /** A schedule's misfire policy dropped ticks. */
   | 'ticks-missed'
   /** Dead-man's switch: a tick's run had not started SCHEDULE_OVERDUE_MS after the tick. */
-  | 'schedule-overdue';
+  | 'schedule-overdue'
+  /** The time engine found no next tick for a schedule that should have one: a bug, never silent. */
+  | 'schedule-stalled';
 
 /** The JSON document POSTed to ALERT_WEBHOOK_URL. Fields that do not apply to a kind are null. */
 export interface Alert {
@@ -126,5 +128,7 @@ function describe(alert: AlertInput): string {
       return `drumline: schedule ${alert.schedule} (${alert.job}) missed ticks: ${alert.reason}`;
     case 'schedule-overdue':
       return `drumline: schedule ${alert.schedule} (${alert.job}) is overdue: ${alert.reason}`;
+    case 'schedule-stalled':
+      return `drumline: schedule ${alert.schedule} (${alert.job}) has stalled: ${alert.reason}`;
   }
 }

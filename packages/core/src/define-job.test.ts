@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineJob, type JobDefinitionInput } from './define-job.js';
 import { JobDefinitionError } from './errors/index.js';
 import { jobOptionsFor } from './queues.js';
+import { scheduleInputSchema } from './schedule-record.js';
 import type { ScheduleDeclaration } from './schedule-spec.js';
 
 const emailSchema = z.object({ to: z.email(), subject: z.string().default('hello') });
@@ -192,7 +193,7 @@ describe('defineJob', () => {
       const error = definitionError(() => emailJob({ schedules: [{ id: 'often', every, data: { to: 'a@example.com' } }] }));
 
       expect(error.message).toContain('job `send-email`, schedule `often`');
-      expect(error.message).toContain(`every \`${every}\` must be a whole number of ms of at least 1000`);
+      expect(error.message).toContain(`every \`${every}\` must be a whole number of ms from 1000`);
     });
 
     it.each([1000, '1s', '30m'])('accepts every %j', (every) => {
@@ -247,4 +248,17 @@ describe('defineJob', () => {
       expect(error.message).toContain('job `send-email`, schedule `nightly`: misfireCap must be a whole number of at least 1');
     });
   });
+});
+
+describe('a code schedule is judged as the API judges one', () => {
+  const schedule = (extra: object) => () =>
+    defineJob({ name: 'judged', schema: z.object({}), handler: async () => undefined, schedules: [{ id: 's', every: '1h', ...extra }] });
+
+  it.each([[{ misfireCap: 10_001 }, 'misfireCap must be at most 10000'], [{ misfireGraceMs: -1 }, 'misfireGraceMs must be a whole number'], [{ misfireGraceMs: 1.5 }, 'misfireGraceMs must be a whole number']])(
+    'refuses %j, which PUT /api/schedules refuses too',
+    (extra, message) => {
+      expect(schedule(extra)).toThrow(message);
+      expect(scheduleInputSchema.safeParse({ job: 'judged', every: '1h', ...extra }).success).toBe(false);
+    },
+  );
 });

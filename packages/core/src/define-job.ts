@@ -81,6 +81,9 @@ export const DEFAULT_QUEUE = 'default';
 const JOB_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
+/** The most catch-up runs `misfire: 'all'` may make after an outage. */
+export const MAX_MISFIRE_CAP = 10_000;
+
 function positiveInteger(value: number, what: string, owner: string): number {
   if (!Number.isInteger(value) || value < 1) throw new JobDefinitionError(`${owner}: ${what} must be a whole number of at least 1 (got ${value})`);
   return value;
@@ -114,7 +117,13 @@ export function defineJob<const Name extends string, Schema extends z.ZodType>(
       const fields = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
       throw new JobDefinitionError(`${scheduleOwner}: its data does not satisfy the job's schema: ${fields}`);
     }
-    if (schedule.misfireCap !== undefined) positiveInteger(schedule.misfireCap, 'misfireCap', scheduleOwner);
+    // The same bounds as PUT /api/schedules/:id (scheduleInputSchema), so code and API agree.
+    if (schedule.misfireCap !== undefined && positiveInteger(schedule.misfireCap, 'misfireCap', scheduleOwner) > MAX_MISFIRE_CAP) {
+      throw new JobDefinitionError(`${scheduleOwner}: misfireCap must be at most ${MAX_MISFIRE_CAP} (got ${schedule.misfireCap})`);
+    }
+    if (schedule.misfireGraceMs !== undefined && (!Number.isInteger(schedule.misfireGraceMs) || schedule.misfireGraceMs < 0)) {
+      throw new JobDefinitionError(`${scheduleOwner}: misfireGraceMs must be a whole number of ms, 0 or more (got ${schedule.misfireGraceMs})`);
+    }
     return Object.freeze(Object.defineProperty({ ...schedule }, 'timing', { value: Object.freeze(timing), enumerable: false }) as DefinedSchedule<z.input<Schema>>);
   });
   const seen = new Set<string>();

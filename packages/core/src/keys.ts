@@ -31,6 +31,10 @@ export function drumlineKeys(prefix: string) {
     alertSent: (subject: string) => `${base}:alert-sent:${subject}`,
     /** Hash: release → when all its init tasks completed (epoch ms). */
     initDone: `${base}:init-done`,
+    /** Pub/sub channel: `{ queue, runId, reason }` JSON, a request to abort an active run, for whichever worker holds it. */
+    runCancels: `${base}:run-cancels`,
+    /** String with TTL: this scheduled run was added by a backfill, so lateness is its nature, not a misfire. */
+    backfilled: (runId: string) => `${base}:backfilled:${runId}`,
   } as const;
 }
 

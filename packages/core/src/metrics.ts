@@ -82,6 +82,8 @@ export interface SchedulerMetrics {
   readonly ticksMissed: Counter<'schedule'>;
   /** `drumline_schedule_overdue_total{schedule}`: dead-man's switch trips. */
   readonly overdue: Counter<'schedule'>;
+  /** `drumline_schedules_stalled_total{schedule}`: schedules the time engine found no next tick for. */
+  readonly stalled: Counter<'schedule'>;
 }
 
 /** Registers the scheduler's metrics on `registry`. */
@@ -97,6 +99,12 @@ export function createSchedulerMetrics(registry: Registry): SchedulerMetrics {
     overdue: new Counter({
       name: 'drumline_schedule_overdue_total',
       help: "Dead-man's switch trips: a tick whose run had not started SCHEDULE_OVERDUE_MS after it",
+      labelNames: ['schedule'],
+      registers: [registry],
+    }),
+    stalled: new Counter({
+      name: 'drumline_schedules_stalled_total',
+      help: 'Times the time engine found no next tick for a schedule that should have one (a bug: the schedule would stop)',
       labelNames: ['schedule'],
       registers: [registry],
     }),

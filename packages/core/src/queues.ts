@@ -47,7 +47,7 @@ export class QueueSet {
 
   constructor(
     readonly registry: JobRegistry,
-    connection: Redis,
+    private readonly connection: Redis,
     readonly prefix: string,
   ) {
     for (const name of registry.queueNames) this.queues.set(name, new Queue(name, { connection, prefix }));
@@ -89,6 +89,26 @@ export class QueueSet {
   /** `add` for many runs, in one round trip; the same proviso holds. */
   addBulk(job: JobDefinition, items: { data: unknown; options?: EnqueueOptions }[]): Promise<Job[]> {
     return this.queueOf(job).addBulk(items.map((item) => ({ name: job.name, data: item.data, opts: jobOptionsFor(job, item.options) })));
+  }
+
+  /**
+   * Which of `runs`, just returned by `add` or `addBulk`, were there before: BullMQ answers a jobId
+   * it already has with that run's id and adds nothing, and says so only in its event stream. A run
+   * it added has the creation time it was sent with; an existing one keeps its own. One round trip
+   * for them all, so call it only for runs given a `jobId`: others are always new. Two requests
+   * racing with the same new jobId in the same millisecond can both read as new.
+   */
+  async existedBefore(job: JobDefinition, runs: readonly Job[]): Promise<boolean[]> {
+    const queue = this.queueOf(job);
+    const pipeline = this.connection.pipeline();
+    for (const run of runs) pipeline.hget(queue.toKey(run.id as string), 'timestamp');
+    const replies = (await pipeline.exec()) ?? [];
+    return runs.map((run, index) => {
+      const [error, stored] = replies[index] ?? [null, null];
+      if (error) throw error;
+      // Gone already (run and removed by its retention): it was this request's.
+      return stored !== null && stored !== String(run.timestamp);
+    });
   }
 
   /** Finds a run of `jobName` by id; undefined when unknown or belonging to another job. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { DefinedSchedule, JobDefinition } from './define-job.js';
-import { DrumlineError, JobDefinitionError, type PayloadIssue } from './errors/index.js';
+import { MAX_MISFIRE_CAP, type DefinedSchedule, type JobDefinition } from './define-job.js';
+import { DrumlineError, InvalidTimingError, type PayloadIssue } from './errors/index.js';
 import type { JobRegistry } from './job-registry.js';
 import {
   assertScheduleId,
@@ -38,7 +38,7 @@ export const scheduleInputSchema = z
     at: z.string().min(1).optional(),
     data: z.unknown().optional(),
     misfire: z.enum(['skip', 'once', 'all']).optional(),
-    misfireCap: z.number().int().min(1).max(10_000).optional(),
+    misfireCap: z.number().int().min(1).max(MAX_MISFIRE_CAP).optional(),
     misfireGraceMs: z.number().int().min(0).optional(),
     overlap: z.enum(['allow', 'skip', 'queue']).optional(),
   })
@@ -91,9 +91,8 @@ export function apiScheduleRecord(registry: JobRegistry, id: string, input: Sche
   try {
     timing = normalizeTiming(declaration as Parameters<typeof normalizeTiming>[0], `schedule \`${id}\``);
   } catch (error) {
-    if (!(error instanceof JobDefinitionError)) throw error;
-    const field = input.tz !== undefined && /time zone/.test(error.message) ? 'tz' : (['cron', 'every', 'at'] as const).find((key) => input[key] !== undefined) ?? 'cron';
-    issues.push({ path: field, message: error.message });
+    if (!(error instanceof InvalidTimingError)) throw error;
+    issues.push({ path: error.field, message: error.message });
   }
   if (job) {
     const parsed = job.schema.safeParse(input.data ?? {});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { JobDefinitionError } from './errors/index.js';
-import { normalizeTiming, ticksAfter, type NormalizedTiming } from './schedule-spec.js';
+import { JobDefinitionError, type InvalidTimingError } from './errors/index.js';
+import { MAX_EVERY_MS, normalizeTiming, ticksAfter, type NormalizedTiming } from './schedule-spec.js';
 
 const at = (iso: string) => Date.parse(iso);
 const isoTicks = (timing: NormalizedTiming, afterIso: string, limit: number, untilIso?: string) =>
@@ -151,5 +151,69 @@ describe('ticksAfter', () => {
 
       expect(isoTicks(team, '2026-01-09T12:00:00Z', 2)).toEqual(['2026-01-12T08:30:00.000Z', '2026-01-13T08:30:00.000Z']);
     });
+  });
+});
+
+describe('normalizeTiming refuses what it would otherwise reinterpret', () => {
+  const refusal = (timing: Parameters<typeof normalizeTiming>[0]) => {
+    try {
+      normalizeTiming(timing, 'schedule `s`');
+    } catch (error) {
+      return error as InvalidTimingError;
+    }
+    throw new Error(`accepted ${JSON.stringify(timing)}`);
+  };
+
+  it.each([
+    ['*/61 * * * *', 'minutes `*/61` steps by 61, more than the 60 value(s)'],
+    ['0 */25 * * *', 'hours `*/25` steps by 25, more than the 24 value(s)'],
+    ['0 0 */32 * *', 'days of month `*/32` steps by 32'],
+    ['0 0 1 */13 *', 'months `*/13` steps by 13'],
+    ['0 0 * * */8', 'days of week `*/8` steps by 8'],
+    ['0 10-20/15 * * *', 'hours `10-20/15` steps by 15, more than the 11 value(s)'],
+    ['*/61 * * * * *', 'seconds `*/61` steps by 61'],
+  ])('refuses %s: a step beyond its field would fire only at the field’s start', (cron, why) => {
+    const error = refusal({ cron });
+    expect(error.field).toBe('cron');
+    expect(error.message).toContain(`schedule \`s\`: cron \`${cron}\` is invalid: ${why}`);
+  });
+
+  it.each(['*/60 * * * *', '0 */24 * * *', '0 0 * * */7', '0 9 * * MON-FRI/2'])('accepts %s: its step fits its field', (cron) => {
+    expect(normalizeTiming({ cron }, 'schedule `s`')).toMatchObject({ kind: 'cron', cron });
+  });
+
+  it.each(['0 0 30 2 *', '0 0 31 4,6 *'])('refuses %s, which never fires, naming the cron', (cron) => {
+    const error = refusal({ cron });
+    expect(error.field).toBe('cron');
+    expect(error.message).toMatch(new RegExp(`^schedule \`s\`: cron \`${cron.replace(/\*/g, '\\*')}\` is invalid`));
+  });
+
+  it('accepts a cron that fires only every 28 years (the fifth Monday of February)', () => {
+    const timing = normalizeTiming({ cron: '0 0 * 2 1#5' }, 'schedule `s`');
+    expect(isoTicks(timing, '2026-01-01T00:00:00Z', 2)).toEqual(['2044-02-29T00:00:00.000Z', '2072-02-29T00:00:00.000Z']);
+  });
+
+  it('refuses an every longer than a year, whose next runs could not be printed, and a tz with every', () => {
+    expect(refusal({ every: MAX_EVERY_MS + 1 }).field).toBe('every');
+    expect(refusal({ every: '1000000y' }).message).toContain('every `1000000y` must be a whole number of ms from 1000 to');
+    expect(normalizeTiming({ every: MAX_EVERY_MS }, 'schedule `s`')).toEqual({ kind: 'every', everyMs: MAX_EVERY_MS });
+    const zoned = refusal({ every: '1h', tz: 'Europe/Berlin' } as Parameters<typeof normalizeTiming>[0]);
+    expect(zoned.field).toBe('tz');
+    expect(zoned.message).toContain('tz applies to cron and at only');
+  });
+
+  it('reads an at without offset in its tz, by the same rule as cron, and refuses it without one', () => {
+    expect(normalizeTiming({ at: '2026-12-01T09:00', tz: 'Europe/Berlin' }, 'schedule `s`')).toEqual({ kind: 'at', atMs: at('2026-12-01T08:00:00Z') });
+    // 02:30 does not exist in Berlin on 2026-03-29: shifted forward by the gap, to 03:30 CEST.
+    expect(normalizeTiming({ at: '2026-03-29T02:30', tz: 'Europe/Berlin' }, 'schedule `s`')).toEqual({ kind: 'at', atMs: at('2026-03-29T01:30:00Z') });
+    expect(refusal({ at: '2026-12-01T09:00' }).message).toContain('has no offset');
+    expect(refusal({ at: '2026-12-01T09:00:00Z', tz: 'Europe/Berlin' }).field).toBe('at');
+    expect(refusal({ at: '1', tz: 'Europe/Berlin' }).message).toContain('is not a date');
+    expect(refusal({ at: '2026-12-01T09:00', tz: 'Mars/Base' }).field).toBe('tz');
+  });
+
+  it('refuses an at outside the years 1970-9999', () => {
+    expect(refusal({ at: '1969-12-31T23:59:59Z' }).message).toContain('must fall in the years 1970-9999');
+    expect(refusal({ at: new Date(8.64e15) }).message).toContain('must fall in the years 1970-9999');
   });
 });

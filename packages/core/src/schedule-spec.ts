@@ -1,6 +1,10 @@
-import { CronExpressionParser, type CronExpression } from 'cron-parser';
 import ms from 'ms';
-import { JobDefinitionError } from './errors/index.js';
+import { Temporal } from 'temporal-polyfill';
+import { InvalidTimingError, JobDefinitionError } from './errors/index.js';
+import { CronCalendar } from './time/cron-calendar.js';
+import { cronSyntaxProblem } from './time/cron-syntax.js';
+import { CronTicks } from './time/cron-ticks.js';
+import { ZoneTimeline } from './time/zone-timeline.js';
 
 /** What to do with ticks that passed while no scheduler (or no worker) was alive. */
 export type MisfirePolicy = 'skip' | 'once' | 'all';
@@ -11,7 +15,8 @@ export type OverlapPolicy = 'allow' | 'skip' | 'queue';
 export type ScheduleTiming =
   | { cron: string; tz?: string }
   | { every: number | string }
-  | { at: string | Date };
+  /** An ISO 8601 instant (with Z or an offset), a Date, or a local date-time read in `tz`. */
+  | { at: string | Date; tz?: string };
 
 export interface SchedulePolicies {
   /** Missed ticks after downtime: `skip` drops them, `once` (default) runs one, `all` runs each up to `misfireCap`. */
@@ -48,9 +53,8 @@ export function assertScheduleId(id: string, owner: string): void {
 }
 
 /**
- * Results by zone and by cron + zone. A deployment has a few hundred distinct values but checks
- * them tens of thousands of times, and each check builds an Intl.DateTimeFormat (a cron parse
- * builds another). Bounded, because API bodies can carry any string.
+ * One compiled engine per cron + zone. A deployment has a few hundred distinct values but asks
+ * them tens of thousands of times. Bounded, because API bodies can carry any string.
  */
 class BoundedMemo<V extends NonNullable<unknown>> {
   private readonly entries = new Map<string, V>();
@@ -68,22 +72,32 @@ class BoundedMemo<V extends NonNullable<unknown>> {
 }
 
 const MEMO_CAPACITY = 10_000;
-const zoneIsValid = new BoundedMemo<boolean>(MEMO_CAPACITY);
-/** One parsed expression per cron + zone, reset to each start time: parsing is the costly part. A cron that fails to parse is not kept. */
-const parsedCrons = new BoundedMemo<CronExpression>(MEMO_CAPACITY);
-const parsedCron = (cron: string, tz: string) => parsedCrons.get(`${tz} ${cron}`, () => CronExpressionParser.parse(cron, { tz }));
+/** A calendar knows no zone, so one serves every zone; constructing it is the costly part of a check. */
+const calendars = new BoundedMemo<CronCalendar>(MEMO_CAPACITY);
+const calendarOf = (cron: string) => calendars.get(cron, () => new CronCalendar(cron));
+const cronEngines = new BoundedMemo<CronTicks>(MEMO_CAPACITY);
+const cronTicksOf = (cron: string, tz: string) => cronEngines.get(`${tz} ${cron}`, () => new CronTicks(calendarOf(cron), ZoneTimeline.of(tz)));
+
+/** Time zones are checked by Temporal, the same code that computes their offsets. */
+function checkedTimeZone(tz: string, owner: string): string {
+  try {
+    ZoneTimeline.of(tz);
+    return tz;
+  } catch {
+    throw new InvalidTimingError('tz', `${owner}: time zone \`${tz}\` is not an IANA zone name (for example Europe/Berlin)`);
+  }
+}
 
 export function assertTimeZone(tz: string, owner: string): void {
-  const valid = zoneIsValid.get(tz, () => {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  if (!valid) throw new JobDefinitionError(`${owner}: time zone \`${tz}\` is not an IANA zone name (for example Europe/Berlin)`);
+  checkedTimeZone(tz, owner);
 }
+
+/** The longest `every`: a year, so that a schedule's next runs stay printable dates. */
+export const MAX_EVERY_MS = ms('1y');
+/** `at` must fall in years 1970-9999, the years an ISO 8601 date can print. */
+const LAST_AT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+const ISO_LOCAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?$/i;
 
 /** ms() throws on '' and on non-strings (a JSON body may carry any type); treat those as unparsable. */
 function durationMs(every: string): number | undefined {
@@ -96,47 +110,76 @@ function durationMs(every: string): number | undefined {
 
 function parseEvery(every: number | string, owner: string): number {
   const value = typeof every === 'number' ? every : durationMs(every);
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1000 || !Number.isInteger(value)) {
-    throw new JobDefinitionError(
-      `${owner}: every \`${String(every)}\` must be a whole number of ms of at least 1000, or a duration such as '30s', '30m' or '2h'`,
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1000 || value > MAX_EVERY_MS || !Number.isInteger(value)) {
+    throw new InvalidTimingError(
+      'every',
+      `${owner}: every \`${String(every)}\` must be a whole number of ms from 1000 to ${MAX_EVERY_MS} (a year), or a duration such as '30s', '30m' or '2h'`,
     );
   }
   return value;
 }
 
-/** Checks a declared timing and returns it normalized; throws a JobDefinitionError naming `owner`. */
+function parseAt(at: string | Date, tz: string | undefined, owner: string): number {
+  const fail = (why: string): never => {
+    throw new InvalidTimingError('at', `${owner}: at \`${String(at)}\` ${why}`);
+  };
+  let atMs: number;
+  if (at instanceof Date) {
+    if (tz !== undefined) fail('is a Date, an instant already: leave out `tz`');
+    atMs = at.getTime();
+  } else if (typeof at === 'string' && ISO_INSTANT.test(at)) {
+    if (tz !== undefined) fail('has its own offset: leave out `tz`, or leave out the offset to read it in `tz`');
+    atMs = Date.parse(at);
+  } else if (typeof at === 'string' && ISO_LOCAL.test(at)) {
+    if (tz === undefined) fail('has no offset: end it with Z or an offset such as +01:00, or give `tz` to read it in that zone');
+    try {
+      atMs = Temporal.PlainDateTime.from(at).toZonedDateTime(checkedTimeZone(tz as string, owner), { disambiguation: 'compatible' }).epochMilliseconds;
+    } catch (error) {
+      if (error instanceof InvalidTimingError) throw error;
+      atMs = Number.NaN;
+    }
+  } else {
+    atMs = fail('is not a date in ISO 8601 (for example 2026-12-01T09:00:00Z)');
+  }
+  if (!Number.isFinite(atMs)) fail('is not a date (use ISO 8601, for example 2026-12-01T09:00:00Z)');
+  if (atMs < 0 || atMs > LAST_AT_MS) fail('must fall in the years 1970-9999');
+  return atMs;
+}
+
+function checkedCron(cron: string, owner: string): string {
+  const fail = (why: string): never => {
+    throw new InvalidTimingError('cron', `${owner}: cron \`${cron}\` is invalid: ${why}`);
+  };
+  if (typeof cron !== 'string') fail('it is not a string');
+  const problem = cronSyntaxProblem(cron);
+  if (problem) fail(problem);
+  let calendar: CronCalendar | undefined;
+  try {
+    calendar = calendarOf(cron);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  if (calendar?.nextAfter(0) === null) fail('it never fires (no date matches it, as with 30 February)');
+  return cron;
+}
+
+/** Checks a declared timing and returns it normalized; throws an InvalidTimingError naming `owner` and the field at fault. */
 export function normalizeTiming(timing: ScheduleTiming, owner: string): NormalizedTiming {
   const kinds = (['cron', 'every', 'at'] as const).filter((kind) => kind in timing && (timing as Record<string, unknown>)[kind] !== undefined);
   if (kinds.length !== 1) {
-    throw new JobDefinitionError(`${owner}: a schedule needs exactly one of \`cron\`, \`every\` or \`at\` (found ${kinds.length ? kinds.join(', ') : 'none'})`);
+    throw new InvalidTimingError(kinds[0] ?? 'cron', `${owner}: a schedule needs exactly one of \`cron\`, \`every\` or \`at\` (found ${kinds.length ? kinds.join(', ') : 'none'})`);
   }
+  const tz = (timing as { tz?: unknown }).tz;
+  if (tz !== undefined && typeof tz !== 'string') throw new InvalidTimingError('tz', `${owner}: tz must be a string such as Europe/Berlin`);
   if ('cron' in timing && timing.cron !== undefined) {
-    const tz = timing.tz ?? 'UTC';
-    assertTimeZone(tz, owner);
-    // cron-parser reads a short expression as if the leading fields were left out, so '0 3 * *'
-    // (a field forgotten from '0 3 * * *') would silently fire every minute of hour 0 on the 3rd.
-    const fields = timing.cron.trim().split(/\s+/);
-    if (!timing.cron.trim().startsWith('@') && fields.length !== 5 && fields.length !== 6) {
-      throw new JobDefinitionError(
-        `${owner}: cron \`${timing.cron}\` is invalid: it has ${fields.length} fields; write 5 (minute hour day-of-month month day-of-week), or 6 with seconds first`,
-      );
-    }
-    try {
-      parsedCron(timing.cron, tz);
-    } catch (error) {
-      throw new JobDefinitionError(`${owner}: cron \`${timing.cron}\` is invalid: ${(error as Error).message}`);
-    }
-    return { kind: 'cron', cron: timing.cron, tz };
+    const zone = checkedTimeZone(timing.tz ?? 'UTC', owner);
+    return { kind: 'cron', cron: checkedCron(timing.cron, owner), tz: zone };
   }
   if ('every' in timing && timing.every !== undefined) {
+    if (tz !== undefined) throw new InvalidTimingError('tz', `${owner}: tz applies to cron and at only: every counts real time, the same in every zone`);
     return { kind: 'every', everyMs: parseEvery(timing.every, owner) };
   }
-  const at = (timing as { at: string | Date }).at;
-  const atMs = at instanceof Date ? at.getTime() : Date.parse(at);
-  if (!Number.isFinite(atMs)) {
-    throw new JobDefinitionError(`${owner}: at \`${String(at)}\` is not a date (use ISO 8601, for example 2026-12-01T09:00:00Z)`);
-  }
-  return { kind: 'at', atMs };
+  return { kind: 'at', atMs: parseAt((timing as { at: string | Date }).at, tz, owner) };
 }
 
 /**
@@ -157,13 +200,5 @@ export function ticksAfter(timing: NormalizedTiming, afterMs: number, limit: num
     }
     return ticks;
   }
-  // cron-parser follows Vixie cron across DST changes; see "Time zones and DST" in the README.
-  const cron = parsedCron(timing.cron, timing.tz);
-  cron.reset(new Date(afterMs));
-  while (ticks.length < limit && cron.hasNext()) {
-    const next = cron.next().getTime();
-    if (next > untilMs) break;
-    ticks.push(next);
-  }
-  return ticks;
+  return cronTicksOf(timing.cron, timing.tz).after(afterMs, limit, untilMs);
 }

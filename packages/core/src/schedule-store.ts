@@ -37,10 +37,13 @@ export interface Cursor {
 export interface LastRun {
   runId: string;
   scheduledFor: number;
+  /** When the run's first attempt started (a retry keeps it): its lateness is this minus `scheduledFor`. */
   startedAt: number;
   finishedAt: number | null;
   state: 'active' | 'completed' | 'failed' | 'skipped';
   reason?: string;
+  /** The attempt this report is about, from 1; absent from skipped runs and from reports of older workers. */
+  attempt?: number;
 }
 
 /** The dead-man's switch flag of a schedule: its run of `tick` had not started by `since`. */
@@ -71,6 +74,23 @@ export class ScheduleStore {
   async all(): Promise<ScheduleRecord[]> {
     const raw = await this.redis.hgetall(this.keys.schedules);
     return Object.values(raw).map((json) => JSON.parse(json) as ScheduleRecord);
+  }
+
+  /** Every schedule id, sorted, for paging. */
+  async ids(): Promise<string[]> {
+    return (await this.redis.hkeys(this.keys.schedules)).sort();
+  }
+
+  /** The stored JSON of each id (null when it is gone), unparsed: the API reads each one on its own, so a bad one spoils only itself. */
+  async rawRecords(ids: string[]): Promise<(string | null)[]> {
+    return ids.length === 0 ? [] : this.redis.hmget(this.keys.schedules, ...ids);
+  }
+
+  /** Which of `ids` are paused. */
+  async pausedAmong(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const flags = await this.redis.smismember(this.keys.schedulesPaused, ...ids);
+    return new Set(ids.filter((_, index) => flags[index] === 1));
   }
 
   async get(id: string): Promise<ScheduleRecord | undefined> {
@@ -128,10 +148,13 @@ export class ScheduleStore {
     return new Map(entries.filter((entry): entry is [string, string] => entry[1] !== null).map(([id, json]) => [id, JSON.parse(json) as LastRun]));
   }
 
-  /** Schedules the dead-man's switch flags now (see the scheduler's overdue watcher). */
-  async overdue(): Promise<Map<string, Overdue>> {
-    const raw = await this.redis.hgetall(this.keys.overdue);
-    return new Map(Object.entries(raw).map(([id, json]) => [id, JSON.parse(json) as Overdue]));
+  /** Schedules the dead-man's switch flags now (see the scheduler's overdue watcher); only among `ids` when given. */
+  async overdue(ids?: string[]): Promise<Map<string, Overdue>> {
+    if (ids && ids.length === 0) return new Map();
+    const entries: [string, string | null][] = ids
+      ? (await this.redis.hmget(this.keys.overdue, ...ids)).map((json, index) => [ids[index] as string, json])
+      : Object.entries(await this.redis.hgetall(this.keys.overdue));
+    return new Map(entries.filter((entry): entry is [string, string] => entry[1] !== null).map(([id, json]) => [id, JSON.parse(json) as Overdue]));
   }
 
   async recordRun(scheduleId: string, run: LastRun): Promise<void> {

@@ -22,6 +22,8 @@ export const UNAUTHORIZED = 'DRUMLINE_UNAUTHORIZED';
 const statusByCode: Readonly<Record<string, number>> = {
   DRUMLINE_UNKNOWN_JOB: 404,
   DRUMLINE_RUN_NOT_FOUND: 404,
+  DRUMLINE_RUN_STATE_CONFLICT: 409,
+  DRUMLINE_SCHEDULE_PAUSED: 409,
   DRUMLINE_INVALID_CURSOR: 400,
   DRUMLINE_INVALID_PAYLOAD: 400,
   DRUMLINE_INVALID_SCHEDULE: 400,
@@ -60,7 +62,17 @@ function internal(): { statusCode: number; body: ErrorBody } {
   return { statusCode: 500, body: { error: 'DRUMLINE_INTERNAL', message: 'internal error; the server log has the details' } };
 }
 
+/** Every body this app takes is JSON: say so, and what came instead, rather than Fastify's bare "Unsupported Media Type". */
+function unsupportedMediaType(request: FastifyRequest): ErrorBody {
+  const sent = request.headers['content-type'];
+  return {
+    error: 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
+    message: `send the body as JSON with \`content-type: application/json\`; this request's was ${sent ? `\`${sent}\`` : 'not set'}`,
+  };
+}
+
 function handleError(error: FastifyError | DrumlineError, request: FastifyRequest, reply: FastifyReply) {
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send(unsupportedMediaType(request));
   const { statusCode, body } = toReply(error);
   if (statusCode >= 500) request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
   return reply.code(statusCode).send(body);

@@ -50,6 +50,9 @@ function redisReadiness(redis: Redis, timeoutMs: number): ReadinessCheck {
   };
 }
 
+/** An orchestrator asks every few seconds: their request lines (info) would drown the others. */
+const PROBE_LOG_LEVEL = 'warn';
+
 const readySchema = z.object({ status: z.literal('ok') });
 const unavailableSchema = z.object({ status: z.literal('unavailable'), reason: z.string() });
 
@@ -65,13 +68,14 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (a
 
   app.get(
     '/healthz',
-    { schema: { tags: ['health'], summary: 'Liveness: the process is up (does not touch Redis)', response: { 200: readySchema } } },
+    { logLevel: PROBE_LOG_LEVEL, schema: { tags: ['health'], summary: 'Liveness: the process is up (does not touch Redis)', response: { 200: readySchema } } },
     async () => ({ status: 'ok' as const }),
   );
 
   app.get(
     '/readyz',
     {
+      logLevel: PROBE_LOG_LEVEL,
       schema: {
         tags: ['health'],
         summary: 'Readiness: Redis answers and every start-up condition holds',

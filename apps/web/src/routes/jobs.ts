@@ -1,4 +1,4 @@
-import { InvalidPayloadError, UnknownJobError, normalizeTiming, parseScheduledRunId, type JobDefinition } from '@drumline/core/runtime';
+import { codeScheduleRecords, InvalidPayloadError, UnknownJobError, parseScheduledRunId, type JobDefinition, type ScheduleRecord } from '@drumline/core/runtime';
 import { PRIORITY_LIMIT } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -24,11 +24,21 @@ const enqueueOptionsSchema = z.strictObject({
     .regex(/^(?!-?\d+$)/, 'must not be a whole number (BullMQ keeps those for its own ids)')
     .refine((id) => parseScheduledRunId(id) === undefined, "must not look like a scheduled run's id (`<schedule>@<ms>`)")
     .optional()
-    .describe('Idempotency key: sending the same id again returns the existing run instead of adding one'),
+    .describe('Idempotency key: sending the same id again adds nothing and answers 200 with the existing run, `duplicate: true`'),
 });
 
-const enqueuedSchema = z.object({ id: z.string(), name: z.string(), queue: z.string() });
-const enqueuedBulkSchema = z.object({ ids: z.array(z.string()), name: z.string(), queue: z.string() });
+const enqueuedSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  queue: z.string(),
+  duplicate: z.boolean().describe('true (status 200): a run with this jobId already existed, and nothing was added; false (202): a new run'),
+});
+const enqueuedBulkSchema = z.object({
+  ids: z.array(z.string()).describe("One per item, in order: a new run's id, or for a jobId already taken the existing run's"),
+  name: z.string(),
+  queue: z.string(),
+  duplicates: z.array(z.string()).describe('The ids of `ids` that already existed, so nothing was added for them; status 200 when that is every item'),
+});
 
 function enqueueBodySchema(job: JobDefinition) {
   return z.strictObject({ data: job.schema, opts: enqueueOptionsSchema.optional() });
@@ -57,12 +67,14 @@ const scheduleSchema = z.object({
   every: z.number().optional().describe('Interval in ms'),
   at: z.string().optional(),
   data: z.unknown(),
-  policies: z.object({
-    misfire: z.enum(['skip', 'once', 'all']).optional(),
-    misfireCap: z.number().optional(),
-    misfireGraceMs: z.number().optional(),
-    overlap: z.enum(['allow', 'skip', 'queue']).optional(),
-  }),
+  policies: z
+    .object({
+      misfire: z.enum(['skip', 'once', 'all']),
+      misfireCap: z.number(),
+      misfireGraceMs: z.number().nullable().describe('null: missed ticks are not dropped for their age'),
+      overlap: z.enum(['allow', 'skip', 'queue']),
+    })
+    .describe('The policies in effect: those the schedule declares, and the defaults for the others'),
 });
 
 const jobSummarySchema = z.object({
@@ -75,7 +87,7 @@ const jobSummarySchema = z.object({
   schedules: z.array(scheduleSchema),
 });
 
-function describeJob(job: JobDefinition): z.input<typeof jobSummarySchema> {
+function describeJob(job: JobDefinition, schedules: readonly ScheduleRecord[]): z.input<typeof jobSummarySchema> {
   return {
     name: job.name,
     queue: job.queue,
@@ -83,22 +95,15 @@ function describeJob(job: JobDefinition): z.input<typeof jobSummarySchema> {
     backoff: job.backoff,
     timeoutMs: job.timeoutMs,
     payloadSchema: z.toJSONSchema(job.schema, { io: 'input', unrepresentable: 'any' }),
-    schedules: job.schedules.map((schedule) => {
-      const timing = normalizeTiming(schedule, `job \`${job.name}\`, schedule \`${schedule.id}\``);
-      return {
-        id: schedule.id,
-        ...(timing.kind === 'cron' ? { cron: timing.cron, tz: timing.tz } : {}),
-        ...(timing.kind === 'every' ? { every: timing.everyMs } : {}),
-        ...(timing.kind === 'at' ? { at: new Date(timing.atMs).toISOString() } : {}),
-        data: schedule.data,
-        policies: {
-          misfire: schedule.misfire,
-          misfireCap: schedule.misfireCap,
-          misfireGraceMs: schedule.misfireGraceMs,
-          overlap: schedule.overlap,
-        },
-      };
-    }),
+    // The records the scheduler runs by, so the defaults shown are the ones applied.
+    schedules: schedules.map(({ id, timing, data, misfire, misfireCap, misfireGraceMs, overlap }) => ({
+      id,
+      ...(timing.kind === 'cron' ? { cron: timing.cron, tz: timing.tz } : {}),
+      ...(timing.kind === 'every' ? { every: timing.everyMs } : {}),
+      ...(timing.kind === 'at' ? { at: new Date(timing.atMs).toISOString() } : {}),
+      data,
+      policies: { misfire, misfireCap, misfireGraceMs, overlap },
+    })),
   };
 }
 
@@ -113,7 +118,8 @@ const nameParams = z.object({ name: z.string() });
 
 /** Enqueue runs (routes/runs.ts shows them). One route per job, so the OpenAPI document shows each job's payload. */
 export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
-  const catalog = app.registry.jobs.map(describeJob);
+  const records = codeScheduleRecords(app.registry);
+  const catalog = app.registry.jobs.map((job) => describeJob(job, records.filter((record) => record.job === job.name)));
 
   app.get(
     '',
@@ -136,16 +142,19 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
           description: about,
           security,
           body,
-          response: { 202: enqueuedSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema },
+          response: { 200: enqueuedSchema, 202: enqueuedSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema },
         },
         validatorCompiler: validatorKeepingInput(job, body),
         serializerCompiler: asJson,
       },
       async (request, reply) => {
+        const { data, opts } = request.body;
         // The body validator has checked `data` against the job's schema: no second parse.
-        const run = await app.queues.add(job, request.body.data, request.body.opts);
+        const run = await app.queues.add(job, data, opts);
+        // Only a run given a jobId can be one that existed: the others cost no second round trip.
+        const [duplicate = false] = opts?.jobId === undefined ? [] : await app.queues.existedBefore(job, [run]);
         // BullMQ sets the id once add() resolves (the existing run's id for a repeated jobId).
-        return reply.code(202).send({ id: run.id as string, name: job.name, queue: job.queue });
+        return reply.code(duplicate ? 200 : 202).send({ id: run.id as string, name: job.name, queue: job.queue, duplicate });
       },
     );
 
@@ -159,7 +168,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
           description: `${about} Every item is checked before any is added.`,
           security,
           body: bulkBody,
-          response: { 202: enqueuedBulkSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema },
+          response: { 200: enqueuedBulkSchema, 202: enqueuedBulkSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema },
         },
         validatorCompiler: validatorKeepingInput(job, bulkBody),
         serializerCompiler: asJson,
@@ -167,7 +176,11 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
       async (request, reply) => {
         const items = request.body.items.map((item) => ({ data: item.data, options: item.opts }));
         const runs = await app.queues.addBulk(job, items);
-        return reply.code(202).send({ ids: runs.map((run) => run.id as string), name: job.name, queue: job.queue });
+        const keyed = runs.filter((_run, index) => items[index]?.options?.jobId !== undefined);
+        const existed = keyed.length === 0 ? [] : await app.queues.existedBefore(job, keyed);
+        const duplicates = keyed.filter((_run, index) => existed[index]).map((run) => run.id as string);
+        const ids = runs.map((run) => run.id as string);
+        return reply.code(duplicates.length === runs.length ? 200 : 202).send({ ids, name: job.name, queue: job.queue, duplicates });
       },
     );
   }

@@ -1,5 +1,6 @@
 import { parseScheduledRunId, type JobDefinition } from '@drumline/core/runtime';
 import type { Job } from 'bullmq';
+import ms from 'ms';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { RunNotFoundError } from '../errors/run-not-found-error.js';
@@ -72,6 +73,18 @@ const listQuery = z.strictObject({
   cursor: z.string().min(1).max(1000).optional().describe('`nextCursor` of the previous page'),
 });
 
+/** The longest a request may wait for a run to finish. */
+export const MAX_WAIT_MS = 60_000;
+
+const waitDuration = z
+  .union([z.coerce.number().int(), z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, "a whole number of ms, or a duration such as 500ms, 30s or 1m")])
+  .transform((value) => (typeof value === 'number' ? value : ms(value as ms.StringValue)))
+  .pipe(z.number().int().min(0).max(MAX_WAIT_MS, `wait at most ${MAX_WAIT_MS / 1000} s`));
+
+const singleRunQuery = z.strictObject({
+  wait: waitDuration.optional().describe(`How long to wait for the run to finish: ms, or a duration such as 30s (at most ${MAX_WAIT_MS / 1000} s)`),
+});
+
 /** A job's runs: a page of them, newest first, or one with its result and logs. */
 export const runRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
@@ -110,17 +123,25 @@ export const runRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'One run: state, payload, result or failure, progress, logs',
+        description: `With \`wait\` (a duration such as 30s, at most ${MAX_WAIT_MS / 1000} s), answers as soon as the run has finished, or with its state at the deadline.`,
         security,
         params: z.object({ name: z.string(), id: z.string() }),
-        response: { 200: runDetailSchema, 401: errorBodySchema, 404: errorBodySchema },
+        querystring: singleRunQuery,
+        response: { 200: runDetailSchema, 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema },
       },
     },
     async (request) => {
       const { name, id } = request.params;
       const job = app.registry.get(name);
-      const run = await app.queues.findRun(name, id);
+      const queue = app.queues.queueOf(job);
+      let run = await app.queues.findRun(name, id);
       if (!run) throw new RunNotFoundError(name, id);
-      const [state, { logs }] = await Promise.all([run.getState(), app.queues.queueOf(job).getJobLogs(id)]);
+      if (request.query.wait !== undefined && request.query.wait > 0 && !(await run.isCompleted()) && !(await run.isFailed())) {
+        // The run's own completed or failed event ends the wait (BullMQ checks once more after subscribing, so none is missed).
+        await run.waitUntilFinished(app.runEvents.of(queue), request.query.wait).catch(() => undefined);
+        run = (await app.queues.findRun(name, id)) ?? run;
+      }
+      const [state, { logs }] = await Promise.all([run.getState(), queue.getJobLogs(id)]);
       return { ...runSummary(job, run, state), returnValue: run.returnvalue ?? null, progress: run.progress, logs };
     },
   );

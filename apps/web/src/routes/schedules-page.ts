@@ -1,10 +1,12 @@
 import type { onRequestHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { errorBodySchema, type ErrorBody } from '../plugins/error-handler.js';
 import { pageCss, pageJs } from '../schedules-page/assets.js';
 import { renderSchedulesPage } from '../schedules-page/render.js';
-import { enqueuedSchema, idParams, ScheduleService, scheduleView } from './schedules.js';
+import { backfillBody, backfillSchema, enqueuedSchema, idParams, listQuery, ScheduleService, scheduleView } from './schedules.js';
+
+const cancelledSchema = z.object({ id: z.string(), state: z.enum(['cancelled', 'cancelling']) });
 
 export interface SchedulesPageOptions {
   /** Bull Board's base path, for links to runs and back. */
@@ -47,11 +49,11 @@ export const schedulesPage: FastifyPluginAsyncZod<SchedulesPageOptions> = async 
   const queueOf = (job: string) => scope.registry.find(job)?.queue;
   const hide = true; // Not part of the API: keep it out of the OpenAPI document.
 
-  scope.get('/', { schema: { hide } }, async (_request, reply) =>
+  scope.get('/', { schema: { hide, querystring: listQuery } }, async (request, reply) =>
     reply
       .headers(securityHeaders)
       .type('text/html; charset=utf-8')
-      .send(renderSchedulesPage(await schedules.list(), queueOf, links)),
+      .send(renderSchedulesPage(await schedules.list(request.query), queueOf, links)),
   );
   scope.get('/page.css', { schema: { hide } }, async (_request, reply) => reply.headers(securityHeaders).type('text/css; charset=utf-8').send(pageCss));
   scope.get('/page.js', { schema: { hide } }, async (_request, reply) => reply.headers(securityHeaders).type('text/javascript; charset=utf-8').send(pageJs));
@@ -60,8 +62,16 @@ export const schedulesPage: FastifyPluginAsyncZod<SchedulesPageOptions> = async 
     schema: { hide, params: idParams, response: { ...response, 403: errorBodySchema, 404: errorBodySchema } },
     onRequest: requirePageHeader,
   });
+  const actionWithBody = <Response extends Record<number, z.ZodType>, Body extends z.ZodType>(response: Response, body: Body) => ({
+    schema: { hide, params: idParams, body, response: { ...response, 403: errorBodySchema, 404: errorBodySchema } },
+    onRequest: requirePageHeader,
+  });
   for (const paused of [true, false]) {
     scope.post(`/:id/${paused ? 'pause' : 'resume'}`, action({ 200: scheduleView }), async (request) => schedules.setPaused(request.params.id, paused));
   }
   scope.post('/:id/trigger', action({ 202: enqueuedSchema }), async (request, reply) => reply.code(202).send(await schedules.trigger(request.params.id)));
+  scope.post('/:id/cancel-run', action({ 200: cancelledSchema, 409: errorBodySchema }), async (request) => schedules.cancelActiveRun(request.params.id));
+  scope.post('/:id/backfill', actionWithBody({ 202: backfillSchema, 400: errorBodySchema, 409: errorBodySchema }, backfillBody), async (request, reply) =>
+    reply.code(202).send(await schedules.backfill(request.params.id, request.body)),
+  );
 };

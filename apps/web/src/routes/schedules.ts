@@ -1,17 +1,24 @@
 import {
   apiScheduleRecord,
+  InvalidScheduleError,
   manualRunId,
+  scheduledRunId,
   scheduleInputSchema,
   ScheduleStore,
   ticksAfter,
   UnknownScheduleError,
+  type JobDefinition,
   type LastRun,
   type Overdue,
   type ScheduleRecord,
 } from '@drumline/core/runtime';
 import type { FastifyInstance } from 'fastify';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { RunStateConflictError } from '../errors/run-state-conflict-error.js';
+import { SchedulePausedError } from '../errors/schedule-paused-error.js';
+import { cancelRun, findRun } from '../run-control.js';
 import { errorBodySchema } from '../plugins/error-handler.js';
 
 const NEXT_RUNS = 5;
@@ -21,11 +28,12 @@ const lastRunSchema = z
   .object({
     runId: z.string(),
     scheduledFor: z.string(),
-    startedAt: z.string(),
+    startedAt: z.string().describe('When its first attempt started'),
     finishedAt: z.string().nullable(),
     state: z.enum(['active', 'completed', 'failed', 'skipped']),
     reason: z.string().optional(),
-    latenessMs: z.number().describe('Start minus the nominal tick time'),
+    attempts: z.number().describe('Attempts so far, this one included; the run in the jobs API has each one'),
+    latenessMs: z.number().describe("The first attempt's start minus the nominal tick time: retries do not add to it"),
   })
   .nullable();
 
@@ -48,6 +56,30 @@ export const scheduleView = z.object({
 });
 
 export type ScheduleView = z.infer<typeof scheduleView>;
+
+/** A stored schedule that cannot be shown (written by an older version, or by hand): listed as broken, never failing the list. */
+export const brokenScheduleView = z.object({
+  id: z.string(),
+  broken: z.string().describe('Why the stored schedule cannot be read; fix it with PUT, or DELETE it'),
+});
+export type BrokenScheduleView = z.infer<typeof brokenScheduleView>;
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 500;
+export const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+  cursor: z.string().min(1).max(1024).optional().describe('`nextCursor` of the previous page'),
+});
+export const schedulePage = z.object({
+  schedules: z.array(z.union([scheduleView, brokenScheduleView])),
+  nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
+});
+export type SchedulePage = z.infer<typeof schedulePage>;
+
+/** Views are built in slices, so a page of schedules never holds the event loop for long. */
+const VIEWS_PER_SLICE = 25;
+const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
+const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8');
 
 /** How the API and the admin page show a schedule; `now` decides which runs are next. */
 export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun | undefined, now: number, overdue: Overdue | undefined): ScheduleView {
@@ -72,6 +104,7 @@ export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun |
           finishedAt: lastRun.finishedAt === null ? null : iso(lastRun.finishedAt),
           state: lastRun.state,
           ...(lastRun.reason ? { reason: lastRun.reason } : {}),
+          attempts: lastRun.attempt ?? 1,
           latenessMs: lastRun.startedAt - lastRun.scheduledFor,
         }
       : null,
@@ -80,6 +113,21 @@ export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun |
 }
 
 export const enqueuedSchema = z.object({ id: z.string(), name: z.string(), queue: z.string() });
+
+/** The most ticks one backfill may enqueue. */
+export const MAX_BACKFILL_TICKS = 1000;
+/** How long a backfilled run is known as one, so a worker does not drop it as misfired: a week. */
+const BACKFILL_MARK_SECONDS = 7 * 86_400;
+export const backfillBody = z.strictObject({
+  from: z.iso.datetime({ offset: true }).describe('First instant of the range (ISO 8601), included'),
+  to: z.iso.datetime({ offset: true }).describe('Last instant of the range (ISO 8601), included; not in the future'),
+});
+export const backfillSchema = z.object({
+  ticks: z.number().describe('Ticks of the schedule in the range'),
+  enqueued: z.number().describe('Runs added, one per tick, in tick order'),
+  skipped: z.number().describe('Ticks whose run exists already, or ran within the last hour'),
+});
+export type Backfill = z.infer<typeof backfillSchema>;
 export type EnqueuedRun = z.infer<typeof enqueuedSchema>;
 
 /**
@@ -95,19 +143,45 @@ export class ScheduleService {
     this.store = new ScheduleStore(app.redis, app.queues.prefix);
   }
 
-  /** Every schedule, by id. */
-  async list(): Promise<ScheduleView[]> {
-    const [records, paused, lastRuns, overdue] = await Promise.all([this.store.all(), this.store.pausedIds(), this.store.lastRuns(), this.store.overdue()]);
+  /**
+   * One page of schedules, by id. The cursor is the last id of the previous page, so a schedule
+   * added or deleted meanwhile shifts nothing: each id is listed once.
+   */
+  async list(options: { limit?: number; cursor?: string } = {}): Promise<SchedulePage> {
+    const limit = options.limit ?? DEFAULT_PAGE_SIZE;
+    const ids = await this.store.ids();
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    const start = after === undefined ? 0 : ids.findIndex((id) => id > after);
+    const pageIds = start < 0 ? [] : ids.slice(start, start + limit);
+    const [raw, paused, lastRuns, overdue] = await Promise.all([
+      this.store.rawRecords(pageIds),
+      this.store.pausedAmong(pageIds),
+      this.store.lastRuns(pageIds),
+      this.store.overdue(pageIds),
+    ]);
     const now = Date.now();
-    records.sort((a, b) => a.id.localeCompare(b.id));
-    return records.map((record) => view(record, paused.has(record.id), lastRuns.get(record.id), now, overdue.get(record.id)));
+    const schedules: SchedulePage['schedules'] = [];
+    for (const [index, id] of pageIds.entries()) {
+      if (index > 0 && index % VIEWS_PER_SLICE === 0) await yieldToEventLoop();
+      const json = raw[index];
+      if (json === null || json === undefined) continue;
+      try {
+        schedules.push(view(JSON.parse(json) as ScheduleRecord, paused.has(id), lastRuns.get(id), now, overdue.get(id)));
+      } catch (error) {
+        this.app.log.warn({ err: error, schedule: id }, 'a stored schedule cannot be shown; listed as broken');
+        schedules.push({ id, broken: (error as Error).message });
+      }
+    }
+    const last = pageIds[pageIds.length - 1];
+    const more = start >= 0 && start + limit < ids.length;
+    return { schedules, nextCursor: more && last !== undefined ? encodeCursor(last) : null };
   }
 
   /** @throws UnknownScheduleError */
   async get(id: string): Promise<ScheduleView> {
     const record = await this.store.get(id);
     if (!record) throw new UnknownScheduleError(id);
-    const [paused, lastRuns, overdue] = await Promise.all([this.store.isPaused(id), this.store.lastRuns([id]), this.store.overdue()]);
+    const [paused, lastRuns, overdue] = await Promise.all([this.store.isPaused(id), this.store.lastRuns([id]), this.store.overdue([id])]);
     return view(record, paused, lastRuns.get(id), Date.now(), overdue.get(id));
   }
 
@@ -115,6 +189,52 @@ export class ScheduleService {
   async setPaused(id: string, paused: boolean): Promise<ScheduleView> {
     await this.store.setPaused(id, paused);
     return this.get(id);
+  }
+
+  /**
+   * Runs each tick of the schedule in [from, to] once, with the ids the scheduler gives them, so a
+   * tick whose run exists (or ran within the claim's hour) is not run again. Runs are added in tick
+   * order; the worker applies the schedule's overlap policy as for any tick, but not its misfire
+   * policy: a backfilled run is late by design. Refused ranges write nothing.
+   * @throws UnknownScheduleError, SchedulePausedError, InvalidScheduleError
+   */
+  async backfill(id: string, range: { from: string; to: string }, now = Date.now()): Promise<Backfill> {
+    const record = await this.store.get(id);
+    if (!record) throw new UnknownScheduleError(id);
+    if (await this.store.isPaused(id)) throw new SchedulePausedError(id);
+    const [from, to] = [Date.parse(range.from), Date.parse(range.to)];
+    const refuse = (path: 'from' | 'to' | 'job', message: string): never => {
+      throw new InvalidScheduleError([{ path, message }]);
+    };
+    if (to < from) refuse('to', '`to` must not be before `from`');
+    if (to > now) refuse('to', '`to` must not be in the future: the scheduler runs those ticks itself');
+    const ticks = ticksAfter(record.timing, from - 1, MAX_BACKFILL_TICKS + 1, to);
+    if (ticks.length > MAX_BACKFILL_TICKS) refuse('to', `the range holds more than ${MAX_BACKFILL_TICKS} ticks: backfill it in parts`);
+    const job = this.app.registry.find(record.job);
+    if (!job) refuse('job', `schedule \`${id}\` names job \`${record.job}\`, which the code no longer defines`);
+    const queue = this.app.queues.queueOf(job as JobDefinition);
+    const runIds = ticks.map((tick) => scheduledRunId(id, tick));
+    const { keys } = this.app;
+    const known = this.app.redis.pipeline();
+    for (const runId of runIds) known.exists(queue.toKey(runId), keys.tickClaim(runId));
+    const found = (await known.exec()) ?? [];
+    const missing = runIds.filter((_, index) => Number(found[index]?.[1] ?? 0) === 0);
+    if (missing.length > 0) {
+      const mark = this.app.redis.pipeline();
+      for (const runId of missing) mark.set(keys.backfilled(runId), String(now), 'EX', BACKFILL_MARK_SECONDS);
+      await mark.exec();
+      await this.app.queues.addBulk(job as JobDefinition, missing.map((runId) => ({ data: record.data, options: { jobId: runId } })));
+    }
+    return { ticks: ticks.length, enqueued: missing.length, skipped: ticks.length - missing.length };
+  }
+
+  /** Cancels the schedule's active run, for the schedules page. @throws UnknownScheduleError, RunNotFoundError, RunStateConflictError */
+  async cancelActiveRun(id: string): Promise<{ id: string; state: 'cancelled' | 'cancelling' }> {
+    const record = await this.store.get(id);
+    if (!record) throw new UnknownScheduleError(id);
+    const lastRun = (await this.store.lastRuns([id])).get(id);
+    if (!lastRun || lastRun.state !== 'active') throw new RunStateConflictError(lastRun?.runId ?? id, lastRun?.state ?? 'not running', 'the schedule has no active run to cancel');
+    return cancelRun(this.app, await findRun(this.app, record.job, lastRun.runId), 'cancelled from the schedules page');
   }
 
   /** Enqueues one run now with the schedule's data, beside its ticks ("run now"). @throws UnknownScheduleError */
@@ -131,7 +251,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
   const schedules = new ScheduleService(app);
   const tags = ['schedules'];
 
-  app.get('/', { schema: { tags, response: { 200: z.object({ schedules: z.array(scheduleView) }) } } }, async () => ({ schedules: await schedules.list() }));
+  app.get('', { schema: { tags, querystring: listQuery, response: { 200: schedulePage, 400: errorBodySchema } } }, async (request) => schedules.list(request.query));
 
   app.get('/:id', { schema: { tags, params: idParams, response: { 200: scheduleView, 404: errorBodySchema } } }, async (request) => schedules.get(request.params.id));
 
@@ -158,6 +278,20 @@ export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
       async (request) => schedules.setPaused(request.params.id, paused),
     );
   }
+
+  app.post(
+    '/:id/backfill',
+    {
+      schema: {
+        tags,
+        summary: `Run each tick of a past range once (at most ${MAX_BACKFILL_TICKS} ticks)`,
+        params: idParams,
+        body: backfillBody,
+        response: { 202: backfillSchema, 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await schedules.backfill(request.params.id, request.body)),
+  );
 
   app.post(
     '/:id/trigger',

@@ -21,6 +21,9 @@ time { white-space: nowrap; }
 .state-active { background: #dceefb; color: #0b4f71; }
 .state-paused, .state-skipped { background: #fff3c4; color: #8d2b0b; }
 .actions { white-space: nowrap; }
+details.backfill { margin-top: 6px; }
+details.backfill summary { cursor: pointer; color: #486581; font-size: .8rem; }
+details.backfill input { font: inherit; font-size: .8rem; }
 button { font: inherit; padding: 4px 10px; border: 1px solid #829ab1; border-radius: 4px; background: #fff; cursor: pointer; }
 button:hover { background: #f0f4f8; }
 button:disabled { opacity: .5; cursor: wait; }
@@ -45,14 +48,21 @@ document.addEventListener('click', async (event) => {
   if (!button) return;
   const id = button.closest('tr[data-schedule]').dataset.schedule;
   const action = button.dataset.action;
+  const row = button.closest('tr[data-schedule]');
+  const request = { method: 'POST', headers: { 'x-drumline-page': 'schedules' } };
+  if (action === 'backfill') {
+    // The inputs hold local times; the API takes instants.
+    const [from, to] = ['from', 'to'].map((name) => row.querySelector('input[name="' + name + '"]').value);
+    if (!from || !to) return say('Pick the first and last time of the range to backfill', true);
+    request.headers['content-type'] = 'application/json';
+    request.body = JSON.stringify({ from: new Date(from).toISOString(), to: new Date(to).toISOString() });
+  }
   button.disabled = true;
   try {
-    const response = await fetch(base + '/' + encodeURIComponent(id) + '/' + action, {
-      method: 'POST',
-      headers: { 'x-drumline-page': 'schedules' },
-    });
+    const response = await fetch(base + '/' + encodeURIComponent(id) + '/' + action, request);
     const body = await response.json();
     if (!response.ok) return say(body.message || 'failed with status ' + response.status, true);
+    if (action === 'backfill') return say('Backfill of ' + id + ': ' + body.enqueued + ' run(s) enqueued, ' + body.skipped + ' tick(s) already run, of ' + body.ticks);
     if (action !== 'trigger') return location.reload();
     status.textContent = 'Enqueued run ';
     status.className = '';

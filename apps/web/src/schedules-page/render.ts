@@ -1,4 +1,4 @@
-import type { ScheduleView } from '../routes/schedules.js';
+import type { BrokenScheduleView, SchedulePage, ScheduleView } from '../routes/schedules.js';
 
 /** Makes text safe inside HTML elements and double- or single-quoted attributes. */
 export function escapeHtml(text: string): string {
@@ -59,7 +59,8 @@ function lastRun(schedule: ScheduleView, runUrl: string | undefined): Html {
   if (!run) return html`<span class="muted">never ran</span>`;
   const state = html`<span class="state state-${run.state}">${run.state}</span>`;
   const link = runUrl ? html`<a href="${runUrl}">${run.runId}</a>` : html`${run.runId}`;
-  return html`${state} ${link}<br><span class="muted">for ${when(run.scheduledFor)}, ${lateness(run.latenessMs)}${run.reason ? ` (${run.reason})` : ''}</span>`;
+  const attempts = run.attempts > 1 ? `, attempt ${run.attempts}` : '';
+  return html`${state} ${link}<br><span class="muted">for ${when(run.scheduledFor)}, ${lateness(run.latenessMs)}${attempts}${run.reason ? ` (${run.reason})` : ''}</span>`;
 }
 
 /** Paused, overdue (the dead-man's switch: a tick's run has not started in time) or on schedule. */
@@ -74,6 +75,8 @@ function row(schedule: ScheduleView, queueOf: (job: string) => string | undefine
   const runUrl = schedule.lastRun && queue ? `${links.dashboard}/queue/${encodeURIComponent(queue)}/${encodeURIComponent(schedule.lastRun.runId)}` : undefined;
   const next = schedule.nextRuns.length > 0 ? html`<ol class="next">${schedule.nextRuns.map((iso) => html`<li>${when(iso)}</li>`)}</ol>` : html`<span class="muted">none</span>`;
   const toggle = schedule.paused ? html`<button type="button" data-action="resume">Resume</button>` : html`<button type="button" data-action="pause">Pause</button>`;
+  const cancel = schedule.lastRun?.state === 'active' ? html` <button type="button" data-action="cancel-run">Cancel run</button>` : html``;
+  const backfill = html`<details class="backfill"><summary>Backfill</summary><label>from <input type="datetime-local" step="1" name="from"></label> <label>to <input type="datetime-local" step="1" name="to"></label> <button type="button" data-action="backfill">Run past ticks</button></details>`;
   return html`<tr data-schedule="${schedule.id}" class="${schedule.paused ? 'paused' : ''}">
   <td><strong>${schedule.id}</strong><br><span class="muted">${schedule.owner === 'code' ? 'declared in code' : 'added through the API'}</span></td>
   <td>${schedule.job}</td>
@@ -81,20 +84,31 @@ function row(schedule: ScheduleView, queueOf: (job: string) => string | undefine
   <td class="status">${status(schedule)}</td>
   <td>${next}</td>
   <td>${lastRun(schedule, runUrl)}</td>
-  <td class="actions">${toggle} <button type="button" data-action="trigger">Run now</button></td>
+  <td class="actions">${toggle} <button type="button" data-action="trigger">Run now</button>${cancel}${backfill}</td>
 </tr>`;
 }
 
-/** The whole page: a table of every schedule; page.js makes its buttons work. */
-export function renderSchedulesPage(schedules: ScheduleView[], queueOf: (job: string) => string | undefined, links: SchedulesPageLinks): string {
+function brokenRow(schedule: BrokenScheduleView): Html {
+  return html`<tr data-schedule="${schedule.id}" class="broken">
+  <td><strong>${schedule.id}</strong></td>
+  <td colspan="6"><span class="state state-failed">broken</span> <span class="muted">cannot be read: ${schedule.broken}. Fix it with PUT /api/schedules/:id, or delete it.</span></td>
+</tr>`;
+}
+
+/** A page of schedules as a table, with a link to the next page; page.js makes its buttons work. */
+export function renderSchedulesPage(page: SchedulePage, queueOf: (job: string) => string | undefined, links: SchedulesPageLinks): string {
+  const { schedules, nextCursor } = page;
+  const rows = schedules.map((schedule) => ('broken' in schedule ? brokenRow(schedule) : row(schedule, queueOf, links)));
+  const more = nextCursor === null ? html`` : html`<p><a class="next-page" href="${links.self}?cursor=${encodeURIComponent(nextCursor)}">Next page</a></p>`;
   const body =
     schedules.length > 0
       ? html`<table>
 <thead><tr><th>Schedule</th><th>Job</th><th>When</th><th>State</th><th>Next runs</th><th>Last run</th><th></th></tr></thead>
 <tbody>
-${schedules.map((schedule) => row(schedule, queueOf, links))}
+${rows}
 </tbody>
-</table>`
+</table>
+${more}`
       : html`<p class="muted">No schedules yet: declare them in packages/jobs, or PUT /api/schedules/:id.</p>`;
   return html`<!doctype html>
 <html lang="en">

@@ -1,15 +1,22 @@
 -- Claims a batch of scheduled runs in one call: the runs of a tick, held until it, ask together.
--- KEYS[1] schedules hash, KEYS[2] paused set, KEYS[3] last-runs hash; then two per run i (from 0):
---   KEYS[4 + 2i] its tick claim, KEYS[5 + 2i] its schedule's overlap lock.
--- ARGV[1] claim TTL in seconds, ARGV[2] overlap lock TTL in ms; then five per run i:
---   ARGV[3 + 5i] the job's creation time, ARGV[4 + 5i] schedule id, ARGV[5 + 5i] the run's `active`
---   last run (JSON), or '' to only check, ARGV[6 + 5i] '1' for a manual run, ARGV[7 + 5i] run id.
+-- KEYS[1] schedules hash, KEYS[2] paused set, KEYS[3] last-runs hash; then three per run i (from 0):
+--   KEYS[4 + 3i] its tick claim, KEYS[5 + 3i] its schedule's overlap lock, KEYS[6 + 3i] its BullMQ job hash.
+-- ARGV[1] claim TTL in seconds, ARGV[2] overlap lock TTL in ms; then six per run i:
+--   ARGV[3 + 6i] the job's creation time, ARGV[4 + 6i] schedule id, ARGV[5 + 6i] the run's `active`
+--   last run (JSON), or '' to only check, ARGV[6 + 6i] '1' for a manual run, ARGV[7 + 6i] run id,
+--   ARGV[8 + 6i] when this attempt starts (ms).
 -- Runs are claimed in order, each as if alone; the answer is one reply per run, in the same order.
 -- The first job created for a tick claims it; a later job with the same id (re-added after
 -- retention removed the first) is a duplicate. Retries of the claiming job pass again.
 -- With an `active` last run, a run that may start also takes the overlap lock (unless the schedule
 -- allows overlap) and records itself as the schedule's active run: one round trip before the handler.
-local function claim(tickClaim, lock, createdAt, scheduleId, active, manual, runId)
+-- A run that enters has its job's processedOn set to this attempt's start: BullMQ set it when the
+-- worker took the job, which for a run held until its tick is before the tick. The job also keeps
+-- its first attempt's start (a field BullMQ does not read), and the last run reports that one, so
+-- that a retry, or a run back from a shutdown or a stall, does not make the schedule look late.
+local FIRST_START = 'drumline:firstStartedOn'
+
+local function claim(tickClaim, lock, jobKey, createdAt, scheduleId, active, manual, runId, startedAt)
   local claimed = redis.call('GET', tickClaim)
   if claimed and claimed ~= createdAt then
     return { 'duplicate' }
@@ -34,13 +41,24 @@ local function claim(tickClaim, lock, createdAt, scheduleId, active, manual, run
       redis.call('PEXPIRE', lock, ARGV[2])
     end
   end
+  local firstStart = startedAt
+  if redis.call('EXISTS', jobKey) == 1 then
+    redis.call('HSET', jobKey, 'processedOn', startedAt)
+    if redis.call('HSETNX', jobKey, FIRST_START, startedAt) == 0 then
+      firstStart = redis.call('HGET', jobKey, FIRST_START)
+      local entry = cjson.decode(active)
+      entry.startedAt = tonumber(firstStart)
+      active = cjson.encode(entry)
+    end
+  end
   redis.call('HSET', KEYS[3], scheduleId, active)
-  return { 'ok', record, paused, 'entered' }
+  return { 'ok', record, paused, 'entered', tonumber(firstStart) }
 end
 
 local replies = {}
-for i = 0, (#KEYS - 3) / 2 - 1 do
-  local a = 3 + 5 * i
-  replies[i + 1] = claim(KEYS[4 + 2 * i], KEYS[5 + 2 * i], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+for i = 0, (#KEYS - 3) / 3 - 1 do
+  local a = 3 + 6 * i
+  local k = 4 + 3 * i
+  replies[i + 1] = claim(KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5])
 end
 return replies
