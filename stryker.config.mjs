@@ -43,6 +43,34 @@ export const explained = [
     reason: "Equivalent: whether flush()'s timer holds the event loop open is not observable while the alerts it waits for keep it open themselves",
   },
   {
+    file: 'packages/core/src/leader-election.ts',
+    code: '!token',
+    line: 'if (!token) return false;',
+    reason: 'Equivalent: without a token the fenced script is sent an empty one, refuses it, and the write answers false all the same (one round trip later)',
+  },
+  {
+    file: 'packages/core/src/leader-election.ts',
+    code: 'sets.slice(start, start + chunk)',
+    reason: 'Equivalent for the hash: writing every pair in each chunk leaves the same fields; only the size of a script call changes',
+  },
+  {
+    file: 'packages/core/src/leader-election.ts',
+    code: 'Math.max(50, Math.floor(ttl / 10))',
+    reason: "Timing only: how often a standby asks for the lease changes how soon it takes over, which pnpm bench measures (failover), not a test",
+  },
+  {
+    file: 'packages/core/src/leader-election.ts',
+    code: 'performance.now() >= this.validUntil',
+    line: 'could not renew the lease in time',
+    reason: 'Equivalent: > and >= differ only at the very instant of a monotonic float clock',
+  },
+  {
+    file: 'packages/core/src/leader-election.ts',
+    code: 'false',
+    line: 'private running = false;',
+    reason: 'Equivalent: nothing reads `running` before start() sets it',
+  },
+  {
     file: 'packages/core/src/alert-webhook.ts',
     code: "''",
     line: "let lastError = ''",

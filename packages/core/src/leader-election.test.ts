@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
 import { drumlineKeys } from './keys.js';
@@ -129,23 +130,44 @@ describe('LeaderElection', () => {
     expect(candidate.isLeader).toBe(false);
   });
 
-  it("on stop leaves another holder's lease alone, and never campaigns again", async () => {
+  it("on stop as a standby leaves another holder's lease alone, tells nobody it was demoted, and never campaigns again", async () => {
     const prefix = freshPrefix();
     const keys = drumlineKeys(prefix);
     await redis.set(keys.leader, 'someone-else', 'PX', 60_000);
     const candidate = election(prefix, 300);
-    let electedEver = false;
-    candidate.on('elected', () => (electedEver = true));
+    const events: string[] = [];
+    candidate.on('elected', () => events.push('elected'));
+    candidate.on('demoted', () => events.push('demoted'));
     candidate.start();
     await candidate.stop();
+    expect(await redis.get(keys.leader)).toBe('someone-else');
     await redis.del(keys.leader);
-    // A stopped election would have taken the free lease within a tenth of its TTL; a live one does, to compare.
-    const witness = election(prefix, 300);
+    // A witness that tries only every second: a stopped election still campaigning (every 30 ms) would beat it to the free lease.
+    const witness = election(prefix, 10_000);
     witness.start();
     await elected(witness);
-    expect(electedEver).toBe(false);
+    expect(events).toEqual([]);
     expect(await redis.get(keys.leader)).toBe(witness.token);
   });
+
+  it('keeps leading through a renewal that fails while its lease is still valid', async () => {
+    const lines: string[] = [];
+    const watched = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const connection = connectTestRedis();
+    connections.push(connection);
+    const prefix = freshPrefix();
+    const candidate = new LeaderElection(connection, prefix, { leaseTtlMs: 9_000, logger: watched });
+    started.push(candidate);
+    const demoted: string[] = [];
+    candidate.on('demoted', (reason) => demoted.push(reason));
+    candidate.start();
+    await elected(candidate);
+    // The next renewal, 3 s on, fails (Redis is unreachable), 6 s before the lease could have run out.
+    connection.disconnect();
+    await expect.poll(() => lines.some((line) => line.includes('leader election round failed')), { timeout: 30_000, interval: 50 }).toBe(true);
+    expect(candidate.isLeader).toBe(true);
+    expect(demoted).toEqual([]);
+  }, 60_000);
 
   describe('writeHashFenced', () => {
     it('writes and deletes fields in chunks of 500 while leading, and answers true', async () => {
