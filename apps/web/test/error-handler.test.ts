@@ -1,7 +1,7 @@
 import { DrumlineError } from '@drumline/core/runtime';
 import Fastify, { type FastifyError } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { errorHandler } from '../src/plugins/error-handler.js';
 
@@ -19,9 +19,12 @@ class UnmappedError extends DrumlineError {
 }
 const withStatus = (statusCode: number, code?: string): FastifyError => Object.assign(new Error(`status ${statusCode}`), { statusCode, ...(code ? { code } : {}) }) as FastifyError;
 
-const app = Fastify({ logger: false }).withTypeProvider<ZodTypeProvider>();
-
-beforeAll(async () => {
+/**
+ * A bare app with the plugin and routes that throw on purpose; built in each test rather than once
+ * for the file, so that Stryker counts the plugin's code as covered by the tests that use it.
+ */
+async function buildApp() {
+  const app = Fastify({ logger: false }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(errorHandler);
@@ -43,33 +46,40 @@ beforeAll(async () => {
   });
   app.post('/validated', { schema: { body: z.object({ n: z.number(), nested: z.object({ s: z.string() }) }) } }, async () => 'ok');
   await app.ready();
-});
-
-afterAll(() => app.close());
+  return app;
+}
+async function inject(options: Parameters<Awaited<ReturnType<typeof buildApp>>['inject']>[0]) {
+  const app = await buildApp();
+  try {
+    return await app.inject(options);
+  } finally {
+    await app.close();
+  }
+}
 
 describe('the error handler', () => {
   it("answers a Drumline error with its code's status, its code and its message", async () => {
-    const response = await app.inject({ method: 'GET', url: '/mapped' });
+    const response = await inject({ method: 'GET', url: '/mapped' });
     expect(response.statusCode).toBe(404);
     expect(response.json()).toEqual({ error: 'DRUMLINE_UNKNOWN_SCHEDULE', message: 'no schedule `x`' });
   });
 
   it("passes a Drumline error's issues on", async () => {
-    const response = await app.inject({ method: 'GET', url: '/issues' });
+    const response = await inject({ method: 'GET', url: '/issues' });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ error: 'DRUMLINE_INVALID_PAYLOAD', message: 'invalid payload', issues: [{ path: 'data.to', message: 'Invalid email' }] });
   });
 
   it('answers a Drumline error whose code has no status, and any other error, with a 500 that tells nothing', async () => {
     for (const url of ['/unmapped', '/plain', '/status/500', '/status/503']) {
-      const response = await app.inject({ method: 'GET', url });
+      const response = await inject({ method: 'GET', url });
       expect(response.statusCode, url).toBe(500);
       expect(response.json(), url).toEqual({ error: 'DRUMLINE_INTERNAL', message: 'internal error; the server log has the details' });
     }
   });
 
   it('answers a schema violation with 400, naming each field by its dotted path', async () => {
-    const response = await app.inject({ method: 'POST', url: '/validated', payload: { n: 'one', nested: { s: 2 } } });
+    const response = await inject({ method: 'POST', url: '/validated', payload: { n: 'one', nested: { s: 2 } } });
     expect(response.statusCode).toBe(400);
     const body = response.json();
     expect(body.error).toBe('DRUMLINE_INVALID_REQUEST');
@@ -79,29 +89,29 @@ describe('the error handler', () => {
   });
 
   it('names the root of a body that is not even an object as (root)', async () => {
-    const response = await app.inject({ method: 'POST', url: '/validated', payload: '[1]', headers: { 'content-type': 'application/json' } });
+    const response = await inject({ method: 'POST', url: '/validated', payload: '[1]', headers: { 'content-type': 'application/json' } });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({ error: 'DRUMLINE_INVALID_REQUEST', issues: [{ path: '' }] });
     expect(response.json().message).toMatch(/^invalid body: \(root\): /);
   });
 
   it("keeps a client error's status and code, calling a 401 unauthorized and a code-less one a bad request", async () => {
-    const unauthorized = await app.inject({ method: 'GET', url: '/status/401' });
+    const unauthorized = await inject({ method: 'GET', url: '/status/401' });
     expect(unauthorized.statusCode).toBe(401);
     expect(unauthorized.json()).toEqual({ error: 'DRUMLINE_UNAUTHORIZED', message: 'status 401' });
-    const tooLarge = await app.inject({ method: 'GET', url: '/status/413' });
+    const tooLarge = await inject({ method: 'GET', url: '/status/413' });
     expect(tooLarge.statusCode).toBe(413);
     expect(tooLarge.json()).toEqual({ error: 'FST_TEST_413', message: 'status 413' });
-    const teapot = await app.inject({ method: 'GET', url: '/status/418' });
+    const teapot = await inject({ method: 'GET', url: '/status/418' });
     expect(teapot.statusCode).toBe(418);
     expect(teapot.json()).toEqual({ error: 'DRUMLINE_BAD_REQUEST', message: 'status 418' });
-    const lowest = await app.inject({ method: 'GET', url: '/status/400' });
+    const lowest = await inject({ method: 'GET', url: '/status/400' });
     expect(lowest.statusCode).toBe(400);
     expect(lowest.json().error).toBe('FST_TEST_400');
   });
 
   it('answers an unknown route with 404 naming the method and path', async () => {
-    const response = await app.inject({ method: 'DELETE', url: '/nowhere?x=1' });
+    const response = await inject({ method: 'DELETE', url: '/nowhere?x=1' });
     expect(response.statusCode).toBe(404);
     expect(response.json()).toEqual({ error: 'DRUMLINE_NOT_FOUND', message: 'no route DELETE /nowhere?x=1' });
   });
