@@ -1,5 +1,5 @@
 import { DrumlineError } from '@drumline/core/runtime';
-import Fastify, { type FastifyError } from 'fastify';
+import Fastify, { type FastifyError, type InjectOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -48,7 +48,7 @@ async function buildApp() {
   await app.ready();
   return app;
 }
-async function inject(options: Parameters<Awaited<ReturnType<typeof buildApp>>['inject']>[0]) {
+async function inject(options: InjectOptions) {
   const app = await buildApp();
   try {
     return await app.inject(options);
