@@ -43,6 +43,16 @@ export const explained = [
     reason: "Equivalent: whether flush()'s timer holds the event loop open is not observable while the alerts it waits for keep it open themselves",
   },
   {
+    file: 'apps/worker/src/schedule-gate.ts',
+    code: 'Math.max(100, Math.floor(ttl / 3))',
+    reason: 'Timing only: how often a held overlap lock is renewed; the lock-TTL test checks each renewal stays within overlapLockMs',
+  },
+  {
+    file: 'apps/worker/src/schedule-gate.ts',
+    code: 'Date.now() + 250',
+    reason: "Timing only: how soon an `overlap: queue` run asks again; the queue test checks the order of the runs, not the delay",
+  },
+  {
     file: 'packages/core/src/leader-election.ts',
     code: '!token',
     line: 'if (!token) return false;',

@@ -283,4 +283,49 @@ describe('scheduled runs at the worker', () => {
       expect(await lastRun('late-once')).toMatchObject({ state: 'active', startedAt: tick + 10_000 });
     });
   });
+
+  describe('gateScheduledRuns, the seam the runner asks', () => {
+    const logger = createLogger({ app: 'test', level: 'silent' });
+    async function admitted(scheduleId: string) {
+      await put(scheduleId, 'skip');
+      const tick = Date.now() - 100;
+      const job = await ungated.add('slow', {}, { jobId: scheduledRunId(scheduleId, tick) });
+      const admission = await gateScheduledRuns(gate)({ job, token: undefined, definition: slow, scheduleId, scheduledFor: new Date(tick), logger });
+      if (!admission.admit || !admission.release) throw new Error('expected the run to be admitted with a release');
+      return admission.release;
+    }
+
+    it('admits a run that is not a scheduled one without asking anything', async () => {
+      const job = await ungated.add('slow', {}, { jobId: 'on-demand-run' });
+      expect(await gateScheduledRuns(gate)({ job, token: undefined, definition: slow, scheduleId: 'x', scheduledFor: new Date(0), logger })).toEqual({ admit: true });
+    });
+
+    it("records a failed run as failed with its reason, and lets its overlap lock go", async () => {
+      const release = await admitted('released-failed');
+      await release({ state: 'failed', reason: 'boom', willRetry: false });
+      expect((await store.lastRuns(['released-failed'])).get('released-failed')).toMatchObject({ state: 'failed', reason: 'boom' });
+      expect(await redis.exists(`${prefix}:drumline:overlap:released-failed`)).toBe(0);
+    });
+
+    it('records a completed run without a reason', async () => {
+      const release = await admitted('released-completed');
+      await release({ state: 'completed' });
+      const last = (await store.lastRuns(['released-completed'])).get('released-completed');
+      expect(last?.state).toBe('completed');
+      expect(last).not.toHaveProperty('reason');
+    });
+
+    it('records a run given back at shutdown as still active: it will start again elsewhere', async () => {
+      const release = await admitted('released-requeued');
+      await release({ state: 'requeued' });
+      expect((await store.lastRuns(['released-requeued'])).get('released-requeued')?.state).toBe('active');
+    });
+
+    it('skips a run of a deleted schedule without recording a last run', async () => {
+      const job = await ungated.add('slow', {}, { jobId: scheduledRunId('never-was', Date.now() - 100) });
+      const admission = await gateScheduledRuns(gate)({ job, token: undefined, definition: slow, scheduleId: 'never-was', scheduledFor: new Date(Date.now() - 100), logger });
+      expect(admission).toEqual({ admit: false, result: { skipped: 'deleted' } });
+      expect((await store.lastRuns(['never-was'])).has('never-was')).toBe(false);
+    });
+  });
 });
