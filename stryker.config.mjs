@@ -53,6 +53,11 @@ export const explained = [
     reason: "Timing only: how soon an `overlap: queue` run asks again; the queue test checks the order of the runs, not the delay",
   },
   {
+    file: 'apps/scheduler/src/reconcile.ts',
+    code: "existing?.owner === 'api'",
+    reason: 'Logging only: it decides only whether the takeover of an api-owned schedule is logged',
+  },
+  {
     file: 'packages/core/src/leader-election.ts',
     code: '!token',
     line: 'if (!token) return false;',
