@@ -1,4 +1,4 @@
-import type { JobRegistry, Logger, QueueSet } from '@drumline/core/runtime';
+import { MAX_RUN_ID_LENGTH, type JobRegistry, type Logger, type QueueSet } from '@drumline/core/runtime';
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
@@ -8,6 +8,7 @@ import { docsUi, openApi } from './docs.js';
 import { apiTokenAuth } from './plugins/api-token-auth.js';
 import { dashboardAuth } from './plugins/dashboard-auth.js';
 import { errorHandler, handleNotFound } from './plugins/error-handler.js';
+import { jsonBody } from './plugins/json-body.js';
 import { queuesPlugin } from './plugins/queues.js';
 import { RequestLog } from './request-log.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
@@ -39,6 +40,13 @@ const SCHEDULES_PAGE_PATH = '/admin/schedules';
 
 /** 1 MiB: a bulk of 1000 ordinary payloads fits; anything larger is refused with 413 before parsing. */
 const BODY_LIMIT = 1024 * 1024;
+/** Levels of objects and arrays a JSON body may nest (the body is the first): deeper is refused with 400 before parsing. */
+export const MAX_BODY_DEPTH = 64;
+/**
+ * Characters of one path segment, such as an id (Fastify's default, 100, answers 414 for longer ones).
+ * Four times the longest id, so an id past its limit is answered 400 with the id rule, not 414.
+ */
+const MAX_PARAM_LENGTH = 4 * MAX_RUN_ID_LENGTH;
 
 /** Builds the HTTP app without listening, so tests drive it with `app.inject()`. It enqueues and never runs a handler. */
 export function buildApp(deps: AppDeps) {
@@ -49,6 +57,7 @@ export function buildApp(deps: AppDeps) {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     logController: new RequestLog({ enabled: perRequestLogs, pretty: config.LOG_PRETTY }),
     childLoggerFactory: (logger, bindings, options) => (perRequestLogs ? logger.child(bindings, options) : logger),
   }).withTypeProvider<ZodTypeProvider>();
@@ -56,6 +65,7 @@ export function buildApp(deps: AppDeps) {
   app.setSerializerCompiler(serializerCompiler);
 
   app.register(errorHandler);
+  app.register(jsonBody, { maxDepth: MAX_BODY_DEPTH });
   app.register(queuesPlugin, { registry: deps.registry, queues: deps.queues, initQueues: deps.initQueues, redis: deps.redis });
   app.register(openApi, { publicUrl: config.PUBLIC_URL });
   app.register(dashboardAuth, { user: config.DASHBOARD_USER, password: config.DASHBOARD_PASSWORD });

@@ -38,6 +38,9 @@ describe('API token', () => {
     ['a wrong token', { authorization: `Bearer ${API_TOKEN}x` }],
     ['the token under another scheme', { authorization: `Token ${API_TOKEN}` }],
     ['the dashboard login', withDashboardLogin],
+    ['the token in another case', { authorization: `Bearer ${API_TOKEN.toUpperCase()}` }],
+    ['the token glued to the scheme', { authorization: `Bearer${API_TOKEN}` }],
+    ['the scheme misspelt', { authorization: `Bearr ${API_TOKEN}` }],
   ])('answers 401 { error, message } on every /api route with %s, and enqueues nothing', async (_what, headers) => {
     for (const request of await apiRequests()) {
       const response = await web().app.inject({ ...request, headers });
@@ -46,6 +49,11 @@ describe('API token', () => {
       expect(response.json()).toEqual({ error: 'DRUMLINE_UNAUTHORIZED', message: expect.stringMatching(/.: send Authorization: Bearer <API_TOKEN>$/) });
     }
     expect(await web().totalRuns()).toBe(0);
+  });
+
+  it.each(['bearer', 'BEARER', 'bEaReR'])('takes the token under the scheme spelt %s: schemes are case-insensitive (RFC 7235)', async (scheme) => {
+    const response = await web().app.inject({ method: 'POST', url: '/api/jobs/ping', headers: { authorization: `${scheme} ${API_TOKEN}` }, payload: { data: {} } });
+    expect(response.statusCode).toBe(202);
   });
 
   it('lets a request with the token through', async () => {

@@ -1,6 +1,8 @@
-import { initRunId, INIT_QUEUE } from '@drumline/core/runtime';
+import { initRunId, INIT_QUEUE, JOB_ID_RULE } from '@drumline/core/runtime';
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
+import { keyspaceChanges, snapshotKeyspace } from '../../../tests/support/keyspace.js';
+import { MAX_BODY_DEPTH } from '../src/app.js';
 import { runUntilFinished, webForThisFile, withDashboardLogin, withToken } from './web-harness.js';
 
 const web = webForThisFile('web-dashboard');
@@ -56,6 +58,71 @@ describe('Bull Board at /admin/queues', () => {
     }
     const anonymous = await web().app.inject({ method: 'GET', url: '/admin/queues/fonts/ibm-plex-sans/400.css' });
     expect(anonymous.statusCode).toBe(401);
+  });
+});
+
+describe("Bull Board's add-job route", () => {
+  const addJob = (queue: string, payload: unknown) =>
+    web().app.inject({
+      method: 'POST',
+      url: `/admin/queues/api/queues/${queue}/add`,
+      headers: { ...withDashboardLogin, 'content-type': 'application/json' },
+      payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+    });
+
+  it('adds a run the way the dashboard sends it, with the options a duplicate carries', async () => {
+    const options = { jobId: 'from-the-board', attempts: 3, backoff: { type: 'fixed', delay: 500 }, removeOnComplete: { age: 10, count: 5 }, removeOnFail: { age: 5 }, delay: 100, priority: 3 };
+    const response = await addJob('default', { name: 'ping', data: { note: 'hi' }, options });
+    expect(response.statusCode).toBe(200);
+    expect((await web().queueOf('ping').getJob('from-the-board'))?.data).toEqual({ note: 'hi' });
+  });
+
+  it.each([
+    ["a jobId with ':', which BullMQ throws on", { name: 'ping', data: {}, options: { jobId: 'a:b' } }, 'options.jobId', JOB_ID_RULE],
+    ['a jobId holding a lone surrogate', { name: 'ping', data: {}, options: { jobId: 'a\ud800' } }, 'options.jobId', 'surrogate'],
+    ["a schedule's run id, which would stand in for a tick", { name: 'ping', data: {}, options: { jobId: 'cleanup-sessions@1700000000000' } }, 'options.jobId', JOB_ID_RULE],
+    ['a priority above 2097151, which BullMQ throws on', { name: 'ping', data: {}, options: { priority: 2_097_152 } }, 'options.priority', '2097151'],
+    ['a fractional priority', { name: 'ping', data: {}, options: { priority: 1.5 } }, 'options.priority', 'int'],
+    ['a BullMQ option Drumline does not take', { name: 'ping', data: {}, options: { repeat: { pattern: 'garbage' } } }, 'options', 'repeat'],
+    ['a job name the queue does not run', { name: '__default__', data: {} }, 'name', '`ping`'],
+    ["data that fails the job's schema", { name: 'ping', data: { sleepMs: -1 } }, 'data.sleepMs', '0'],
+  ])('refuses %s with 400 and the reason, and writes nothing', async (_what, body, path, reason) => {
+    const before = await snapshotKeyspace(web().app.redis, web().queues.prefix);
+    const response = await addJob('default', body);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: expect.stringMatching(/^DRUMLINE_/), message: expect.stringContaining(reason), issues: [expect.objectContaining({ path })] });
+    expect(keyspaceChanges(before, await snapshotKeyspace(web().app.redis, web().queues.prefix))).toEqual([]);
+  });
+
+  it(`refuses a body nesting deeper than ${MAX_BODY_DEPTH} levels with 400, and writes nothing`, async () => {
+    const before = await snapshotKeyspace(web().app.redis, web().queues.prefix);
+    const response = await addJob('default', `{"name":"ping","data":{"x":${'['.repeat(5000)}${']'.repeat(5000)}}}`);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().message).toContain(`${MAX_BODY_DEPTH} levels`);
+    expect(keyspaceChanges(before, await snapshotKeyspace(web().app.redis, web().queues.prefix))).toEqual([]);
+  });
+
+  it('leaves an unknown queue to Bull Board, which answers 404', async () => {
+    expect((await addJob('no-such-queue', { name: 'ping', data: {} })).statusCode).toBe(404);
+  });
+});
+
+describe("Bull Board's promote", () => {
+  const promote = (id: string) => web().app.inject({ method: 'PUT', url: `/admin/queues/api/queues/default/${id}/promote`, headers: withDashboardLogin });
+
+  it('promotes a delayed run, and answers 409 instead of 500 for one that is not delayed, leaving it as it was', async () => {
+    await web().queues.enqueue('ping', {}, { jobId: 'later', delay: 60_000 });
+    await web().queues.enqueue('ping', {}, { jobId: 'now' });
+    expect((await promote('later')).statusCode).toBe(204);
+    expect(await web().queueOf('ping').getJobState('later')).toBe('waiting');
+    const refused = await promote('now');
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toEqual({ error: 'DRUMLINE_NOT_DELAYED', message: 'run `now` is waiting: only a delayed run can be promoted' });
+    expect(await web().queueOf('ping').getJobState('now')).toBe('waiting');
+  });
+
+  it('leaves an unknown run to Bull Board, which answers 404', async () => {
+    expect((await promote('no-such-run')).statusCode).toBe(404);
   });
 });
 

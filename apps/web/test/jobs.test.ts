@@ -1,5 +1,6 @@
-import { drumlineKeys } from '@drumline/core/runtime';
+import { drumlineKeys, JOB_ID_RULE, MAX_JOB_ID_LENGTH } from '@drumline/core/runtime';
 import { describe, expect, it } from 'vitest';
+import { MAX_BODY_DEPTH } from '../src/app.js';
 import { runUntilFinished, webForThisFile, withToken } from './web-harness.js';
 
 const email = { to: 'ada@example.com', subject: 'Welcome', body: 'Hello Ada' };
@@ -7,6 +8,11 @@ const web = webForThisFile('web-jobs');
 
 function enqueue(name: string, body: unknown) {
   return web().app.inject({ method: 'POST', url: `/api/jobs/${name}`, headers: withToken, payload: body as object });
+}
+
+/** Sends `text` as the JSON body as it is, for bodies JSON.stringify would not write. */
+function enqueueText(name: string, text: string) {
+  return web().app.inject({ method: 'POST', url: `/api/jobs/${name}`, headers: { ...withToken, 'content-type': 'application/json' }, payload: text });
 }
 
 function enqueueBulk(name: string, items: unknown[]) {
@@ -71,12 +77,51 @@ describe('POST /api/jobs/:name', () => {
   });
 
   it('refuses a body that is not JSON with 4xx in the JSON error shape', async () => {
-    const response = await web().app.inject({
-      method: 'POST',
-      url: '/api/jobs/send-email',
-      headers: { ...withToken, 'content-type': 'application/json' },
-      payload: '{"data": ',
-    });
+    const response = await enqueueText('send-email', '{"data": ');
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: expect.stringMatching(/^FST_/), message: expect.any(String) });
+  });
+
+  /** `{"data":{"note":"x","deep":[[...]]}}`: the nesting sits in a field ping's schema strips. */
+  const nestedBody = (depth: number) => `{"data":{"note":"x","deep":${'['.repeat(depth - 2)}${']'.repeat(depth - 2)}}}`;
+
+  it(`refuses a body nesting deeper than ${MAX_BODY_DEPTH} levels with 400, even in a field the schema strips, and enqueues nothing`, async () => {
+    const before = await web().totalRuns();
+    for (const depth of [MAX_BODY_DEPTH + 1, 10_000, 200_000]) {
+      const response = await enqueueText('ping', nestedBody(depth));
+      expect(response.statusCode, `depth ${depth}`).toBe(400);
+      expect(response.json()).toEqual({ error: 'DRUMLINE_BODY_TOO_DEEP', message: expect.stringContaining(`${MAX_BODY_DEPTH} levels`) });
+    }
+    expect(await web().totalRuns()).toBe(before);
+  });
+
+  it(`takes a body nesting exactly ${MAX_BODY_DEPTH} levels, and counts brackets inside strings as text`, async () => {
+    const atLimit = await enqueueText('ping', nestedBody(MAX_BODY_DEPTH));
+    expect(atLimit.statusCode).toBe(202);
+    const brackets = await enqueue('ping', { data: { note: `\\"${'['.repeat(150)}` } });
+    expect(brackets.statusCode).toBe(202);
+  });
+
+  it.each([
+    ['a string', { data: { note: 'half \ud83d' } }, 'data.note'],
+    ['a key', { data: { 'x\udc00': 1 } }, 'data.x\udc00'],
+    ['a jobId', { data: {}, opts: { jobId: 'a\ud800' } }, 'opts.jobId'],
+  ])('refuses a lone UTF-16 surrogate in %s with 400 naming where, and enqueues nothing', async (_what, body, path) => {
+    const before = await web().totalRuns();
+    const response = await enqueue('ping', body);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'DRUMLINE_UNPAIRED_SURROGATE', issues: [{ path, message: expect.stringContaining('surrogate') }] });
+    expect(await web().totalRuns()).toBe(before);
+  });
+
+  it('takes surrogate pairs, escaped or not, and a backslash that only looks like an escape', async () => {
+    const response = await enqueueText('ping', '{"data":{"note":"\\\\ud800 \\ud83d\\ude00 \u{1F600}"}}');
+    expect(response.statusCode).toBe(202);
+    expect((await web().queueOf('ping').getJob(response.json().id))?.data).toEqual({ note: '\\ud800 \u{1F600} \u{1F600}' });
+  });
+
+  it('refuses a body with a __proto__ key with 400, as Fastify does', async () => {
+    const response = await enqueueText('ping', '{"data":{"__proto__":{"sleepMs":1}}}');
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ error: expect.stringMatching(/^FST_/), message: expect.any(String) });
   });
@@ -120,6 +165,9 @@ describe('POST /api/jobs/:name', () => {
     ['a negative whole-number jobId', { jobId: '-42' }, 'opts.jobId'],
     ["a jobId shaped like a scheduled run's", { jobId: 'nightly@1700000000000' }, 'opts.jobId'],
     ['an empty jobId', { jobId: '' }, 'opts.jobId'],
+    ['a jobId holding a lone UTF-16 surrogate, which Redis would store as U+FFFD', { jobId: 'order-\ud800' }, 'opts.jobId'],
+    ['a jobId with a space', { jobId: 'order 42' }, 'opts.jobId'],
+    [`a jobId one character past ${MAX_JOB_ID_LENGTH}`, { jobId: 'x'.repeat(MAX_JOB_ID_LENGTH + 1) }, 'opts.jobId'],
     ['a negative delay', { delay: -1 }, 'opts.delay'],
     ['a fractional delay', { delay: 1.5 }, 'opts.delay'],
     ['a priority above 2097151, which BullMQ refuses', { priority: 2_097_152 }, 'opts.priority'],
@@ -131,6 +179,22 @@ describe('POST /api/jobs/:name', () => {
     expect(response.statusCode).toBe(400);
     expect(response.json().issues).toEqual([{ path, message: expect.any(String) }]);
     expect(await web().totalRuns()).toBe(before);
+  });
+
+  it('names the id rule when it refuses a jobId', async () => {
+    const response = await enqueue('ping', { data: {}, opts: { jobId: 'order/42' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().message).toContain(JOB_ID_RULE);
+  });
+
+  it(`accepts a jobId of exactly ${MAX_JOB_ID_LENGTH} characters, and the run reads back under it`, async () => {
+    const jobId = `a${'x'.repeat(MAX_JOB_ID_LENGTH - 1)}`;
+    const response = await enqueue('ping', { data: {}, opts: { jobId } });
+    expect(response.statusCode).toBe(202);
+    expect(response.json().id).toBe(jobId);
+    const run = await web().app.inject({ method: 'GET', url: `/api/jobs/ping/runs/${jobId}`, headers: withToken });
+    expect(run.statusCode).toBe(200);
+    expect(run.json().id).toBe(jobId);
   });
 
   it('accepts the highest BullMQ priority, 2097151', async () => {

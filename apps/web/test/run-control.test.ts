@@ -1,18 +1,14 @@
-import { ScheduleStore, apiScheduleRecord } from '@drumline/core/runtime';
+import { MAX_RUN_ID_LENGTH, RUN_ID_RULE, ScheduleStore, apiScheduleRecord } from '@drumline/core/runtime';
 import { describe, expect, it } from 'vitest';
+import { keyspaceChanges, snapshotKeyspace } from '../../../tests/support/keyspace.js';
 import { runUntilFinished, webForThisFile, withToken } from './web-harness.js';
 
 const web = webForThisFile('web-run-control');
 const call = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
   web().app.inject({ method, url, headers: withToken, ...(payload ? { payload } : {}) });
 
-/** Every key under the test's prefix with its type and contents, to show a refused request wrote nothing. */
-async function keyspace(): Promise<string> {
-  const { redis } = web().app;
-  const keys = (await redis.keys(`${web().queues.prefix}:*`)).sort();
-  const dumped = await Promise.all(keys.map(async (key) => [key, await redis.type(key), await redis.dump(key)]));
-  return JSON.stringify(dumped);
-}
+/** Every key under the test's prefix with its contents, to show a refused request wrote nothing. */
+const keyspace = () => snapshotKeyspace(web().app.redis, web().queues.prefix);
 
 async function enqueue(data: object, jobId?: string): Promise<string> {
   const response = await call('POST', '/api/jobs/ping', { data, ...(jobId ? { opts: { jobId } } : {}) });
@@ -42,7 +38,7 @@ describe('run control', () => {
       expect(response.statusCode, `${method} ${url}`).toBe(409);
       expect(response.json().error).toBe('DRUMLINE_RUN_STATE_CONFLICT');
     }
-    expect(await keyspace()).toBe(before);
+    expect(keyspaceChanges(before, await keyspace())).toEqual([]);
   });
 
   it('answers 404 for a run it does not know, on every route', async () => {
@@ -53,6 +49,24 @@ describe('run control', () => {
       ['GET', '/api/jobs/ping/runs/nope?wait=1s'],
     ] as const) {
       expect((await call(method, url)).statusCode, `${method} ${url}`).toBe(404);
+    }
+  });
+
+  it('refuses an id no run can have with 400 naming the rule on every route, and takes one of the longest', async () => {
+    const longest = `a${'x'.repeat(MAX_RUN_ID_LENGTH - 1)}`;
+    await enqueue({ note: 'longest id' }, longest);
+    for (const [method, url] of [
+      ['POST', '/api/jobs/ping/runs/:id/cancel'],
+      ['POST', '/api/jobs/ping/runs/:id/retry'],
+      ['DELETE', '/api/jobs/ping/runs/:id'],
+      ['GET', '/api/jobs/ping/runs/:id'],
+    ] as const) {
+      for (const bad of [`${longest}x`, 'user:42', 'a%ED%A0%80']) {
+        const response = await call(method, url.replace(':id', bad));
+        expect(response.statusCode, `${method} ${url} ${bad}`).toBe(400);
+        if (!bad.includes('%')) expect(response.json().issues, `${method} ${url} ${bad}`).toEqual([{ path: 'id', message: `must be ${RUN_ID_RULE}` }]);
+      }
+      expect((await call(method, url.replace(':id', longest))).statusCode, `${method} ${url}`).not.toBe(400);
     }
   });
 
@@ -95,7 +109,7 @@ describe('POST /api/schedules/:id/backfill refuses', () => {
     const response = await call('POST', '/api/schedules/every-minute/backfill', range);
     expect(response.statusCode).toBe(status);
     expect(JSON.stringify(response.json().issues)).toContain(field);
-    expect(await keyspace()).toBe(before);
+    expect(keyspaceChanges(before, await keyspace())).toEqual([]);
   });
 
   it('a paused schedule with 409, and an unknown one with 404', async () => {

@@ -1,5 +1,6 @@
-import { codeScheduleRecords, parseScheduledRunId, ScheduleStore } from '@drumline/core/runtime';
+import { codeScheduleRecords, MAX_SCHEDULE_ID_LENGTH, parseScheduledRunId, SCHEDULE_ID_RULE, ScheduleStore } from '@drumline/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { keyspaceChanges, snapshotKeyspace } from '../../../tests/support/keyspace.js';
 import { webForThisFile, withToken } from './web-harness.js';
 
 const web = webForThisFile('web-schedules');
@@ -72,6 +73,12 @@ describe('GET /api/schedules/:id', () => {
     });
   });
 
+  it('shows every policy of the stored record, misfireCap and misfireGraceMs too, so a client can compare it with code', async () => {
+    expect((await call('PUT', '/ping-capped', { job: 'ping', every: '1h', misfire: 'all', misfireCap: 7, misfireGraceMs: 60_000 })).statusCode).toBe(201);
+    expect((await call('GET', '/ping-capped')).json()).toMatchObject({ misfire: 'all', misfireCap: 7, misfireGraceMs: 60_000, overlap: 'allow' });
+    expect((await call('PUT', '/ping-capped', { job: 'ping', every: '1h' })).json()).toMatchObject({ misfire: 'once', misfireCap: 100, misfireGraceMs: null });
+  });
+
   it("shows a retried last run's lateness from its first attempt's start, and its attempts apart", async () => {
     const scheduledFor = Date.UTC(2026, 0, 6, 8, 30);
     await store().recordRun('daily-report-team', {
@@ -129,6 +136,21 @@ describe('PUT /api/schedules/:id', () => {
     expect(await store().get('nightly@2')).toBeUndefined();
   });
 
+  it('refuses a lone surrogate in data with 400 and stores nothing, so later writes to the id still work', async () => {
+    const refused = await web().app.inject({
+      method: 'PUT',
+      url: '/api/schedules/half-pair',
+      headers: { ...withToken, 'content-type': 'application/json' },
+      payload: '{"job":"ping","every":"1h","data":{"note":"\\udc00"}}',
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ error: 'DRUMLINE_UNPAIRED_SURROGATE', issues: [{ path: 'data.note' }] });
+    expect(await store().get('half-pair')).toBeUndefined();
+    expect((await call('PUT', '/half-pair', { job: 'ping', every: '1h', data: { note: '\u{1F600}' } })).statusCode).toBe(201);
+    expect((await call('PUT', '/half-pair', { job: 'ping', every: '2h' })).statusCode).toBe(200);
+    expect((await call('DELETE', '/half-pair')).statusCode).toBe(204);
+  });
+
   it('refuses a missing body with 400', async () => {
     const response = await web().app.inject({ method: 'PUT', url: '/api/schedules/no-body', headers: withToken });
     expect(response.statusCode).toBe(400);
@@ -145,7 +167,54 @@ describe('PUT /api/schedules/:id', () => {
   });
 });
 
+describe(`ids up to ${MAX_SCHEDULE_ID_LENGTH} characters`, () => {
+  const longest = `L${'o'.repeat(MAX_SCHEDULE_ID_LENGTH - 1)}`;
+
+  it('work on every per-id route, and so does the manual run id made for the longest one', async () => {
+    expect((await call('PUT', `/${longest}`, { job: 'ping', every: '1h' })).statusCode).toBe(201);
+    expect((await call('GET', `/${longest}`)).statusCode).toBe(200);
+    expect((await call('POST', `/${longest}/pause`)).json()).toMatchObject({ id: longest, paused: true });
+    expect((await call('POST', `/${longest}/resume`)).json()).toMatchObject({ id: longest, paused: false });
+    const triggered = await call('POST', `/${longest}/trigger`);
+    expect(triggered.statusCode).toBe(202);
+    const runId: string = triggered.json().id;
+    expect(runId.length).toBeGreaterThan(MAX_SCHEDULE_ID_LENGTH + 13);
+    const run = await web().app.inject({ method: 'GET', url: `/api/jobs/ping/runs/${runId}`, headers: withToken });
+    expect(run.statusCode).toBe(200);
+    expect(run.json()).toMatchObject({ id: runId, scheduleId: longest, manual: true });
+    expect((await call('DELETE', `/${longest}`)).statusCode).toBe(204);
+  });
+
+  it.each([
+    ['PUT', ''],
+    ['GET', ''],
+    ['DELETE', ''],
+    ['POST', '/pause'],
+    ['POST', '/resume'],
+    ['POST', '/trigger'],
+  ] as const)(`%s /api/schedules/<id>%s refuses an id past ${MAX_SCHEDULE_ID_LENGTH} characters or outside the alphabet with 400 naming the id rule, and writes nothing`, async (method, action) => {
+    const before = await snapshotKeyspace(web().app.redis, web().queues.prefix);
+    for (const id of [`${longest}x`, 'x'.repeat(1024), 'team@berlin', 'caf%C3%A9']) {
+      const response = await call(method, `/${id}${action}`, method === 'PUT' ? { job: 'ping', every: '1h' } : undefined);
+      expect(response.statusCode, id).toBe(400);
+      expect(response.json().issues, id).toEqual([{ path: 'id', message: `must be ${SCHEDULE_ID_RULE}` }]);
+    }
+    // A lone surrogate cannot even be spelt in a URL: its UTF-8 is invalid, and Fastify refuses the path.
+    expect((await call(method, `/a%ED%A0%80${action}`)).statusCode).toBe(400);
+    expect(keyspaceChanges(before, await snapshotKeyspace(web().app.redis, web().queues.prefix))).toEqual([]);
+  });
+});
+
 describe('DELETE /api/schedules/:id', () => {
+  it('answers 404 for an unknown id and writes nothing, not even the flag for the leader', async () => {
+    const before = await snapshotKeyspace(web().app.redis, web().queues.prefix);
+    const response = await call('DELETE', '/never-was');
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ error: 'DRUMLINE_UNKNOWN_SCHEDULE' });
+    expect(await web().app.redis.sismember(store().keys.schedulesChanged, 'never-was')).toBe(0);
+    expect(keyspaceChanges(before, await snapshotKeyspace(web().app.redis, web().queues.prefix))).toEqual([]);
+  });
+
   it('deletes an API schedule with 204, after which it is 404', async () => {
     await call('PUT', '/short-lived', { job: 'ping', every: '5m' });
     const response = await call('DELETE', '/short-lived');

@@ -8,7 +8,7 @@ import { percentile, round } from '../support/stats.js';
 const PREFIX = 'bench-listing';
 const PAGE = 100;
 const MAX_PAGE_P99_MS = 250;
-const MAX_PROBE_MS = 50;
+const MAX_LAG_MS = 50;
 
 const ZONES = ['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'America/Havana', 'Asia/Kolkata', 'UTC', 'America/Santiago', 'Pacific/Chatham'];
 /** One in ten fires every few years or on rare days: the case that used to cost seconds per listing. */
@@ -22,8 +22,23 @@ function inputFor(index: number): ScheduleInput {
   return { job: 'ping', cron: COMMON[index % COMMON.length] as string, tz };
 }
 
+const METRICS_TOKEN = 'bench-metrics-token-0123456789';
+
+/**
+ * The web's longest event-loop delay since the last scrape (prom-client's `nodejs_eventloop_lag_max_seconds`,
+ * which resets when read), in ms; null for a server without /metrics.
+ */
+async function eventLoopLagMaxMs(url: string): Promise<number | null> {
+  const response = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  if (!response.ok) return null;
+  const line = (await response.text()).split('\n').find((text) => text.startsWith('nodejs_eventloop_lag_max_seconds'));
+  return line === undefined ? null : round(Number(line.split(' ').pop()) * 1000);
+}
+
 interface Walk {
   pageMs: number[];
+  /** The web's own longest event-loop delay during the walk (Drumline only). */
+  eventLoopMaxMs: number | null;
   /** The slowest /healthz answer while the pages were read: an upper bound of how long the event loop was held. */
   worstProbeMs: number;
   listed: number;
@@ -31,6 +46,7 @@ interface Walk {
 
 /** Reads every page in turn while another client asks /healthz every 5 ms. */
 async function walk(url: string): Promise<Walk> {
+  await eventLoopLagMaxMs(url);
   const pageMs: number[] = [];
   let listed = 0;
   let worstProbeMs = 0;
@@ -55,7 +71,7 @@ async function walk(url: string): Promise<Walk> {
   } while (cursor !== null);
   walking = false;
   await probe;
-  return { pageMs, worstProbeMs, listed };
+  return { pageMs, worstProbeMs, listed, eventLoopMaxMs: await eventLoopLagMaxMs(url) };
 }
 
 const figures = (runs: Walk) => ({
@@ -63,11 +79,12 @@ const figures = (runs: Walk) => ({
   pageP50Ms: round(percentile(runs.pageMs, 50)),
   pageP99Ms: round(percentile(runs.pageMs, 99)),
   worstHealthzMs: round(runs.worstProbeMs),
+  eventLoopMaxMs: runs.eventLoopMaxMs,
 });
 
 export const scheduleListing: Scenario = {
   name: 'schedule-listing',
-  target: `10000 schedules, rare crons among them: GET /api/schedules page p99 <= ${MAX_PAGE_P99_MS} ms, /healthz meanwhile <= ${MAX_PROBE_MS} ms`,
+  target: `10000 schedules, rare crons among them: GET /api/schedules page p99 <= ${MAX_PAGE_P99_MS} ms; the web's event loop never held more than ${MAX_LAG_MS} ms`,
   async run({ redis, quick, log }: BenchContext): Promise<Measured> {
     const count = quick ? 2000 : 10_000;
     await redis.flush();
@@ -80,7 +97,7 @@ export const scheduleListing: Scenario = {
     }
     await write.exec();
     const [webPort, barePort] = [await freePort(), await freePort()];
-    const web = NodeProcess.start('drumline web', entries.web, appEnv(redis, PREFIX, { PORT: String(webPort), HOST: '127.0.0.1', API_TOKEN, DASHBOARD_USER: 'bench', DASHBOARD_PASSWORD: 'bench-password-123' }));
+    const web = NodeProcess.start('drumline web', entries.web, appEnv(redis, PREFIX, { PORT: String(webPort), HOST: '127.0.0.1', API_TOKEN, METRICS_TOKEN, DASHBOARD_USER: 'bench', DASHBOARD_PASSWORD: 'bench-password-123' }));
     const bare = NodeProcess.start('bare fastify', entries.bareWeb, { REDIS_URL: redis.url, KEY_PREFIX: PREFIX, PORT: String(barePort), JOB_OPTS: '{}' });
     try {
       const [webUrl, bareUrl] = [`http://127.0.0.1:${webPort}`, `http://127.0.0.1:${barePort}`];
@@ -94,23 +111,24 @@ export const scheduleListing: Scenario = {
       log(`  drumline first walk p99 ${first.pageP99Ms} ms, again ${again.pageP99Ms} ms, worst /healthz ${Math.max(first.worstHealthzMs, again.worstHealthzMs)} ms; bare p99 ${bareFigures.pageP99Ms} ms`);
       const worstPageP99 = Math.max(first.pageP99Ms, again.pageP99Ms);
       const worstProbe = Math.max(first.worstHealthzMs, again.worstHealthzMs);
+      const worstLag = Math.max(first.eventLoopMaxMs ?? 0, again.eventLoopMaxMs ?? 0);
       const ratio = round(bareFigures.pageP99Ms / again.pageP99Ms, 3);
-      const pass = worstPageP99 <= MAX_PAGE_P99_MS && worstProbe <= MAX_PROBE_MS;
+      const pass = worstPageP99 <= MAX_PAGE_P99_MS && worstLag <= MAX_LAG_MS;
       return {
         drumline: { schedules: count, firstWalk: first, secondWalk: again },
         baseline: { schedules: count, walk: bareFigures },
         ratio,
         ratioOf: 'bare page p99 ÷ Drumline page p99 (second walk)',
         pass,
-        ...(pass ? {} : { missed: `page p99 ${worstPageP99} ms (<= ${MAX_PAGE_P99_MS}), worst /healthz ${worstProbe} ms (<= ${MAX_PROBE_MS})` }),
+        ...(pass ? {} : { missed: `page p99 ${worstPageP99} ms (<= ${MAX_PAGE_P99_MS}), event loop held up to ${worstLag} ms (<= ${MAX_LAG_MS})` }),
         summary: {
-          drumline: `${count} schedules, ${PAGE} a page: first walk p50 ${first.pageP50Ms} / p99 ${first.pageP99Ms} ms, again p50 ${again.pageP50Ms} / p99 ${again.pageP99Ms} ms; worst /healthz meanwhile ${worstProbe} ms`,
+          drumline: `${count} schedules, ${PAGE} a page: first walk p50 ${first.pageP50Ms} / p99 ${first.pageP99Ms} ms, again p50 ${again.pageP50Ms} / p99 ${again.pageP99Ms} ms; event loop held up to ${worstLag} ms, worst /healthz meanwhile ${worstProbe} ms`,
           baseline: `same pages of raw records: p50 ${bareFigures.pageP50Ms} / p99 ${bareFigures.pageP99Ms} ms; worst /healthz ${bareFigures.worstHealthzMs} ms`,
         },
         method:
           `${count} API schedules (a tenth of them rare crons such as 0 9 * 2 1#5, in DST zones with 30-minute and midnight changes among them) ` +
           `written to Redis; every page (limit ${PAGE}) of apps/web GET /api/schedules read in turn, twice, while another client asked /healthz ` +
-          'every 5 ms; the slowest /healthz answer bounds how long a page held the event loop. Baseline: a bare Fastify route doing the same ' +
+          "every 5 ms; the web's own longest event-loop delay over each walk is prom-client's nodejs_eventloop_lag_max_seconds. Baseline: a bare Fastify route doing the same " +
           'Redis reads (sorted ids, one HMGET a page) and returning the raw records, without next runs.',
       };
     } finally {

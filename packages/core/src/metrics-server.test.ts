@@ -30,6 +30,19 @@ describe('startMetricsServer', () => {
     expect(body).toContain('process_cpu_seconds_total');
   });
 
+  it.each(['bearer', 'BEARER', 'bEaReR'])('takes the token under the scheme spelt %s (schemes are case-insensitive)', async (scheme) => {
+    expect((await fetch(url, { headers: { authorization: `${scheme} ${TOKEN}` } })).status).toBe(200);
+  });
+
+  it.each([
+    ['the token in another case', `Bearer ${TOKEN.toUpperCase()}`],
+    ['another scheme', `Basic ${TOKEN}`],
+    ['no space after the scheme', `Bearer${TOKEN}`],
+    ['the scheme alone', 'Bearer '],
+  ])('answers 401 to %s', async (_what, authorization) => {
+    expect((await fetch(url, { headers: { authorization } })).status).toBe(401);
+  });
+
   it('answers 404 for any other path', async () => {
     expect((await fetch(`http://127.0.0.1:${server.port}/`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
   });

@@ -9,7 +9,7 @@ export interface MetricsServerOptions {
   registry: Registry;
   port: number;
   host: string;
-  /** Every request must send `Authorization: Bearer <token>`. */
+  /** Every request must send `Authorization: Bearer <token>` (the scheme in any case). */
   token: string;
   logger: Logger;
 }
@@ -28,7 +28,7 @@ export interface MetricsServer {
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const { registry, logger } = options;
-  const expected = Buffer.from(`Bearer ${options.token}`);
+  const expected = Buffer.from(options.token);
   const server: Server = createServer((request, response) => {
     const path = request.url?.split('?')[0];
     if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
@@ -63,7 +63,12 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   };
 }
 
+const SCHEME = 'bearer ';
+
 function authorized(request: IncomingMessage, expected: Buffer): boolean {
-  const given = Buffer.from(request.headers.authorization ?? '');
+  const header = request.headers.authorization ?? '';
+  // The scheme is case-insensitive (RFC 7235 §2.1); the token is compared exactly, in constant time.
+  if (header.slice(0, SCHEME.length).toLowerCase() !== SCHEME) return false;
+  const given = Buffer.from(header.slice(SCHEME.length));
   return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from './define-job.js';
 import { createJobRegistry } from './job-registry.js';
-import { QueueSet } from './queues.js';
+import { RUN_ID_RULE } from './ids.js';
+import { jobOptionsFor, QueueSet } from './queues.js';
 import { closeRedis, createRedis } from './redis.js';
+import { deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../../../tests/support/redis.js';
 
 const registry = createJobRegistry([
   defineJob({ name: 'a', queue: 'one', schema: z.object({}), handler: () => undefined }),
@@ -32,5 +34,25 @@ describe('QueueSet.close', () => {
       process.off('unhandledRejection', record);
     }
     expect(rejections).toEqual([]);
+  });
+});
+
+describe('QueueSet.enqueue', () => {
+  it.each(['a\ud800', 'user:42', ''])('refuses the jobId %j with InvalidIdError naming the rule, and adds nothing', async (jobId) => {
+    const redis = createRedis(TEST_REDIS_URL);
+    const prefix = uniquePrefix('core-queue-ids');
+    const queues = new QueueSet(registry, redis, prefix);
+    try {
+      await expect(queues.enqueue('a', {}, { jobId })).rejects.toMatchObject({ code: 'DRUMLINE_INVALID_ID', message: expect.stringContaining(RUN_ID_RULE) });
+      expect(await queues.all()[0]?.getJobCounts()).toEqual(expect.objectContaining({ waiting: 0, delayed: 0, prioritized: 0 }));
+    } finally {
+      await queues.close();
+      await deleteKeys(redis, prefix);
+      await closeRedis(redis);
+    }
+  });
+
+  it("takes the ids the system makes: a schedule's tick and manual runs, and an init task's", () => {
+    for (const jobId of ['nightly@1700000000000', 'nightly@1700000000000.manual', 'init.migrate.v1']) expect(jobOptionsFor(registry.get('a'), { jobId }).jobId).toBe(jobId);
   });
 });

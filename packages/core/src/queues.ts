@@ -2,7 +2,8 @@ import { Queue, type Job, type JobsOptions, type KeepJobs } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { EventEmitter } from 'node:events';
 import type { JobDefinition, RetentionPolicy } from './define-job.js';
-import { InvalidPayloadError } from './errors/index.js';
+import { InvalidIdError, InvalidPayloadError } from './errors/index.js';
+import { isRunId, RUN_ID_RULE } from './ids.js';
 import type { JobRegistry } from './job-registry.js';
 
 /** Per-call options of an enqueue, on top of the job's own retry and retention policy. */
@@ -11,7 +12,7 @@ export interface EnqueueOptions {
   delay?: number;
   /** 1 is the highest priority; unset runs before any prioritized job, in FIFO order. */
   priority?: number;
-  /** Idempotency key: enqueueing the same id again returns the existing run instead of adding one. */
+  /** Idempotency key: enqueueing the same id again returns the existing run instead of adding one. A run id (ids.ts). */
   jobId?: string;
 }
 
@@ -19,8 +20,13 @@ function keepJobsFor(retention: RetentionPolicy): KeepJobs {
   return retention.count === undefined ? { age: retention.ageSeconds } : { age: retention.ageSeconds, count: retention.count };
 }
 
-/** BullMQ options derived from a job's definition, so every enqueue path applies the same policy. */
+/**
+ * BullMQ options derived from a job's definition, so every enqueue path applies the same policy.
+ * @throws InvalidIdError for a `jobId` outside the run id alphabet: BullMQ would store a run its
+ * workers can never finish (a lone surrogate) or refuse it only once in Redis (':').
+ */
 export function jobOptionsFor(job: JobDefinition, options: EnqueueOptions = {}): JobsOptions {
+  if (options.jobId !== undefined && !isRunId(options.jobId)) throw new InvalidIdError('jobId', RUN_ID_RULE);
   return {
     attempts: job.attempts,
     backoff: { type: job.backoff.type, delay: job.backoff.delayMs },

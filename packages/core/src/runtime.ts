@@ -14,6 +14,21 @@ export type { EnqueueOptions } from './queues.js';
 export { ConfigError } from './errors/config-error.js';
 export { UnknownJobError } from './errors/unknown-job-error.js';
 export { manualRunId, scheduledRunId, parseScheduledRunId } from './scheduled-run-id.js';
+export {
+  isJobId,
+  isRunId,
+  isScheduleId,
+  jobIdSchema,
+  runIdSchema,
+  scheduleIdSchema,
+  JOB_ID_RULE,
+  MAX_JOB_ID_LENGTH,
+  MAX_RUN_ID_LENGTH,
+  MAX_SCHEDULE_ID_LENGTH,
+  RUN_ID_RULE,
+  SCHEDULE_ID_RULE,
+} from './ids.js';
+export { InvalidIdError } from './errors/invalid-id-error.js';
 export type { ScheduledRun } from './scheduled-run-id.js';
 export { drumlineKeys } from './keys.js';
 export type { DrumlineKeys } from './keys.js';

@@ -5,6 +5,7 @@ import { CronCalendar } from './time/cron-calendar.js';
 import { cronSyntaxProblem } from './time/cron-syntax.js';
 import { CronTicks } from './time/cron-ticks.js';
 import { ZoneTimeline } from './time/zone-timeline.js';
+import { isScheduleId, SCHEDULE_ID_RULE } from './ids.js';
 
 /** What to do with ticks that passed while no scheduler (or no worker) was alive. */
 export type MisfirePolicy = 'skip' | 'once' | 'all';
@@ -42,14 +43,8 @@ export type NormalizedTiming =
   | { kind: 'every'; everyMs: number }
   | { kind: 'at'; atMs: number };
 
-const SCHEDULE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
 export function assertScheduleId(id: string, owner: string): void {
-  if (!SCHEDULE_ID.test(id)) {
-    throw new JobDefinitionError(
-      `${owner}: schedule id \`${id}\` must be 1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit`,
-    );
-  }
+  if (!isScheduleId(id)) throw new JobDefinitionError(`${owner}: schedule id \`${id}\` must be ${SCHEDULE_ID_RULE}`);
 }
 
 /**

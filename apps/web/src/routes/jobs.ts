@@ -1,4 +1,4 @@
-import { codeScheduleRecords, InvalidPayloadError, UnknownJobError, parseScheduledRunId, type JobDefinition, type ScheduleRecord } from '@drumline/core/runtime';
+import { codeScheduleRecords, InvalidPayloadError, UnknownJobError, jobIdSchema, type JobDefinition, type ScheduleRecord } from '@drumline/core/runtime';
 import { PRIORITY_LIMIT } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -6,7 +6,8 @@ import { errorBodySchema } from '../plugins/error-handler.js';
 
 export const MAX_BULK_ITEMS = 1000;
 
-const enqueueOptionsSchema = z.strictObject({
+/** `opts` of an enqueue; Bull Board's add-job form checks its options with the same rules (dashboard.ts). */
+export const enqueueOptionsSchema = z.strictObject({
   delay: z.int().min(0).optional().describe('Start no sooner than this many ms from now'),
   priority: z
     .int()
@@ -15,14 +16,8 @@ const enqueueOptionsSchema = z.strictObject({
     .max(PRIORITY_LIMIT)
     .optional()
     .describe('1 is the highest priority; 0 or unset runs before any prioritized run, in FIFO order'),
-  jobId: z
-    .string()
-    .min(1)
-    .max(256)
-    // BullMQ throws on both at add time; refusing them here turns a 500 into a 400 naming the field.
-    .regex(/^[^:]*$/, "must not contain ':' (BullMQ refuses it)")
-    .regex(/^(?!-?\d+$)/, 'must not be a whole number (BullMQ keeps those for its own ids)')
-    .refine((id) => parseScheduledRunId(id) === undefined, "must not look like a scheduled run's id (`<schedule>@<ms>`)")
+  // The id alphabet of packages/core (ids.ts): no ':', no lone surrogate, no `<schedule>@<ms>` of a schedule's run.
+  jobId: jobIdSchema
     .optional()
     .describe('Idempotency key: sending the same id again adds nothing and answers 200 with the existing run, `duplicate: true`'),
 });

@@ -1,3 +1,4 @@
+import { runIdSchema } from '@drumline/core/runtime';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { RunStateConflictError } from '../errors/run-state-conflict-error.js';
@@ -6,7 +7,8 @@ import { cancelRun, FINISHED, findRun } from '../run-control.js';
 
 const security = [{ apiToken: [] }];
 const tags = ['runs'];
-const params = z.object({ name: z.string(), id: z.string() });
+// The runs route's id rule (packages/core ids.ts): an id no run can have is a 400 naming the rule.
+const params = z.object({ name: z.string(), id: runIdSchema });
 
 /** Cancel, retry and delete one run; the lookups are the single-run route's. */
 export const runControlRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -23,7 +25,7 @@ export const runControlRoutes: FastifyPluginAsyncZod = async (app) => {
           "its AbortSignal and fails it for good with a reason starting `cancelled`, never retried. A finished run answers 409.",
         security,
         params,
-        response: { 200: z.object({ id: z.string(), state: z.enum(['cancelled', 'cancelling']) }), 404: errorBodySchema, 409: errorBodySchema },
+        response: { 200: z.object({ id: z.string(), state: z.enum(['cancelled', 'cancelling']) }), 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema },
       },
     },
     async (request) => cancelRun(app, await found(request.params.name, request.params.id), 'cancelled through the API'),
@@ -37,7 +39,7 @@ export const runControlRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Run a failed run again, with its attempts reset',
         security,
         params,
-        response: { 202: z.object({ id: z.string(), state: z.literal('waiting') }), 404: errorBodySchema, 409: errorBodySchema },
+        response: { 202: z.object({ id: z.string(), state: z.literal('waiting') }), 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema },
       },
     },
     async (request, reply) => {
@@ -53,7 +55,7 @@ export const runControlRoutes: FastifyPluginAsyncZod = async (app) => {
   app.delete(
     '/:name/runs/:id',
     {
-      schema: { tags, summary: 'Remove a finished run', security, params, response: { 204: z.null(), 404: errorBodySchema, 409: errorBodySchema } },
+      schema: { tags, summary: 'Remove a finished run', security, params, response: { 204: z.null(), 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema } },
     },
     async (request, reply) => {
       const { name, id } = request.params;

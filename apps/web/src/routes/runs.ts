@@ -1,4 +1,4 @@
-import { parseScheduledRunId, type JobDefinition } from '@drumline/core/runtime';
+import { parseScheduledRunId, runIdSchema, type JobDefinition } from '@drumline/core/runtime';
 import type { Job } from 'bullmq';
 import ms from 'ms';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -125,7 +125,7 @@ export const runRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'One run: state, payload, result or failure, progress, logs',
         description: `With \`wait\` (a duration such as 30s, at most ${MAX_WAIT_MS / 1000} s), answers as soon as the run has finished, or with its state at the deadline.`,
         security,
-        params: z.object({ name: z.string(), id: z.string() }),
+        params: z.object({ name: z.string(), id: runIdSchema }),
         querystring: singleRunQuery,
         response: { 200: runDetailSchema, 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema },
       },

@@ -4,6 +4,7 @@ import {
   manualRunId,
   scheduledRunId,
   scheduleInputSchema,
+  scheduleIdSchema,
   ScheduleStore,
   ticksAfter,
   UnknownScheduleError,
@@ -22,7 +23,7 @@ import { cancelRun, findRun } from '../run-control.js';
 import { errorBodySchema } from '../plugins/error-handler.js';
 
 const NEXT_RUNS = 5;
-export const idParams = z.object({ id: z.string().min(1).max(128) });
+export const idParams = z.object({ id: scheduleIdSchema });
 
 const lastRunSchema = z
   .object({
@@ -44,6 +45,8 @@ export const scheduleView = z.object({
   tz: z.string().nullable(),
   data: z.unknown(),
   misfire: z.enum(['skip', 'once', 'all']),
+  misfireCap: z.number().describe("Most catch-up runs with misfire 'all'"),
+  misfireGraceMs: z.number().nullable().describe('Missed ticks older than this are never caught up; null: no limit'),
   overlap: z.enum(['allow', 'skip', 'queue']),
   owner: z.enum(['code', 'api']),
   paused: z.boolean(),
@@ -76,8 +79,12 @@ export const schedulePage = z.object({
 });
 export type SchedulePage = z.infer<typeof schedulePage>;
 
-/** Views are built in slices, so a page of schedules never holds the event loop for long. */
-const VIEWS_PER_SLICE = 25;
+/**
+ * Views are built in slices of this many ms, so a page never holds the event loop for long: a view
+ * is microseconds once its schedule's next runs are known, but a rare cron's first ones in a zone
+ * not seen before may take a few ms (Temporal finds that zone's transitions).
+ */
+const SLICE_MS = 10;
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8');
 
@@ -92,6 +99,8 @@ export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun |
     tz: timing.kind === 'cron' ? timing.tz : null,
     data: record.data,
     misfire: record.misfire,
+    misfireCap: record.misfireCap,
+    misfireGraceMs: record.misfireGraceMs,
     overlap: record.overlap,
     owner: record.owner,
     paused,
@@ -161,8 +170,12 @@ export class ScheduleService {
     ]);
     const now = Date.now();
     const schedules: SchedulePage['schedules'] = [];
+    let sliceStart = performance.now();
     for (const [index, id] of pageIds.entries()) {
-      if (index > 0 && index % VIEWS_PER_SLICE === 0) await yieldToEventLoop();
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
       const json = raw[index];
       if (json === null || json === undefined) continue;
       try {

@@ -61,12 +61,12 @@ export class CronTicks {
    * can hold a tick, so the search goes straight to the span 15 h before `next`.
    */
   private nextSpanWorthVisiting(span: OffsetSpan, from: number): OffsetSpan | undefined {
-    const following = this.timeline.after(span);
-    if (!following || !this.options.skipSpans || following.start < from + 26 * HOUR) return following;
     const next = this.calendar.nextAfter(from + span.offsetMs - 1);
     if (next === null) return undefined;
     const target = next - 15 * HOUR;
-    return target > following.end ? this.timeline.spanAt(target) : following;
+    // The following span starts where this one ends.
+    if (!this.options.skipSpans || span.end < from + 26 * HOUR || target <= span.end) return this.timeline.after(span);
+    return this.timeline.spanAt(target);
   }
 
   /** The ticks in [from, to), a part of `span`, in order. */

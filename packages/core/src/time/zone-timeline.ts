@@ -8,11 +8,14 @@ export interface OffsetSpan {
   readonly offsetMs: number;
 }
 
-const LOOKBACK_MS = 7 * 86_400_000;
+const DAY_MS = 86_400_000;
+const LOOKBACK_MS = 7 * DAY_MS;
+/** How far from an instant its span's ends are looked for. */
+const SEARCH_MS = 20 * DAY_MS;
+const SAMPLE_MS = 5 * DAY_MS;
 
 /**
- * A time zone's offsets as spans between its transitions, found with Temporal and kept: a zone has
- * two transitions a year at most, and every schedule in that zone shares them.
+ * A time zone's offsets as spans, found with Temporal and kept: every schedule in a zone shares them.
  */
 export class ZoneTimeline {
   private static readonly timelines = new Map<string, ZoneTimeline>();
@@ -20,7 +23,11 @@ export class ZoneTimeline {
   private readonly spans: OffsetSpan[] = [];
   private readonly highestReadings = new WeakMap<OffsetSpan, number>();
 
-  private constructor(readonly timeZone: string) {}
+  private readonly offsetNames: Intl.DateTimeFormat;
+
+  private constructor(readonly timeZone: string) {
+    this.offsetNames = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });
+  }
 
   /** One timeline per zone, shared. @throws RangeError for a zone that Temporal does not know. */
   static of(timeZone: string): ZoneTimeline {
@@ -33,30 +40,69 @@ export class ZoneTimeline {
     return timeline;
   }
 
-  /** The span holding `instant`. */
+  /**
+   * The span holding `instant`. Its ends are the zone's transitions when they are near, else
+   * points a few weeks away where the offset goes on unchanged: asking Temporal for the previous
+   * transition of a zone that has had none for decades (Asia/Kolkata) scans those decades, about
+   * 100 ms. A span with the same offset on both sides changes nothing in the rule.
+   */
   spanAt(instant: number): OffsetSpan {
     const known = this.find(instant);
     if (known) return known;
-    const zoned = (ms: number) => Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(this.timeZone);
-    const here = zoned(instant);
-    // Transitions fall on whole seconds: the one at or before `instant` is the last one before instant + 1 ms.
-    const previous = zoned(instant + 1).getTimeZoneTransition('previous');
-    const next = here.getTimeZoneTransition('next');
-    return this.insert({
-      start: previous ? previous.epochMilliseconds : Number.NEGATIVE_INFINITY,
-      end: next ? next.epochMilliseconds : Number.POSITIVE_INFINITY,
-      offsetMs: here.offsetNanoseconds / 1e6,
-    });
+    const offsetMs = this.offsetAt(instant);
+    const { before, after } = this.neighbours(instant);
+    const start = this.edge(instant, offsetMs, -1, Math.max(instant - SEARCH_MS, before?.end ?? Number.NEGATIVE_INFINITY));
+    const end = this.edge(instant, offsetMs, 1, Math.min(instant + SEARCH_MS, after?.start ?? Number.POSITIVE_INFINITY));
+    return this.insert({ start, end, offsetMs });
   }
 
-  /** The span after `span`, or undefined when `span` runs forever. */
-  after(span: OffsetSpan): OffsetSpan | undefined {
-    return span.end === Number.POSITIVE_INFINITY ? undefined : this.spanAt(span.end);
+  /** The zone's offset at `instant`, from the tz database through Intl (a quarter of what Temporal's own lookup costs). */
+  private offsetAt(instant: number): number {
+    const name = this.offsetNames.formatToParts(instant).find((part) => part.type === 'timeZoneName')?.value ?? '';
+    const match = /^GMT(?:([+-])(\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(name);
+    if (!match) throw new RangeError(`time zone ${this.timeZone}: cannot read the offset \`${name}\``);
+    const [, sign, hours = '0', minutes = '0', seconds = '0'] = match;
+    return (sign === '-' ? -1 : 1) * ((Number(hours) * 60 + Number(minutes)) * 60 + Number(seconds)) * 1000;
   }
 
-  /** The span before `span`, or undefined when `span` has no start. */
-  before(span: OffsetSpan): OffsetSpan | undefined {
-    return span.start === Number.NEGATIVE_INFINITY ? undefined : this.spanAt(span.start - 1);
+  /**
+   * Where the offset `offsetMs` (in force at `instant`) stops, going in `direction` (forward: the
+   * first ms of the next offset; back: the first ms of this one), or `bound` when it holds that far.
+   * Sampled every few days (Temporal's own offsets assume no two transitions within 19 days).
+   */
+  private edge(instant: number, offsetMs: number, direction: 1 | -1, bound: number): number {
+    for (let inside = instant; inside !== bound; ) {
+      const probe = direction > 0 ? Math.min(inside + SAMPLE_MS, bound) : Math.max(inside - SAMPLE_MS, bound);
+      if (this.offsetAt(probe) !== offsetMs) {
+        // The offset changes between `inside` and `probe`: bisect to the first ms of the other one.
+        let [same, other] = [inside, probe];
+        while (Math.abs(other - same) > 1) {
+          const middle = Math.floor((same + other) / 2);
+          if (this.offsetAt(middle) === offsetMs) same = middle;
+          else other = middle;
+        }
+        return direction > 0 ? other : same;
+      }
+      inside = probe;
+    }
+    return bound;
+  }
+
+  /** The known spans just before and just after `instant`, which a new span must not overlap. */
+  private neighbours(instant: number): { before: OffsetSpan | undefined; after: OffsetSpan | undefined } {
+    let index = this.spans.length;
+    while (index > 0 && (this.spans[index - 1] as OffsetSpan).start > instant) index -= 1;
+    return { before: this.spans[index - 1], after: this.spans[index] };
+  }
+
+  /** The span after `span`. */
+  after(span: OffsetSpan): OffsetSpan {
+    return this.spanAt(span.end);
+  }
+
+  /** The span before `span`. */
+  before(span: OffsetSpan): OffsetSpan {
+    return this.spanAt(span.start - 1);
   }
 
   /**
@@ -65,7 +111,7 @@ export class ZoneTimeline {
    */
   showedBefore(local: number, span: OffsetSpan): boolean {
     if (local >= this.highestReadingBefore(span)) return false;
-    for (let earlier = this.before(span); earlier && earlier.end > span.start - LOOKBACK_MS; earlier = this.before(earlier)) {
+    for (const earlier of this.weekBefore(span)) {
       const instant = local - earlier.offsetMs;
       if (instant >= earlier.start && instant < earlier.end) return true;
     }
@@ -77,12 +123,18 @@ export class ZoneTimeline {
     let highest = this.highestReadings.get(span);
     if (highest === undefined) {
       highest = Number.NEGATIVE_INFINITY;
-      for (let earlier = this.before(span); earlier && earlier.end > span.start - LOOKBACK_MS; earlier = this.before(earlier)) {
-        highest = Math.max(highest, earlier.end + earlier.offsetMs);
-      }
+      for (const earlier of this.weekBefore(span)) highest = Math.max(highest, earlier.end + earlier.offsetMs);
       this.highestReadings.set(span, highest);
     }
     return highest;
+  }
+
+  /** The spans that overlap the week before `span`, latest first; none is looked up beyond it. */
+  private *weekBefore(span: OffsetSpan): Generator<OffsetSpan> {
+    const limit = span.start - LOOKBACK_MS;
+    for (let earlier: OffsetSpan | undefined = this.before(span); earlier && earlier.end > limit; earlier = earlier.start > limit ? this.before(earlier) : undefined) {
+      yield earlier;
+    }
   }
 
   private find(instant: number): OffsetSpan | undefined {
