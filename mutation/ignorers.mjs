@@ -4,13 +4,13 @@ import { explained } from '../stryker.config.mjs';
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 
-/** `logger.warn(...)`, `this.options.logger.info(...)`, `run.logger.error(...)`: a pino call. */
+/** `logger.warn(...)`, `this.options.logger.info(...)`, `request.log.error(...)`: a pino call. */
 function isLogCall(node) {
   if (node.type !== 'CallExpression' || node.callee.type !== 'MemberExpression') return false;
   const { object, property } = node.callee;
   if (property.type !== 'Identifier' || !LOG_LEVELS.has(property.name)) return false;
   const owner = object.type === 'Identifier' ? object.name : object.type === 'MemberExpression' && object.property.type === 'Identifier' ? object.property.name : '';
-  return /logger$/i.test(owner);
+  return /logger$/i.test(owner) || owner === 'log';
 }
 
 const logging = {

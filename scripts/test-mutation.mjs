@@ -3,7 +3,7 @@
 // Slow (tens of minutes), so it is not part of .ci/run.
 import { spawnSync } from 'node:child_process';
 
-const all = ['core', 'worker', 'scheduler', 'web'];
+const all = ['core', 'worker', 'scheduler', 'web', 'time'];
 const asked = process.argv.slice(2);
 const unknown = asked.filter((batch) => !all.includes(batch));
 if (unknown.length > 0) {
