@@ -66,5 +66,9 @@ describe('a run whose worker dies mid-run too often', () => {
     });
     const body = await scrape(`http://127.0.0.1:${metricsPort}/metrics`, METRICS_TOKEN);
     expect(sample(body, 'drumline_runs_total', { job: 'ping', outcome: 'failed', app: 'scheduler' })).toBe(1);
+
+    // Once: the scheduler flushes its alerts before it exits, so a second one would be here by now.
+    await stopApps(apps);
+    expect(receiver.received.filter((sent) => sent.runId === job.id)).toHaveLength(1);
   });
 });

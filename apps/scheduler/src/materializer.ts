@@ -1,6 +1,6 @@
 import {
   jobOptionsFor,
-  MISFIRE_THRESHOLD_MS,
+  lastMissedTick,
   missedTicksToRun,
   scheduledRunId,
   scheduleFingerprint,
@@ -253,7 +253,7 @@ export class Materializer {
       this.options.logger.warn({ schedule: record.id, job: record.job }, 'schedule names a job the code no longer defines; not firing it');
       return cursor;
     }
-    const missedEnd = now - MISFIRE_THRESHOLD_MS;
+    const missedEnd = lastMissedTick(now);
     const missed = cursor.upTo < missedEnd ? this.ticksOf(record.id, record.timing, cursor.upTo, MAX_MISSED_SCAN, missedEnd) : [];
     const toCatchUp = missedTicksToRun(record, missed, now);
     if (missed.length > toCatchUp.length) {

@@ -135,32 +135,54 @@ describe('materializer', () => {
     await expect.poll(async () => (await next.jobIds('waiting')).sort(), { timeout: 10_000, interval: 50 }).toEqual(added.sort());
   });
 
-  it('moves each tick\'s run to wait promoteAheadMs before the tick, and not sooner', async () => {
-    current = await startScheduler({ name: 'materializer-ahead', lookaheadMs: 5 * SECOND, promoteAheadMs: SECOND });
+  it("moves a tick's run to wait once it is within promoteAheadMs of its tick, and leaves a later tick's run delayed", async () => {
+    current = await startScheduler({ name: 'materializer-ahead', lookaheadMs: 40 * SECOND, promoteAheadMs: SECOND });
     await current.elected;
-    current.setNow(T0);
-    await current.putApiSchedule('every-1s', { job: 'tick', every: '1s' });
+    // Half a second before a tick: that tick is within promoteAheadMs, the next one 30 s away is not.
+    current.setNow(T0 + 29_500);
+    await current.putApiSchedule('every-30s', { job: 'tick', every: '30s' });
     await current.materializer.load();
-    await current.materializer.pass();
-    const [first, , third] = [1, 2, 3].map((seconds) => scheduledRunId('every-1s', T0 + seconds * SECOND));
+    expect((await current.materializer.pass()).added).toBe(2);
+    const [soon, later] = [30, 60].map((seconds) => scheduledRunId('every-30s', T0 + seconds * SECOND));
 
-    // The clock stands at T0: the tick at T0 + 1 s is promoted at once, the one at T0 + 3 s not for 2 s of real time.
-    await expect.poll(async () => current!.jobIds('waiting'), { timeout: 5_000, interval: 20 }).toContain(first);
-    expect(await current.jobIds('waiting')).not.toContain(third);
-    expect(await current.jobIds('delayed')).toContain(third);
+    await expect.poll(async () => current!.jobIds('waiting'), { timeout: 10_000, interval: 20 }).toEqual([soon]);
+    expect(await current.jobIds('delayed')).toEqual([later]);
   });
 
-  describe('after a downtime of 60 s with a 10 s schedule', () => {
+  // 66 s, so that no tick is late by exactly the threshold: that boundary has a test of its own.
+  describe('after a downtime of 66 s with a 10 s schedule', () => {
     async function afterDowntime(misfire: 'skip' | 'once' | 'all', extra: { misfireCap?: number; misfireGraceMs?: number } = {}) {
       const s = await leader(5 * SECOND);
       await s.putApiSchedule('every-10s', { job: 'tick', every: '10s', misfire, ...extra });
       await s.materializer.load();
       await s.materializer.pass();
-      s.setNow(T0 + 65 * SECOND);
+      s.setNow(T0 + 66 * SECOND);
       const result = await s.materializer.pass();
       const ids = await s.jobIds('waiting');
       return { s, result, ids };
     }
+
+    // The README: "A tick counts as missed when it is more than 5 s late".
+    async function firstSeenLateBy(lateMs: number) {
+      const s = await leader(5 * SECOND);
+      await s.putApiSchedule('boundary', { job: 'tick', every: '10s', misfire: 'skip' });
+      await s.materializer.load();
+      await s.materializer.pass();
+      s.setNow(T0 + 10 * SECOND + lateMs);
+      return { result: await s.materializer.pass(), ids: await s.jobIds('waiting') };
+    }
+
+    it('`skip` still runs a tick first seen exactly 5 s late', async () => {
+      const { result, ids } = await firstSeenLateBy(5_000);
+      expect(result.missed).toBe(0);
+      expect(ids).toEqual([scheduledRunId('boundary', T0 + 10 * SECOND)]);
+    });
+
+    it('`skip` drops a tick first seen 5 s and a millisecond late, as missed', async () => {
+      const { result, ids } = await firstSeenLateBy(5_001);
+      expect(result.missed).toBe(1);
+      expect(ids).toEqual([]);
+    });
 
     it("`skip` runs none of the missed ticks and counts them as missed", async () => {
       const { result, ids } = await afterDowntime('skip');
@@ -184,9 +206,40 @@ describe('materializer', () => {
     });
 
     it('a grace window drops missed ticks older than it, whatever the policy', async () => {
-      const { ids } = await afterDowntime('all', { misfireGraceMs: 25 * SECOND });
+      // 26 s of grace at T0 + 66 s: the tick at T0 + 40 s is exactly that old and kept, the one before is older.
+      const { ids } = await afterDowntime('all', { misfireGraceMs: 26 * SECOND });
       expect(ids.sort()).toEqual([40, 50, 60].map((x) => scheduledRunId('every-10s', T0 + x * SECOND)).sort());
     });
+  });
+
+  it('adds nothing and writes no cursor while not leading', async () => {
+    const s = await leader();
+    await s.putApiSchedule('every-2s', { job: 'tick', every: '2s' });
+    await s.materializer.load();
+    await s.election.stop();
+    expect(await s.materializer.pass()).toEqual({ added: 0, missed: 0, withdrawn: 0 });
+    expect(await s.jobIds()).toEqual([]);
+    expect((await s.store.cursors()).size).toBe(0);
+  });
+
+  it('adds at most 1000 ticks of a schedule in one pass, and the next pass carries on after the last', async () => {
+    const s = await leader(1_500 * SECOND);
+    await s.putApiSchedule('every-1s', { job: 'tick', every: '1s' });
+    await s.materializer.load();
+    expect((await s.materializer.pass()).added).toBe(1_000);
+    expect(JSON.parse((await s.redis.hget(s.store.keys.cursors, 'every-1s')) as string).upTo).toBe(T0 + 1_000 * SECOND);
+    expect((await s.materializer.pass()).added).toBe(500);
+    const ids = await s.jobIds();
+    expect(new Set(ids).size).toBe(1_500);
+    expect(ids).toContain(scheduledRunId('every-1s', T0 + 1_500 * SECOND));
+  });
+
+  it('does not fire a stored schedule whose job the code no longer defines', async () => {
+    const s = await leader();
+    await s.redis.hset(s.store.keys.schedules, 'orphan', JSON.stringify({ id: 'orphan', job: 'gone', timing: { kind: 'every', everyMs: 1_000 }, data: {}, misfire: 'once', misfireCap: 100, misfireGraceMs: null, overlap: 'allow', owner: 'api' }));
+    await s.materializer.load();
+    expect((await s.materializer.pass()).added).toBe(0);
+    expect(await s.jobIds()).toEqual([]);
   });
 
   it('a leader whose lease was taken has its cursor writes refused and stops leading', async () => {

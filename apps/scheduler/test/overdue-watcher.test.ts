@@ -1,4 +1,4 @@
-import { AlertWebhook, createLogger, createMetricsRegistry, createSchedulerMetrics, scheduledRunId, type Alert } from '@drumline/core/runtime';
+import { AlertWebhook, createLogger, createMetricsRegistry, createSchedulerMetrics, LeaderElection, manualRunId, scheduledRunId, type Alert } from '@drumline/core/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookReceiver } from '../../../tests/support/webhook-receiver.js';
 import { OverdueWatcher } from '../src/overdue-watcher.js';
@@ -34,6 +34,19 @@ function watcher(metricsRegistry = createMetricsRegistry('scheduler')) {
 /** A whole number of EVERY_MS from now, plus `offset`: ticks fall at known times. */
 function alignedNow(offset: number): number {
   return (Math.ceil(Date.now() / EVERY_MS) + 100) * EVERY_MS + offset;
+}
+
+/**
+ * A watcher that has had a first look at the new schedules `ids` (one tick every EVERY_MS) at a
+ * clock set to one second past a whole EVERY_MS; `tick` is their first tick after that.
+ */
+async function watchingNew(ids: string[], metricsRegistry = createMetricsRegistry('scheduler')) {
+  const watch = watcher(metricsRegistry);
+  const t0 = alignedNow(1_000);
+  scheduler.setNow(t0);
+  for (const id of ids) await scheduler.putApiSchedule(id, { job: 'tick', every: EVERY_MS });
+  await watch.check();
+  return { watch, tick: t0 - 1_000 + EVERY_MS };
 }
 
 /** The alerts the receiver got about `schedule`, once every alert sent so far has been delivered. */
@@ -113,5 +126,63 @@ describe('OverdueWatcher', () => {
     await scheduler.redis.hdel(scheduler.store.keys.overdue, 'twice');
     expect((await watcher().check()).has('twice')).toBe(true);
     expect(await alertsFor('twice')).toHaveLength(1);
+  });
+
+  it("is not cleared by a manual run: only a tick's own run ends the outage", async () => {
+    const { watch, tick } = await watchingNew(['manual-only']);
+    scheduler.setNow(tick + OVERDUE_MS + 2_000);
+    await scheduler.store.recordRun('manual-only', { runId: manualRunId('manual-only', tick + OVERDUE_MS + 1_000), scheduledFor: tick + OVERDUE_MS + 1_000, startedAt: tick + OVERDUE_MS + 1_000, finishedAt: null, state: 'active' });
+    expect((await watch.check()).get('manual-only')?.tick).toBe(tick);
+  });
+
+  it('never flags ticks a misfire policy dropped: they are reported as missed', async () => {
+    const { watch, tick: first } = await watchingNew(['dropped']);
+    watch.ticksMissed('dropped', first + EVERY_MS);
+    watch.ticksMissed('dropped', first);
+    scheduler.setNow(first + EVERY_MS + OVERDUE_MS);
+    expect((await watch.check()).has('dropped')).toBe(false);
+    // The tick after the dropped ones is watched as usual.
+    scheduler.setNow(first + 2 * EVERY_MS + OVERDUE_MS);
+    expect((await watch.check()).get('dropped')?.tick).toBe(first + 2 * EVERY_MS);
+  });
+
+  it('restarts the watch from now when a schedule changes, and clears a flag when it is paused or deleted', async () => {
+    const { watch, tick } = await watchingNew(['changed', 'paused-later', 'deleted-later']);
+    scheduler.setNow(tick + OVERDUE_MS);
+    const flagged = await watch.check();
+    expect(['changed', 'paused-later', 'deleted-later'].map((id) => flagged.has(id))).toEqual([true, true, true]);
+
+    await scheduler.putApiSchedule('changed', { job: 'tick', every: EVERY_MS / 2 });
+    await scheduler.store.setPaused('paused-later', true);
+    await scheduler.store.deleteFromApi('deleted-later');
+    const after = await watch.check();
+    expect(['changed', 'paused-later', 'deleted-later'].map((id) => after.has(id))).toEqual([false, false, false]);
+    const stored = await scheduler.store.overdue();
+    expect(['changed', 'paused-later', 'deleted-later'].map((id) => stored.has(id))).toEqual([false, false, false]);
+    expect(await scheduler.redis.hexists(scheduler.store.keys.overdueBaseline, 'deleted-later')).toBe(0);
+    // The changed schedule's first tick after the change is overdue in its turn.
+    const next = Math.floor((tick + OVERDUE_MS) / (EVERY_MS / 2)) * (EVERY_MS / 2) + EVERY_MS / 2;
+    scheduler.setNow(next + OVERDUE_MS);
+    expect((await watch.check()).get('changed')?.tick).toBe(next);
+  });
+
+  it('counts each newly flagged tick once in drumline_schedule_overdue_total', async () => {
+    const registry = createMetricsRegistry('scheduler');
+    const { watch, tick } = await watchingNew(['counted'], registry);
+    scheduler.setNow(tick + OVERDUE_MS);
+    await watch.check();
+    await watch.check();
+    expect(await registry.metrics()).toContain('drumline_schedule_overdue_total{schedule="counted",app="scheduler"} 1');
+  });
+
+  it('does nothing while not leading: no flag, no write, no alert', async () => {
+    const { redis, registry, store } = scheduler;
+    const standby = new LeaderElection(redis, scheduler.prefix, { leaseTtlMs: 2000, logger });
+    const watch = new OverdueWatcher({ redis, registry, store, election: standby, logger, alerts, overdueMs: OVERDUE_MS, now: scheduler.now });
+    const t0 = alignedNow(1_000);
+    scheduler.setNow(t0);
+    await scheduler.putApiSchedule('unwatched', { job: 'tick', every: EVERY_MS });
+    expect((await watch.check()).size).toBe(0);
+    expect(await redis.hexists(store.keys.overdueBaseline, 'unwatched')).toBe(0);
   });
 });

@@ -96,5 +96,10 @@ describe('the scheduler processes, observed', () => {
     await second.app.waitForLog((log) => log.msg === 'materializing schedules');
     expect((await store.overdue()).get('unattended')?.tick).toBe(Date.parse(overdue?.tick ?? ''));
     expect(receiver.received.filter((alert) => alert.kind === 'schedule-overdue' && alert.schedule === 'unattended')).toHaveLength(1);
+
+    // Once each, after both leaders have flushed their alerts on the way out.
+    expect(await second.app.stop()).toEqual({ code: 0, signal: null });
+    expect(receiver.received.filter((alert) => alert.kind === 'schedule-overdue' && alert.schedule === 'unattended')).toHaveLength(1);
+    expect(receiver.received.filter((alert) => alert.kind === 'ticks-missed' && alert.schedule === 'dropping')).toHaveLength(1);
   });
 });

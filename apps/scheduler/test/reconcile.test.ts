@@ -62,6 +62,35 @@ describe('reconciliation of code schedules', () => {
     expect(await s.store.isPaused('nightly')).toBe(true);
   });
 
+  it('takes over an api-owned schedule whose id the code now declares, as changed and owned by code', async () => {
+    const s = (current = await startScheduler({ name: 'reconcile-takeover', jobs: [report('30m', false)] }));
+    await s.elected;
+    await s.putApiSchedule('frequent', { job: 'tick', every: '1h' });
+    const diff = await reconcileSchedules({ registry: s.registry, store: s.store, election: s.election, logger });
+    expect(diff).toEqual({ added: [], changed: ['frequent'], removed: [], unchanged: 0 });
+    expect(await s.store.get('frequent')).toMatchObject({ owner: 'code', timing: { kind: 'every', everyMs: 30 * 60_000 } });
+  });
+
+  it('prunes a schedule the code dropped even when nothing else changed', async () => {
+    const s = (current = await startScheduler({ name: 'reconcile-prune', jobs: [report('30m')] }));
+    await s.elected;
+    await reconcileSchedules({ registry: s.registry, store: s.store, election: s.election, logger });
+    const next = await startScheduler({ name: 'reconcile-prune', jobs: [report('30m', false)], prefix: s.prefix, redis: s.redis.duplicate() });
+    await s.election.stop();
+    await next.elected;
+    expect(await reconcileSchedules({ registry: next.registry, store: next.store, election: next.election, logger })).toEqual({ added: [], changed: [], removed: ['nightly'], unchanged: 1 });
+    expect((await next.store.all()).map((record) => record.id)).toEqual(['frequent']);
+    await next.close({ keepKeys: true });
+  });
+
+  it('writes nothing and answers undefined once another scheduler holds the lease', async () => {
+    const s = (current = await startScheduler({ name: 'reconcile-lost', jobs: [report('30m')] }));
+    await s.elected;
+    await s.redis.set(`${s.prefix}:drumline:leader`, 'someone-else');
+    expect(await reconcileSchedules({ registry: s.registry, store: s.store, election: s.election, logger })).toBeUndefined();
+    expect(await s.store.all()).toEqual([]);
+  });
+
   it('refuses an API change to a code-owned schedule', async () => {
     const s = (current = await startScheduler({ name: 'reconcile-409', jobs: [report('30m')] }));
     await s.elected;

@@ -45,7 +45,8 @@ describe('API token', () => {
     for (const request of await apiRequests()) {
       const response = await web().app.inject({ ...request, headers });
       expect(response.statusCode, `${request.method} ${request.url}`).toBe(401);
-      expect(response.json()).toEqual({ error: 'DRUMLINE_UNAUTHORIZED', message: expect.stringMatching(/Bearer/) });
+      // The message names the fix: which header, and the variable the token comes from.
+      expect(response.json()).toEqual({ error: 'DRUMLINE_UNAUTHORIZED', message: expect.stringMatching(/.: send Authorization: Bearer <API_TOKEN>$/) });
     }
     expect(await web().totalRuns()).toBe(0);
   });
@@ -78,7 +79,7 @@ describe('dashboard and docs login', () => {
       const response = await web().app.inject({ method: 'GET', url });
       expect(response.statusCode, url).toBe(401);
       expect(response.headers['www-authenticate'], url).toMatch(/^Basic realm="Drumline"/);
-      expect(response.json(), url).toEqual({ error: 'DRUMLINE_UNAUTHORIZED', message: expect.any(String) });
+      expect(response.json(), url).toEqual({ error: 'DRUMLINE_UNAUTHORIZED', message: expect.stringMatching(/.: sign in with DASHBOARD_USER and DASHBOARD_PASSWORD$/) });
     }
   });
 

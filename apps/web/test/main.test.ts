@@ -1,3 +1,4 @@
+import { drumlineKeys } from '@drumline/core/runtime';
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startApp, stopApps, type AppProcess } from '../../../tests/support/processes.js';
@@ -53,6 +54,26 @@ describe('node apps/web/dist/main.js', () => {
     expect((await queue.getJob(id))?.data).toEqual({ note: 'from main.test' });
     await queue.close();
     await redis.quit();
+  });
+
+  it("answers /readyz 503 until the scheduler has marked this release's init tasks done, then 200", async () => {
+    const release = `release-${Date.now()}`;
+    const { web, base } = await startServing({ RELEASE: release });
+
+    const notYet = await fetch(`${base}/readyz`);
+    expect(notYet.status).toBe(503);
+    expect(await notYet.json()).toEqual({ status: 'unavailable', reason: `init tasks of release ${release} have not all completed (see the drumline-init queue)` });
+
+    // What the scheduler writes once every init task of the release completed.
+    const redis = connectTestRedis();
+    await redis.hset(drumlineKeys(prefix).initDone, 'an-older-release', String(Date.now()));
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    await redis.hset(drumlineKeys(prefix).initDone, release, String(Date.now()));
+    await redis.quit();
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ok' });
+    expect(await web.stop()).toEqual({ code: 0, signal: null });
   });
 
   it('with LOG_PRETTY=true writes each request as one line (method, path, status, time), no probe at info, and no deprecation warning', async () => {

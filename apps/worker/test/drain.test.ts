@@ -1,4 +1,4 @@
-import { closeRedis, createJobRegistry, createLogger, defineJob, QueueSet } from '@drumline/core/runtime';
+import { closeRedis, createJobRegistry, createLogger, createMetricsRegistry, createRunMetrics, defineJob, QueueSet, scheduledRunId } from '@drumline/core/runtime';
 import { QueueEvents, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -47,9 +47,15 @@ let eventsConnection: ReturnType<typeof connectTestRedis>;
 let queues: QueueSet;
 let events: QueueEvents;
 const workers: Worker[] = [];
+const metrics = createRunMetrics(createMetricsRegistry('worker-test'));
+/** drumline_runs_total of `hold` by outcome: an attempt given back at shutdown counts in none. */
+const outcomes = () => {
+  const { completed, failed, retried, skipped } = metrics.of('hold');
+  return { completed, failed, retried, skipped };
+};
 
 function startWorker(): { worker: Worker; runner: JobRunner } {
-  const runner = new JobRunner({ registry, logger, beforeScheduledRun: admitEveryRun });
+  const runner = new JobRunner({ registry, logger, beforeScheduledRun: admitEveryRun, metrics });
   const worker = new Worker(QUEUE, runner.process, { connection: redis, prefix, concurrency: 2 });
   workers.push(worker);
   return { worker, runner };
@@ -91,6 +97,7 @@ describe('drain', () => {
   });
 
   it('aborts a job still running when the grace period ends and puts it back in its queue, without spending an attempt', async () => {
+    const before = outcomes();
     const first = startWorker();
     const firstRun = expectRun('slow');
     const job = await queues.enqueue('hold', { key: 'slow' });
@@ -103,12 +110,32 @@ describe('drain', () => {
     const requeued = await queues.findRun('hold', job.id ?? '');
     expect(await requeued?.getState()).toBe('waiting');
     expect(requeued?.attemptsMade).toBe(0);
+    // Given back, not failed: neither a retried attempt nor a failure is counted.
+    expect(outcomes()).toEqual(before);
 
     // The next worker takes it at once, and it counts as the first attempt.
     const secondRun = expectRun('slow');
-    startWorker();
+    const second = startWorker();
     await secondRun.started;
     secondRun.finish();
     expect(await job.waitUntilFinished(events, 5_000)).toEqual({ key: 'slow', attempt: 1 });
+    await second.worker.close();
+  });
+
+  it('gives a scheduled run it holds until its tick back to waiting when the grace period ends, its attempts unchanged', async () => {
+    const before = outcomes();
+    const { worker, runner } = startWorker();
+    // Picked up ahead of its tick, as a promoted run is: the worker holds it (held runs wait at most 2 s).
+    const job = await queues.enqueue('hold', { key: 'held' }, { jobId: scheduledRunId('held-at-shutdown', Date.now() + 1_900) });
+    await expect.poll(() => job.getState(), { timeout: 10_000, interval: 10 }).toBe('active');
+
+    expect(await drain([worker], runner, 50, logger)).toBe('requeued');
+
+    const requeued = await queues.findRun('hold', job.id ?? '');
+    expect(await requeued?.getState()).toBe('waiting');
+    expect(requeued?.attemptsMade).toBe(0);
+    expect(requeued?.attemptsStarted).toBe(1);
+    expect(outcomes()).toEqual(before);
+    await requeued?.remove();
   });
 });

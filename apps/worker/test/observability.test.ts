@@ -77,6 +77,8 @@ describe('the worker process, observed', () => {
     expect(failedLog).toMatchObject({ job: 'ping', willRetry: false });
 
     expect(await worker.stop()).toEqual({ code: 0, signal: null });
+    // Once: the worker flushes its alerts before it exits, so a second one would be here by now.
+    expect(receiver.received).toHaveLength(1);
   });
 
   it('completes and fails runs as usual when the alert webhook is down', async () => {

@@ -110,14 +110,6 @@ describe('scheduled runs at the worker', () => {
     expect(b.start).toBeGreaterThanOrEqual(a.end);
   });
 
-  it('a lock left by a dead worker expires, and the tick then runs', async () => {
-    await put('dead-lock', 'queue');
-    await redis.set(`${prefix}:drumline:overlap:dead-lock`, 'a-dead-run', 'PX', 700);
-    const id = scheduledRunId('dead-lock', tickOf());
-    await add(id, { ms: 10 });
-    expect(await finished(id)).toBe('ran');
-  });
-
   it('a paused schedule does not run its ticks, but "run now" still runs', async () => {
     await put('paused', 'allow');
     await store.setPaused('paused', true);
@@ -228,12 +220,112 @@ describe('scheduled runs at the worker', () => {
       expect(await lastRun('same-turn')).toMatchObject({ runId: scheduledRunId('same-turn', tick + 1000), state: 'skipped', reason: 'overlap' });
     });
 
+    it('holds the overlap lock for the run with the TTL the config gives, renews it to no more than that, and lets it go when the run ends', async () => {
+      await put('lock-ttl', 'skip');
+      const lockMs = 1_500;
+      const ttlGate = new ScheduleGate(redis, prefix, { overlapLockMs: lockMs, tickClaimSeconds: 60 });
+      const lock = `${prefix}:drumline:overlap:lock-ttl`;
+      const job = await ungated.add('slow', {}, { jobId: scheduledRunId('lock-ttl', tick) });
+      const decision = await ttlGate.enter(job, { scheduleId: 'lock-ttl', scheduledFor: new Date(tick), manual: false }, tick + 5);
+
+      expect(decision.action).toBe('run');
+      expect(await redis.get(lock)).toBe(job.id);
+      const first = await redis.pttl(lock);
+      expect(first).toBeLessThanOrEqual(lockMs);
+      expect(first).toBeGreaterThan(0);
+      // The renewal (every third of the TTL) shows as a PTTL that went up again.
+      let previous = first;
+      await until(async () => {
+        const pttl = await redis.pttl(lock);
+        const renewed = pttl > previous;
+        previous = pttl;
+        return renewed;
+      });
+      expect(previous).toBeLessThanOrEqual(lockMs);
+      if (decision.action === 'run') await decision.finish('completed');
+      expect(await redis.exists(lock)).toBe(0);
+    });
+
+    it("lets a dead worker's overlap lock expire after overlapLockMs, and the next tick then runs", async () => {
+      await put('dead-holder', 'skip');
+      const lockMs = 300;
+      const deadConnection = connectTestRedis();
+      const deadGate = new ScheduleGate(deadConnection, prefix, { overlapLockMs: lockMs, tickClaimSeconds: 60 });
+      const lock = `${prefix}:drumline:overlap:dead-holder`;
+      const held = await ungated.add('slow', {}, { jobId: scheduledRunId('dead-holder', tick) });
+      expect((await deadGate.enter(held, { scheduleId: 'dead-holder', scheduledFor: new Date(tick), manual: false }, tick + 5)).action).toBe('run');
+      expect(await redis.pttl(lock)).toBeLessThanOrEqual(lockMs);
+      // The worker dies: no renewal reaches Redis any more, and nothing lets the lock go.
+      deadConnection.disconnect();
+
+      await until(async () => (await redis.exists(lock)) === 0);
+      const next = await ungated.add('slow', {}, { jobId: scheduledRunId('dead-holder', tick + HOUR) });
+      const decision = await gate.enter(next, { scheduleId: 'dead-holder', scheduledFor: new Date(tick + HOUR), manual: false }, tick + HOUR + 5);
+      expect(decision.action).toBe('run');
+      if (decision.action === 'run') await decision.finish('completed');
+    });
+
+    // The README: "A tick counts as missed when it is more than 5 s late".
+    it('runs a tick exactly 5 s late even under `skip`, and drops one 5 s and a millisecond late', async () => {
+      await store.putFromApi(apiScheduleRecord(registry, 'on-the-line', { job: 'slow', every: '1h', misfire: 'skip' }));
+      await store.putFromApi(apiScheduleRecord(registry, 'over-the-line', { job: 'slow', every: '1h', misfire: 'skip' }));
+      const onTheLine = await enter('on-the-line', tick + 5_000);
+      expect(onTheLine.action).toBe('run');
+      if (onTheLine.action === 'run') await onTheLine.finish('completed');
+      expect(await enter('over-the-line', tick + 5_001)).toEqual({ action: 'skip', reason: 'missed' });
+    });
+
     it('runs a late tick its misfire policy keeps, recorded active', async () => {
       await store.putFromApi(apiScheduleRecord(registry, 'late-once', { job: 'slow', every: '1h', misfire: 'once' }));
       const decision = await enter('late-once', tick + 10_000);
 
       expect(decision.action).toBe('run');
       expect(await lastRun('late-once')).toMatchObject({ state: 'active', startedAt: tick + 10_000 });
+    });
+  });
+
+  describe('gateScheduledRuns, the seam the runner asks', () => {
+    const logger = createLogger({ app: 'test', level: 'silent' });
+    async function admitted(scheduleId: string) {
+      await put(scheduleId, 'skip');
+      const tick = Date.now() - 100;
+      const job = await ungated.add('slow', {}, { jobId: scheduledRunId(scheduleId, tick) });
+      const admission = await gateScheduledRuns(gate)({ job, token: undefined, definition: slow, scheduleId, scheduledFor: new Date(tick), logger });
+      if (!admission.admit || !admission.release) throw new Error('expected the run to be admitted with a release');
+      return admission.release;
+    }
+
+    it('admits a run that is not a scheduled one without asking anything', async () => {
+      const job = await ungated.add('slow', {}, { jobId: 'on-demand-run' });
+      expect(await gateScheduledRuns(gate)({ job, token: undefined, definition: slow, scheduleId: 'x', scheduledFor: new Date(0), logger })).toEqual({ admit: true });
+    });
+
+    it("records a failed run as failed with its reason, and lets its overlap lock go", async () => {
+      const release = await admitted('released-failed');
+      await release({ state: 'failed', reason: 'boom', willRetry: false });
+      expect((await store.lastRuns(['released-failed'])).get('released-failed')).toMatchObject({ state: 'failed', reason: 'boom' });
+      expect(await redis.exists(`${prefix}:drumline:overlap:released-failed`)).toBe(0);
+    });
+
+    it('records a completed run without a reason', async () => {
+      const release = await admitted('released-completed');
+      await release({ state: 'completed' });
+      const last = (await store.lastRuns(['released-completed'])).get('released-completed');
+      expect(last?.state).toBe('completed');
+      expect(last).not.toHaveProperty('reason');
+    });
+
+    it('records a run given back at shutdown as still active: it will start again elsewhere', async () => {
+      const release = await admitted('released-requeued');
+      await release({ state: 'requeued' });
+      expect((await store.lastRuns(['released-requeued'])).get('released-requeued')?.state).toBe('active');
+    });
+
+    it('skips a run of a deleted schedule without recording a last run', async () => {
+      const job = await ungated.add('slow', {}, { jobId: scheduledRunId('never-was', Date.now() - 100) });
+      const admission = await gateScheduledRuns(gate)({ job, token: undefined, definition: slow, scheduleId: 'never-was', scheduledFor: new Date(Date.now() - 100), logger });
+      expect(admission).toEqual({ admit: false, result: { skipped: 'deleted' } });
+      expect((await store.lastRuns(['never-was'])).has('never-was')).toBe(false);
     });
   });
 });

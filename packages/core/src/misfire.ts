@@ -4,6 +4,11 @@ import { ticksAfter } from './schedule-spec.js';
 /** A tick more than this late when first seen counts as missed, not merely late. */
 export const MISFIRE_THRESHOLD_MS = 5_000;
 
+/** The latest tick that counts as missed at `nowMs`: one more than the threshold late (ticks are whole ms). */
+export function lastMissedTick(nowMs: number): number {
+  return nowMs - MISFIRE_THRESHOLD_MS - 1;
+}
+
 /**
  * Which of a schedule's missed ticks (oldest first) still run, per its policy: `skip` none,
  * `once` the newest, `all` the newest `misfireCap`. Ticks older than `misfireGraceMs` never run.
@@ -21,7 +26,7 @@ export function missedTicksToRun(record: ScheduleRecord, missed: number[], nowMs
  */
 export function isMisfiredRun(record: ScheduleRecord, tickMs: number, nowMs: number): boolean {
   if (nowMs - tickMs <= MISFIRE_THRESHOLD_MS) return false;
-  const laterDue = ticksAfter(record.timing, tickMs, record.misfireCap + 1, nowMs - MISFIRE_THRESHOLD_MS);
+  const laterDue = ticksAfter(record.timing, tickMs, record.misfireCap + 1, lastMissedTick(nowMs));
   const all = [tickMs, ...laterDue];
   return !missedTicksToRun(record, all, nowMs).includes(tickMs);
 }

@@ -51,7 +51,7 @@ export {
 export type { ScheduleInput, ScheduleOwner, ScheduleRecord } from './schedule-record.js';
 export { ScheduleStore, CodeOwnedScheduleError, UnknownScheduleError } from './schedule-store.js';
 export type { ApiWriteOutcome, Cursor, LastRun, Overdue } from './schedule-store.js';
-export { isMisfiredRun, missedTicksToRun, MISFIRE_THRESHOLD_MS } from './misfire.js';
+export { isMisfiredRun, lastMissedTick, missedTicksToRun, MISFIRE_THRESHOLD_MS } from './misfire.js';
 export { MAX_PROMOTE_AHEAD_MS } from './promote-ahead.js';
 export { initRunId, INIT_QUEUE } from './define-init-task.js';
 export {

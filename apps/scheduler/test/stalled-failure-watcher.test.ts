@@ -1,0 +1,105 @@
+import { AlertWebhook, createJobRegistry, createLogger, createMetricsRegistry, createRunsCounter, QueueSet, scheduledRunId, ScheduleStore, type Alert } from '@drumline/core/runtime';
+import { Worker } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
+import { WebhookReceiver } from '../../../tests/support/webhook-receiver.js';
+import { StalledFailureWatcher } from '../src/stalled-failure-watcher.js';
+import { tick } from './scheduler-harness.js';
+
+// The leader's listener for runs BullMQ's stalled check fails, on the real queue event stream.
+const redis = connectTestRedis();
+const prefix = uniquePrefix('scheduler-stalled');
+const logger = createLogger({ app: 'stalled-test', level: 'silent' });
+const registry = createJobRegistry([tick]);
+const queues = new QueueSet(registry, redis, prefix);
+const queue = queues.queueOf(tick);
+const store = new ScheduleStore(redis, prefix);
+let receiver: WebhookReceiver<Alert>;
+let alerts: AlertWebhook;
+const watchers: StalledFailureWatcher[] = [];
+
+beforeAll(async () => {
+  receiver = await WebhookReceiver.start<Alert>();
+  alerts = new AlertWebhook({ url: receiver.url, publicUrl: 'http://jobs.example.com', logger });
+});
+
+afterAll(async () => {
+  await Promise.all(watchers.map((watcher) => watcher.stop()));
+  await receiver?.close();
+  await queues.close();
+  await deleteKeys(redis, prefix);
+  await redis.quit();
+});
+
+async function watching() {
+  const metricsRegistry = createMetricsRegistry('scheduler');
+  const watcher = new StalledFailureWatcher({ redis, queues, store, alerts, logger, runs: createRunsCounter(metricsRegistry) });
+  watchers.push(watcher);
+  await watcher.start();
+  return { watcher, metrics: () => metricsRegistry.metrics() };
+}
+
+/**
+ * Fails `id` as BullMQ's stalled check does (moveStalledJobsToWait-9.lua): the run, taken by a
+ * worker that then died, is moved to failed with the check's reason and a `failed` event on the
+ * queue's stream. The e2e test (tests/e2e/stalled-failure-alert.test.ts) gets there by killing
+ * real workers; here the script's writes are made directly, so the test needs no dead processes.
+ */
+async function stallToFailure(id: string): Promise<void> {
+  const worker = new Worker(queue.name, null, { connection: connectTestRedis(), prefix, autorun: false });
+  const taken = await worker.getNextJob('dead-worker');
+  expect(taken?.id).toBe(id);
+  await taken?.moveToFailed(new Error(STALLED_REASON), 'dead-worker', false);
+  await worker.close(true);
+}
+/** What the stalled check answers, and BullMQ's `failed` event carries: taken as is from a real run in the e2e test. */
+const STALLED_REASON = 'job stalled more than allowable limit';
+
+describe('StalledFailureWatcher', () => {
+  it('alerts once, counts the run failed, and ignores a run that failed for another reason', async () => {
+    const { metrics } = await watching();
+    // Another failure first: it reaches the watcher before the stalled one, and is not alerted.
+    const other = await queue.add('tick', {}, { jobId: 'failed-otherwise' });
+    const otherWorker = new Worker(queue.name, null, { connection: connectTestRedis(), prefix, autorun: false });
+    await (await otherWorker.getNextJob('token'))?.moveToFailed(new Error('the handler threw'), 'token');
+    await otherWorker.close(true);
+    expect(await other.getState()).toBe('failed');
+
+    const runId = scheduledRunId('nightly', Date.UTC(2026, 0, 1));
+    await queue.add('tick', {}, { jobId: runId });
+    await stallToFailure(runId);
+
+    await expect.poll(() => receiver.received.filter((alert) => alert.runId === runId), { timeout: 10_000 }).toHaveLength(1);
+    expect(receiver.received.find((alert) => alert.runId === runId)).toMatchObject({
+      kind: 'run-failed',
+      job: 'tick',
+      schedule: 'nightly',
+      tick: '2026-01-01T00:00:00.000Z',
+      reason: expect.stringMatching(/^job stalled more than allowable limit: its worker stopped/),
+      attempts: 1,
+      link: `http://jobs.example.com/admin/queues/queue/default/${encodeURIComponent(runId)}`,
+    });
+    expect(await metrics()).toContain('drumline_runs_total{job="tick",outcome="failed",app="scheduler"} 1');
+    expect(receiver.received.filter((alert) => alert.runId === 'failed-otherwise')).toEqual([]);
+  });
+
+  it('sends one alert when two leaders overlapping in a failover both see the failure, and none once stopped', async () => {
+    const [first, second] = [await watching(), await watching()];
+    const runId = 'stalled-twice-watched';
+    await queue.add('tick', {}, { jobId: runId });
+    await stallToFailure(runId);
+    await expect.poll(() => receiver.received.filter((alert) => alert.runId === runId), { timeout: 10_000 }).toHaveLength(1);
+    // Both saw it; the second one's alert, had it been sent, is delivered by this flush.
+    await expect.poll(async () => [await first.metrics(), await second.metrics()].filter((body) => body.includes('outcome="failed"')).length, { timeout: 10_000 }).toBe(2);
+    await redis.ping();
+    await alerts.flush();
+    expect(receiver.received.filter((alert) => alert.runId === runId)).toHaveLength(1);
+
+    await first.watcher.stop();
+    await second.watcher.stop();
+    const unwatched = 'stalled-unwatched';
+    await queue.add('tick', {}, { jobId: unwatched });
+    await stallToFailure(unwatched);
+    expect(await first.metrics()).toContain('drumline_runs_total{job="tick",outcome="failed",app="scheduler"} 1');
+  });
+});

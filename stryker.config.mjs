@@ -1,0 +1,146 @@
+// @ts-check
+// `pnpm test:mutation [batch...]`: StrykerJS over the modules that carry the scheduler's promises,
+// one batch at a time (scripts/test-mutation.mjs), each with its own report under reports/mutation/.
+// The tests hit the real Redis on 127.0.0.1:6379 with a key prefix per file, so test runners
+// could run side by side; two are plenty on a shared machine.
+const batches = {
+  worker: ['apps/worker/src/schedule-gate.ts', 'apps/worker/src/scheduled-run-gate.ts', 'apps/worker/src/job-runner.ts', 'apps/worker/src/claim-batch.ts'],
+  scheduler: [
+    'apps/scheduler/src/materializer.ts',
+    'apps/scheduler/src/promoter.ts',
+    'apps/scheduler/src/reconcile.ts',
+    'apps/scheduler/src/overdue-watcher.ts',
+    'apps/scheduler/src/stalled-failure-watcher.ts',
+    'apps/scheduler/src/missed-ticks.ts',
+    'apps/scheduler/src/alert-once.ts',
+  ],
+  core: ['packages/core/src/misfire.ts', 'packages/core/src/leader-election.ts', 'packages/core/src/run-series.ts', 'packages/core/src/alert-webhook.ts'],
+  web: ['apps/web/src/plugins/api-token-auth.ts', 'apps/web/src/plugins/dashboard-auth.ts', 'apps/web/src/plugins/error-handler.ts'],
+  // The time engine: when each schedule's ticks fall (cron in zones, DST, every, at).
+  time: ['packages/core/src/schedule-spec.ts', 'packages/core/src/time/*.ts', '!packages/core/src/time/*.test.ts', '!packages/core/src/time/*.test-support.ts'],
+};
+
+/**
+ * Surviving mutants no test should kill, by file and the source of the mutated node (exactly, or
+ * a RegExp), and if need be a piece of the line it starts on; every mutant of that node is skipped. Each says why: an equivalent mutant behaves the same however
+ * it is called; "timing only" ones differ in wall-clock time alone, which no test asserts (see
+ * CONVENTIONS.md: timing figures belong to `pnpm bench`).
+ * @type {{ file: string; code: string | RegExp; line?: string; reason: string }[]}
+ */
+export const explained = [
+  {
+    file: 'packages/core/src/run-series.ts',
+    code: 'bucket < DURATION_BUCKETS.length',
+    reason: 'Equivalent: past the last bucket DURATION_BUCKETS[bucket] is undefined, so the loop stops anyway, and a Float64Array ignores a write past its end',
+  },
+  {
+    file: 'packages/core/src/run-series.ts',
+    code: "aggregator: 'sum'",
+    reason: "Equivalent here: prom-client reads `aggregator` only in its cluster AggregatorRegistry, which Drumline does not use",
+  },
+  {
+    file: 'packages/core/src/alert-webhook.ts',
+    code: '{ ref: false }',
+    reason: "Equivalent: whether flush()'s timer holds the event loop open is not observable while the alerts it waits for keep it open themselves",
+  },
+  {
+    file: 'apps/worker/src/schedule-gate.ts',
+    code: 'Math.max(100, Math.floor(ttl / 3))',
+    reason: 'Timing only: how often a held overlap lock is renewed; the lock-TTL test checks each renewal stays within overlapLockMs',
+  },
+  {
+    file: 'apps/worker/src/schedule-gate.ts',
+    code: 'Date.now() + 250',
+    reason: "Timing only: how soon an `overlap: queue` run asks again; the queue test checks the order of the runs, not the delay",
+  },
+  {
+    file: 'apps/scheduler/src/reconcile.ts',
+    code: "existing?.owner === 'api'",
+    reason: 'Logging only: it decides only whether the takeover of an api-owned schedule is logged',
+  },
+  {
+    file: 'packages/core/src/leader-election.ts',
+    code: '!token',
+    line: 'if (!token) return false;',
+    reason: 'Equivalent: without a token the fenced script is sent an empty one, refuses it, and the write answers false all the same (one round trip later)',
+  },
+  {
+    file: 'packages/core/src/leader-election.ts',
+    code: 'sets.slice(start, start + chunk)',
+    reason: 'Equivalent for the hash: writing every pair in each chunk leaves the same fields; only the size of a script call changes',
+  },
+  {
+    file: 'packages/core/src/leader-election.ts',
+    code: 'Math.max(50, Math.floor(ttl / 10))',
+    reason: "Timing only: how often a standby asks for the lease changes how soon it takes over, which pnpm bench measures (failover), not a test",
+  },
+  {
+    file: 'packages/core/src/leader-election.ts',
+    code: 'performance.now() >= this.validUntil',
+    line: 'could not renew the lease in time',
+    reason: 'Equivalent: > and >= differ only at the very instant of a monotonic float clock',
+  },
+  {
+    file: 'packages/core/src/leader-election.ts',
+    code: 'false',
+    line: 'private running = false;',
+    reason: 'Equivalent: nothing reads `running` before start() sets it',
+  },
+  {
+    file: 'packages/core/src/alert-webhook.ts',
+    code: "''",
+    line: "let lastError = ''",
+    reason: 'Logging only: lastError is only the error field of the log line of a lost alert',
+  },
+  {
+    file: 'packages/core/src/alert-webhook.ts',
+    code: /^`HTTP \$\{response\.status\}`$|^\{\s*lastError = error instanceof Error|^`\$\{error\.message\}: \$\{error\.cause\.message\}`$/,
+    reason: 'Logging only: lastError is only the error field of the log line of a lost alert',
+  },
+  {
+    file: 'packages/core/src/alert-webhook.ts',
+    code: '() => this.inFlight.delete(delivery)',
+    reason: 'Equivalent for every caller: a settled delivery left in the set costs memory, but flush() waits on settled promises at once',
+  },
+  {
+    file: 'packages/core/src/alert-webhook.ts',
+    code: 'this.inFlight.size === 0',
+    reason: 'Equivalent: with nothing in flight, Promise.all([]) settles the race at once anyway',
+  },
+  {
+    file: 'packages/core/src/alert-webhook.ts',
+    code: 'attempt - 1',
+    reason: 'Timing only: a longer backoff before each retry (0.5 s and 1 s become 2 s and 4 s) shows only as an upper bound on wall-clock gaps',
+  },
+];
+
+const batch = process.env.MUTATION_BATCH ?? 'worker';
+const mutate = batches[/** @type {keyof typeof batches} */ (batch)];
+if (!mutate) throw new Error(`MUTATION_BATCH=${batch}: expected one of ${Object.keys(batches).join(', ')}`);
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  // pnpm's strict node_modules hides the runner from Stryker's own '@stryker-mutator/*' lookup.
+  plugins: [import.meta.resolve('@stryker-mutator/vitest-runner'), import.meta.resolve('./mutation/ignorers.mjs')],
+  vitest: { configFile: 'mutation/vitest.config.ts', related: true },
+  // Each mutant runs only the tests that covered it in the dry run.
+  coverageAnalysis: 'perTest',
+  // A static mutant (a module-level constant) would need every test of the batch per mutant.
+  ignoreStatic: true,
+  concurrency: 2,
+  mutate,
+  // mutation/ignorers.mjs: `logging` skips the arguments of logger calls; `explained` skips the
+  // mutants listed in `explained` below, each with its reason.
+  ignorers: ['logging', 'explained'],
+  timeoutMS: 5_000,
+  timeoutFactor: 1.5,
+  incremental: true,
+  incrementalFile: `reports/mutation/${batch}/incremental.json`,
+  tempDirName: 'reports/.stryker-tmp',
+  ignorePatterns: ['bench', 'docs', 'deploy', 'tests/browser', 'tests/e2e', '.data', 'test-results', 'reports', '.turbo', 'coverage'],
+  reporters: ['html', 'json', 'clear-text', 'progress'],
+  htmlReporter: { fileName: `reports/mutation/${batch}/index.html` },
+  jsonReporter: { fileName: `reports/mutation/${batch}/mutation.json` },
+  thresholds: { high: 90, low: 85, break: null },
+};
