@@ -136,8 +136,10 @@ export const runRoutes: FastifyPluginAsyncZod = async (app) => {
       const queue = app.queues.queueOf(job);
       let run = await app.queues.findRun(name, id);
       if (!run) throw new RunNotFoundError(name, id);
-      if (request.query.wait !== undefined && request.query.wait > 0 && !(await run.isCompleted()) && !(await run.isFailed())) {
-        // The run's own completed or failed event ends the wait (BullMQ checks once more after subscribing, so none is missed).
+      if (request.query.wait !== undefined && request.query.wait > 0) {
+        // The run's own completed or failed event ends the wait; BullMQ checks after subscribing, so
+        // a run that finished already (or meanwhile) answers at once. Read again afterwards: the
+        // first read may predate the finish, and its fields must match the state reported.
         await run.waitUntilFinished(app.runEvents.of(queue), request.query.wait).catch(() => undefined);
         run = (await app.queues.findRun(name, id)) ?? run;
       }
