@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
 import { WebhookReceiver } from '../../../tests/support/webhook-receiver.js';
 import { alertOnce } from '../src/alert-once.js';
-import { reportMissedTicks } from '../src/missed-ticks.js';
+import { reportMissedTicks, reportStalledSchedule } from '../src/missed-ticks.js';
 import { tick as tickJob } from './scheduler-harness.js';
 
 // The materializer's onMissed hook and the once-per-subject alert under it, against the real Redis
@@ -30,15 +30,15 @@ afterAll(async () => {
 function reporter() {
   const metricsRegistry = createMetricsRegistry('scheduler');
   const told: [string, number][] = [];
-  const report = reportMissedTicks({
+  const deps = {
     redis,
     keys,
     alerts,
     logger,
     metrics: createSchedulerMetrics(metricsRegistry),
-    overdueWatcher: { ticksMissed: (scheduleId, tick) => void told.push([scheduleId, tick]) },
-  });
-  return { report, told, metrics: () => metricsRegistry.metrics() };
+    overdueWatcher: { ticksMissed: (scheduleId: string, tick: number) => void told.push([scheduleId, tick]) },
+  };
+  return { report: reportMissedTicks(deps), stalled: reportStalledSchedule(deps), told, metrics: () => metricsRegistry.metrics() };
 }
 async function alertsFor(schedule: string): Promise<Alert[]> {
   await alerts.flush();
@@ -86,6 +86,25 @@ describe('reportMissedTicks', () => {
     expect(await metrics()).not.toContain('schedule="nothing-dropped"');
     await redis.ping();
     expect(await alertsFor('nothing-dropped')).toEqual([]);
+  });
+});
+
+describe('reportStalledSchedule', () => {
+  it('counts the schedule as stalled and alerts once per schedule and instant, however many leaders report it', async () => {
+    const schedule = apiScheduleRecord(registry, 'stalled-one', { job: 'tick', cron: '0 3 * * *', tz: 'Europe/Berlin' });
+    const after = Date.UTC(2026, 5, 1);
+    const first = reporter();
+    first.stalled(schedule, after);
+    expect(await first.metrics()).toContain('drumline_schedules_stalled_total{schedule="stalled-one",app="scheduler"} 1');
+    await expect.poll(() => alertsFor('stalled-one'), { timeout: 10_000 }).toHaveLength(1);
+    expect((await alertsFor('stalled-one'))[0]).toMatchObject({ kind: 'schedule-stalled', job: 'tick', schedule: 'stalled-one', runId: null, tick: null });
+    expect((await alertsFor('stalled-one'))[0]?.reason).toContain('no tick after 2026-06-01T00:00:00.000Z');
+    reporter().stalled(schedule, after);
+    await redis.ping();
+    expect(await alertsFor('stalled-one')).toHaveLength(1);
+    // A later stall of the same schedule is news.
+    reporter().stalled(schedule, after + 1);
+    await expect.poll(() => alertsFor('stalled-one'), { timeout: 10_000 }).toHaveLength(2);
   });
 });
 
