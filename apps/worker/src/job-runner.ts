@@ -141,12 +141,12 @@ export class JobRunner {
     for (const run of this.running) {
       if (run.jobId !== runId || run.job.queueName !== queue) continue;
       run.stop(new RunCancelledError(reason));
-      const settled = run.handlerSettled;
-      if (settled) {
+      if (run.handler) {
         const graceMs = this.cancelGraceMs;
         const report = setTimeout(() => run.logger.error({ graceMs }, 'the handler ignores its cancel signal: it is still running; pass `signal` to what it awaits'), graceMs);
         report.unref();
-        void settled.then(() => clearTimeout(report));
+        const settled = () => clearTimeout(report);
+        run.handler.then(settled, settled);
       }
       return true;
     }
@@ -212,10 +212,7 @@ export class JobRunner {
       run.timer = setTimeout(() => run.stop(new JobTimeoutError(definition.name, definition.timeoutMs)), definition.timeoutMs);
       try {
         const handled = Promise.resolve(definition.handler(data, run));
-        run.handlerSettled = handled.then(
-          () => undefined,
-          () => undefined,
-        );
+        run.handler = handled;
         handled.then(resolve, reject);
       } catch (error) {
         reject(error);

@@ -15,8 +15,8 @@ export class RunContext implements JobContext {
   /** Settles the run's outcome with `stopReason` at once, without waiting for the handler. */
   interrupt: ((reason: Error) => void) | undefined;
   timer: NodeJS.Timeout | undefined;
-  /** Settles when the handler's own promise does, whatever the run's outcome; unset until it starts. */
-  handlerSettled: Promise<void> | undefined;
+  /** The handler's own promise (it may outlive the run's outcome, once stopped); unset until it starts. */
+  handler: Promise<unknown> | undefined;
   private controller: AbortController | undefined;
   private childLogger: Logger | undefined;
 
