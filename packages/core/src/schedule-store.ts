@@ -141,20 +141,21 @@ export class ScheduleStore {
   }
 
   async lastRuns(ids?: string[]): Promise<Map<string, LastRun>> {
-    if (ids && ids.length === 0) return new Map();
-    const entries: [string, string | null][] = ids
-      ? (await this.redis.hmget(this.keys.lastRuns, ...ids)).map((json, index) => [ids[index] as string, json])
-      : Object.entries(await this.redis.hgetall(this.keys.lastRuns));
-    return new Map(entries.filter((entry): entry is [string, string] => entry[1] !== null).map(([id, json]) => [id, JSON.parse(json) as LastRun]));
+    return this.jsonEntries<LastRun>(this.keys.lastRuns, ids);
   }
 
   /** Schedules the dead-man's switch flags now (see the scheduler's overdue watcher); only among `ids` when given. */
   async overdue(ids?: string[]): Promise<Map<string, Overdue>> {
+    return this.jsonEntries<Overdue>(this.keys.overdue, ids);
+  }
+
+  /** A hash of schedule id → JSON, parsed: every entry, or only those of `ids` that exist. */
+  private async jsonEntries<T>(key: string, ids?: string[]): Promise<Map<string, T>> {
     if (ids && ids.length === 0) return new Map();
     const entries: [string, string | null][] = ids
-      ? (await this.redis.hmget(this.keys.overdue, ...ids)).map((json, index) => [ids[index] as string, json])
-      : Object.entries(await this.redis.hgetall(this.keys.overdue));
-    return new Map(entries.filter((entry): entry is [string, string] => entry[1] !== null).map(([id, json]) => [id, JSON.parse(json) as Overdue]));
+      ? (await this.redis.hmget(key, ...ids)).map((json, index) => [ids[index] as string, json])
+      : Object.entries(await this.redis.hgetall(key));
+    return new Map(entries.filter((entry): entry is [string, string] => entry[1] !== null).map(([id, json]) => [id, JSON.parse(json) as T]));
   }
 
   async recordRun(scheduleId: string, run: LastRun): Promise<void> {
