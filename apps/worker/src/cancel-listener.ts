@@ -1,5 +1,6 @@
 import type { DrumlineKeys, Logger } from '@drumline/core/runtime';
 import type { Redis } from 'ioredis';
+import { once } from 'node:events';
 import type { JobRunner } from './job-runner.js';
 
 /**
@@ -20,5 +21,8 @@ export async function listenForCancels(subscriber: Redis, keys: DrumlineKeys, ru
     const reason = typeof request.reason === 'string' ? request.reason : 'cancelled';
     if (runner.cancel(request.queue, request.runId, reason)) logger.info({ queue: request.queue, runId: request.runId, reason }, 'run cancelled');
   });
+  // Subscribe once connected: ioredis's ready check (INFO) after a queued SUBSCRIBE would be refused
+  // by a connection already in subscriber mode.
+  if (subscriber.status !== 'ready') await once(subscriber, 'ready');
   await subscriber.subscribe(keys.runCancels);
 }
