@@ -1,5 +1,5 @@
 import { codeScheduleRecords, createJobRegistry, drumlineKeys, INIT_QUEUE, MAX_JOB_ID_LENGTH, MAX_SCHEDULE_ID_LENGTH } from '@drumline/core/runtime';
-import { jobs } from '@drumline/jobs';
+import { jobs } from '@drumline/test-jobs';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';

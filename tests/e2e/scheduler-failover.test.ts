@@ -1,5 +1,5 @@
 import { apiScheduleRecord, createJobRegistry, parseScheduledRunId, ScheduleStore } from '@drumline/core/runtime';
-import { jobs } from '@drumline/jobs';
+import { jobs } from '@drumline/test-jobs';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, stopApps, type AppProcess } from '../support/processes.js';

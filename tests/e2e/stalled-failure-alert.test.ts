@@ -1,5 +1,5 @@
 import { closeRedis, createJobRegistry, drumlineKeys, QueueSet, type Alert } from '@drumline/core/runtime';
-import { jobs } from '@drumline/jobs';
+import { jobs } from '@drumline/test-jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sample, scrape } from '../support/metrics.js';
 import { freePort, startApp, stopApps, type AppProcess } from '../support/processes.js';

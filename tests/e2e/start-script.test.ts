@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { AppProcess, freePort, REPO_ROOT, type Exit } from '../support/processes.js';
+import { AppProcess, freePort, REPO_ROOT, TEST_JOBS_MODULE, type Exit } from '../support/processes.js';
 import { connectTestRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 // `pnpm start` is `turbo run build && node scripts/start.mjs`; these run the script on the built
@@ -37,6 +37,7 @@ async function stackEnv(redisUrl: string): Promise<{ env: Record<string, string>
     SCHEDULER_METRICS_PORT: String(await freePort()),
     LOG_PRETTY: 'false',
     RELEASE: 'start-script',
+    JOBS_MODULE: TEST_JOBS_MODULE,
     API_TOKEN,
     SHUTDOWN_GRACE_MS: '20000',
   };

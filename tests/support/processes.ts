@@ -20,6 +20,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * The jobs the started apps load (JOBS_MODULE): the framework's test jobs in tests/jobs, not the
+ * user's packages/jobs, which may hold anything. An `env` with its own JOBS_MODULE wins.
+ */
+export const TEST_JOBS_MODULE = join(REPO_ROOT, 'tests/jobs/dist/index.js');
+
 /** How a process ended: its exit code, or the signal that killed it. */
 export interface Exit {
   code: number | null;
@@ -192,7 +198,7 @@ export function startApp(app: string, options: StartAppOptions = {}): AppProcess
   }
   const child = spawn(process.execPath, [entry], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', ...options.env },
+    env: { PATH: process.env.PATH ?? '', JOBS_MODULE: TEST_JOBS_MODULE, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const started = new AppProcess(options.name ?? app, child);

@@ -28,9 +28,10 @@ import { StalledFailureWatcher } from './stalled-failure-watcher.js';
 
 async function main(): Promise<void> {
   // The user's jobs, imported here so that a mistake in one is a line naming it, not a stack trace.
-  const { registry, initRegistry, initTasks } = await loadDefinitions('scheduler', async () => {
-    const { initTasks, jobs } = await import('@drumline/jobs');
-    return { registry: createJobRegistry(jobs), initRegistry: createJobRegistry(initTasks), initTasks };
+  const { registry, initRegistry, initTasks } = await loadDefinitions('scheduler', {
+    jobsModule: process.env.JOBS_MODULE,
+    importModule: (specifier) => import(specifier),
+    build: ({ initTasks, jobs }) => ({ registry: createJobRegistry(jobs), initRegistry: createJobRegistry(initTasks), initTasks }),
   });
   const config = loadSchedulerConfig(process.env);
   const logger = createLogger({ app: 'scheduler', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });

@@ -17,9 +17,10 @@ try {
 
 const logger = createLogger({ app: 'web', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 // The user's jobs, imported here so that a mistake in one is a line naming it, not a stack trace.
-const { registry, initRegistry, initTasks } = await loadDefinitions('drumline web', async () => {
-  const { initTasks, jobs } = await import('@drumline/jobs');
-  return { registry: createJobRegistry(jobs), initRegistry: createJobRegistry(initTasks), initTasks };
+const { registry, initRegistry, initTasks } = await loadDefinitions('drumline web', {
+  jobsModule: process.env.JOBS_MODULE,
+  importModule: (specifier) => import(specifier),
+  build: ({ initTasks, jobs }) => ({ registry: createJobRegistry(jobs), initRegistry: createJobRegistry(initTasks), initTasks }),
 });
 const redisHealth = new RedisHealth({ logger });
 const redis = createRedis(config.REDIS_URL, { health: redisHealth });

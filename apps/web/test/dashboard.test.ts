@@ -20,7 +20,7 @@ describe('Bull Board at /admin/queues', () => {
 
   it('shows a failed init task in the init queue, with its reason', async () => {
     const [task] = web().initQueues.registry.jobs;
-    if (!task) throw new Error('packages/jobs defines no init task');
+    if (!task) throw new Error('the test jobs define no init task');
     const id = initRunId(task.name, 'r1');
     await web().initQueues.enqueue(task.name, { release: 'r1' }, { jobId: id });
     await runUntilFinished(web(), INIT_QUEUE, id, async () => {

@@ -1,5 +1,5 @@
 import { QueueSet, RedisHealth, createJobRegistry, createLogger, createRedis } from '@drumline/core/runtime';
-import { initTasks, jobs } from '@drumline/jobs';
+import { initTasks, jobs } from '@drumline/test-jobs';
 import { Worker, type Processor, type Queue } from 'bullmq';
 import { afterAll, beforeAll } from 'vitest';
 import { buildApp, type ReadinessCheck, type WebApp } from '../src/app.js';

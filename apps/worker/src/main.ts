@@ -28,10 +28,11 @@ import { JobRunner } from './job-runner.js';
 import { gateScheduledRuns, ScheduleGate, TICK_CLAIM_SECONDS } from './schedule-gate.js';
 
 // The user's jobs, imported here so that a mistake in one is a line naming it, not a stack trace.
-const { initTasks, registry, userJobs } = await loadDefinitions('worker', async () => {
-  const { initTasks, jobs } = await import('@drumline/jobs');
+const { initTasks, registry, userJobs } = await loadDefinitions('worker', {
+  jobsModule: process.env.JOBS_MODULE,
+  importModule: (specifier) => import(specifier),
   // Init tasks are jobs on their own queue, which every worker consumes whatever WORKER_QUEUES says.
-  return { initTasks, registry: createJobRegistry([...jobs, ...initTasks]), userJobs: createJobRegistry(jobs) };
+  build: ({ initTasks, jobs }) => ({ initTasks, registry: createJobRegistry([...jobs, ...initTasks]), userJobs: createJobRegistry(jobs) }),
 });
 const config = readConfig(userJobs);
 const queueNames = [...new Set([...config.WORKER_QUEUES, ...(initTasks.length > 0 ? [INIT_QUEUE] : [])])];

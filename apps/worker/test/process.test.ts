@@ -1,5 +1,5 @@
 import { closeRedis, createJobRegistry, QueueSet } from '@drumline/core/runtime';
-import { jobs } from '@drumline/jobs';
+import { jobs } from '@drumline/test-jobs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startApp, stopApps, type AppProcess } from '../../../tests/support/processes.js';
 import { connectTestRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../../../tests/support/redis.js';
@@ -32,6 +32,16 @@ describe('the worker process', () => {
     const unknownQueue = startWorker({ WORKER_QUEUES: 'default,nope' });
     expect(await unknownQueue.exited).toEqual({ code: 1, signal: null });
     expect(unknownQueue.output()).toMatch(/WORKER_QUEUES names no job's queue: nope \(known queues: .*default/);
+  });
+
+  it('refuses to start when JOBS_MODULE cannot be loaded or exports no jobs list: one line naming JOBS_MODULE', async () => {
+    const missing = startWorker({ JOBS_MODULE: './no/such/jobs.js' });
+    expect(await missing.exited).toEqual({ code: 1, signal: null });
+    expect(missing.lines.map((line) => line.text)).toEqual([expect.stringMatching(/^worker: JOBS_MODULE: `\.\/no\/such\/jobs\.js` cannot be loaded: .*no\/such\/jobs\.js/)]);
+    // A module that loads but is not a jobs module: core's own entry.
+    const notJobs = startWorker({ JOBS_MODULE: './packages/core/dist/index.js' });
+    expect(await notJobs.exited).toEqual({ code: 1, signal: null });
+    expect(notJobs.lines.map((line) => line.text)).toEqual(['worker: JOBS_MODULE: `./packages/core/dist/index.js` exports no `jobs` list (export const jobs = [...] as const)']);
   });
 
   it('on SIGTERM finishes a job that ends within the grace period, then exits 0', async () => {

@@ -7,7 +7,7 @@ import { median, mib, round } from '../support/stats.js';
 
 const PREFIX = 'bench-idle';
 const MAX_RSS_MIB = 150;
-/** The queues of packages/jobs: the Drumline worker takes all of them by default, so the bare one does too. */
+/** The queues of the test jobs: the Drumline worker takes all of them by default, so the bare one does too. */
 const QUEUES = 'email,maintenance,reports,default';
 
 /** Median RSS of each process over samples a second apart, after `idleS` seconds of doing nothing. */

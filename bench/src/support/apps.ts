@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { createJobRegistry, drumlineKeys, jobOptionsFor } from '@drumline/core/runtime';
-import { jobs } from '@drumline/jobs';
+import { jobs } from '@drumline/test-jobs';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { entries, NodeProcess } from './node-process.js';
 import type { RedisServer } from './redis-server.js';
 
-/** The real job list: `ping` is the near-no-op every Drumline run uses. */
+/** The framework's test jobs (the apps load them with JOBS_MODULE): `ping` is the near-no-op every Drumline run uses. */
 export const registry = createJobRegistry(jobs);
 export const ping = registry.get('ping');
 /** The options every enqueue of `ping` gets from Drumline; the baselines are given the same, so Redis does the same work. */
@@ -14,10 +15,12 @@ export const pingOptions: JobsOptions = jobOptionsFor(ping);
 /** The release the scheduler runs as; its init tasks are marked done beforehand (see markInitDone). */
 export const RELEASE = 'bench';
 
+const JOBS_MODULE = fileURLToPath(import.meta.resolve('@drumline/test-jobs'));
+
 export const API_TOKEN = 'bench-token-0123456789abcdef';
 
 export function appEnv(redis: RedisServer, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { REDIS_URL: redis.url, KEY_PREFIX: prefix, LOG_LEVEL: 'warn', RELEASE, ...extra };
+  return { REDIS_URL: redis.url, KEY_PREFIX: prefix, LOG_LEVEL: 'warn', RELEASE, JOBS_MODULE, ...extra };
 }
 
 /**

@@ -2,7 +2,8 @@
 // scripts, stores, leader election, metrics). Users' job files import `@drumline/core` only.
 export * from './index.js';
 export { createJobRegistry } from './job-registry.js';
-export { describeDefinitionError, loadDefinitions } from './load-definitions.js';
+export { DEFAULT_JOBS_MODULE, describeDefinitionError, jobsModuleSpecifier, loadDefinitions, readJobsModule } from './load-definitions.js';
+export type { LoadDefinitionsOptions, UserDefinitions } from './load-definitions.js';
 export { normalizeTiming, ticksAfter, assertTimeZone } from './schedule-spec.js';
 export type { NormalizedTiming } from './schedule-spec.js';
 export { alertEnvShape, baseEnvSchema, bearerTokenEnv, intEnv, listEnv, metricsEnvShape, parseEnv, requireMetricsToken } from './config.js';

@@ -1,0 +1,26 @@
+import { defineJob } from '@drumline/core';
+import { z } from 'zod';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * A smoke-test job: runs on any worker, optionally takes `sleepMs`, and says which process ran it.
+ * Schedule it through the API to check the whole path (web, scheduler, workers) in production.
+ * With `failWith`, every attempt fails with that message: a way to check failure alerts end to end.
+ */
+export const ping = defineJob({
+  name: 'ping',
+  schema: z.object({
+    sleepMs: z.number().int().min(0).max(600_000).default(0),
+    note: z.string().max(200).optional(),
+    /** Fail every attempt with this message (so the run fails for good after its 3 attempts). */
+    failWith: z.string().min(1).max(200).optional(),
+  }),
+  attempts: 3,
+  backoff: { type: 'fixed', delayMs: 500 },
+  // `context.signal` is read only when sleeping: the worker makes a run's AbortController on first read.
+  async handler({ sleepMs, note, failWith }, context) {
+    if (sleepMs > 0) await sleep(sleepMs, undefined, { signal: context.signal });
+    if (failWith !== undefined) throw new Error(failWith);
+    return { pid: process.pid, note, at: new Date().toISOString() };
+  },
+});
