@@ -112,6 +112,33 @@ export const explained = [
     code: 'attempt - 1',
     reason: 'Timing only: a longer backoff before each retry (0.5 s and 1 s become 2 s and 4 s) shows only as an upper bound on wall-clock gaps',
   },
+  {
+    file: 'apps/scheduler/src/missed-ticks.ts',
+    code: 'first === undefined || last === undefined',
+    reason: 'Equivalent: the first and the last of a list are undefined together (an empty batch), so either half of the test, or both joined with &&, decides the same',
+  },
+  {
+    file: 'apps/scheduler/src/stalled-failure-watcher.ts',
+    code: "(error: Error) => logger.warn({ err: error, queue: queue.name }, 'listening for stalled failures failed; retrying')",
+    reason: 'Logging only: the handler exists so that an error event does not end the process (the Redis restart test); what it logs is not relied on',
+  },
+  {
+    file: 'apps/scheduler/src/stalled-failure-watcher.ts',
+    code: 'this.options.redisHealth',
+    line: 'if (this.options.redisHealth)',
+    reason: 'Logging only: with a RedisHealth the stream connection\'s errors are logged once per outage by it, without one each is logged here; either way the listener retries',
+  },
+  {
+    file: 'apps/scheduler/src/stalled-failure-watcher.ts',
+    code: "'error'",
+    line: "else events.on('error', onOtherError);",
+    reason: "Logging only: without an 'error' listener BullMQ's QueueBase.emit catches the throw and writes the error to console.error (queue-base.js), so the process lives on either way; the Redis restart test shows the listener carries on",
+  },
+  {
+    file: 'apps/scheduler/src/stalled-failure-watcher.ts',
+    code: '(events) => events.waitUntilReady()',
+    reason: 'Timing only: start() would resolve before the event streams are connected, so a failure in that window of a few milliseconds could go unheard; no test can place one there without racing',
+  },
 ];
 
 const batch = process.env.MUTATION_BATCH ?? 'worker';

@@ -1,6 +1,8 @@
 import { AlertWebhook, createJobRegistry, createLogger, createMetricsRegistry, createRunsCounter, QueueSet, scheduledRunId, ScheduleStore, type Alert } from '@drumline/core/runtime';
-import { Worker } from 'bullmq';
+import { Worker, type Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OwnRedisServer } from '../../../tests/support/redis-server.js';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
 import { WebhookReceiver } from '../../../tests/support/webhook-receiver.js';
 import { StalledFailureWatcher } from '../src/stalled-failure-watcher.js';
@@ -31,9 +33,10 @@ afterAll(async () => {
   await redis.quit();
 });
 
-async function watching() {
+async function watching(options: { counted?: boolean } = {}) {
   const metricsRegistry = createMetricsRegistry('scheduler');
-  const watcher = new StalledFailureWatcher({ redis, queues, store, alerts, logger, runs: createRunsCounter(metricsRegistry) });
+  const runs = options.counted === false ? undefined : createRunsCounter(metricsRegistry);
+  const watcher = new StalledFailureWatcher({ redis, queues, store, alerts, logger, runs });
   watchers.push(watcher);
   await watcher.start();
   return { watcher, metrics: () => metricsRegistry.metrics() };
@@ -45,8 +48,8 @@ async function watching() {
  * queue's stream. The e2e test (tests/e2e/stalled-failure-alert.test.ts) gets there by killing
  * real workers; here the script's writes are made directly, so the test needs no dead processes.
  */
-async function stallToFailure(id: string): Promise<void> {
-  const worker = new Worker(queue.name, null, { connection: connectTestRedis(), prefix, autorun: false });
+async function stallToFailure(id: string, on: { queue: Queue; connection: Redis } = { queue, connection: connectTestRedis() }): Promise<void> {
+  const worker = new Worker(on.queue.name, null, { connection: on.connection, prefix, autorun: false });
   const taken = await worker.getNextJob('dead-worker');
   expect(taken?.id).toBe(id);
   await taken?.moveToFailed(new Error(STALLED_REASON), 'dead-worker', false);
@@ -97,9 +100,63 @@ describe('StalledFailureWatcher', () => {
 
     await first.watcher.stop();
     await second.watcher.stop();
+    // A watcher still running sees the stream in order: once a live one has seen the failure after
+    // the unwatched one, a stopped watcher that still listened would have counted the first.
+    const live = await watching();
     const unwatched = 'stalled-unwatched';
     await queue.add('tick', {}, { jobId: unwatched });
     await stallToFailure(unwatched);
+    const after = 'stalled-after-stop';
+    await queue.add('tick', {}, { jobId: after });
+    await stallToFailure(after);
+    await expect.poll(() => receiver.received.filter((alert) => alert.runId === after), { timeout: 10_000 }).toHaveLength(1);
+    expect(await live.metrics()).toContain('drumline_runs_total{job="tick",outcome="failed",app="scheduler"} 2');
+    await alerts.flush();
     expect(await first.metrics()).toContain('drumline_runs_total{job="tick",outcome="failed",app="scheduler"} 1');
+    expect(await second.metrics()).toContain('drumline_runs_total{job="tick",outcome="failed",app="scheduler"} 1');
+  });
+
+  it('can be stopped before it started and stopped twice', async () => {
+    const watcher = new StalledFailureWatcher({ redis, queues, store, alerts, logger });
+    await watcher.stop();
+    await watcher.start();
+    await watcher.stop();
+    await watcher.stop();
+  });
+
+  it('alerts on a run its queue removed on failure, as job `(unknown)`, and without a runs counter', async () => {
+    await watching({ counted: false });
+    const runId = 'stalled-and-removed';
+    await queue.add('tick', {}, { jobId: runId, removeOnFail: true });
+    await stallToFailure(runId);
+    await expect.poll(() => receiver.received.filter((alert) => alert.runId === runId), { timeout: 10_000 }).toHaveLength(1);
+    expect(await queue.getJob(runId)).toBeUndefined();
+    expect(receiver.received.find((alert) => alert.runId === runId)).toMatchObject({ kind: 'run-failed', job: '(unknown)', attempts: null, schedule: null });
+  });
+
+  it('keeps listening through a restart of its Redis, with no RedisHealth to tell', async () => {
+    const server = await OwnRedisServer.start();
+    const own = new Redis(server.url, { maxRetriesPerRequest: null });
+    let connectionErrors = 0;
+    own.on('error', () => void connectionErrors++);
+    const ownQueues = new QueueSet(registry, own, prefix);
+    const watcher = new StalledFailureWatcher({ redis: own, queues: ownQueues, store: new ScheduleStore(own, prefix), alerts, logger });
+    try {
+      await watcher.start();
+      await server.stop();
+      // The watcher's stream connection fails its reconnects meanwhile: an unheard 'error' would end the process.
+      await expect.poll(() => connectionErrors, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+      await server.restart();
+      const runId = 'stalled-after-redis-restart';
+      await ownQueues.queueOf(tick).add('tick', {}, { jobId: runId });
+      const worker = new Redis(server.url, { maxRetriesPerRequest: null });
+      await stallToFailure(runId, { queue: ownQueues.queueOf(tick), connection: worker });
+      await expect.poll(() => receiver.received.filter((alert) => alert.runId === runId), { timeout: 15_000 }).toHaveLength(1);
+    } finally {
+      await watcher.stop();
+      await ownQueues.close();
+      own.disconnect();
+      await server.destroy();
+    }
   });
 });
