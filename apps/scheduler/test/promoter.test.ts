@@ -26,6 +26,17 @@ describe('promoteAll', () => {
     const promoted = events.filter(([, fields]) => fields.includes('waiting') && fields.includes('delayed')).map(([, fields]) => fields[fields.indexOf('jobId') + 1]);
     expect(promoted.sort()).toEqual(['a', 'b']);
   });
+
+  it("rejects with Redis's own error when the promote script fails, and leaves the queue as it was", async () => {
+    const broken = new Queue('broken-delayed', { connection: redis, prefix });
+    await broken.add('tick', {}, { jobId: 'x', delay: 60_000 });
+    // A delayed set that is no sorted set: the script's ZSCORE answers WRONGTYPE.
+    await redis.del(`${prefix}:broken-delayed:delayed`);
+    await redis.set(`${prefix}:broken-delayed:delayed`, 'not a sorted set');
+    await expect(promoteAll(broken, ['x'])).rejects.toThrow(/WRONGTYPE/);
+    expect(await redis.lrange(`${prefix}:broken-delayed:wait`, 0, -1)).toEqual([]);
+    await broken.close();
+  });
 });
 
 describe('Promoter', () => {
