@@ -1,13 +1,12 @@
 import { closeRedis, createJobRegistry, defineJob, drumlineKeys, jobOptionsFor, QueueSet } from '@drumline/core/runtime';
-import { QueueEvents, Worker } from 'bullmq';
-import { pino } from 'pino';
-import { Writable } from 'node:stream';
+import { QueueEvents, Worker, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
 import { listenForCancels } from '../src/cancel-listener.js';
 import { JobRunner } from '../src/job-runner.js';
 import { admitEveryRun } from '../src/scheduled-run-gate.js';
+import { recordingLogger } from './recording-logger.js';
 
 const QUEUE = 'cancels';
 const prefix = uniquePrefix('worker-cancel');
@@ -24,7 +23,8 @@ const polite = defineJob({
   },
 });
 
-let releaseDeaf: () => void = () => undefined;
+/** One per deaf handler that has started: calling it lets that handler go. */
+const deafHandlers: (() => void)[] = [];
 const deaf = defineJob({
   name: 'deaf',
   queue: QUEUE,
@@ -32,20 +32,12 @@ const deaf = defineJob({
   attempts: 3,
   async handler() {
     // Ignores its signal on purpose, until the test lets it go.
-    await new Promise<void>((resolve) => (releaseDeaf = resolve));
+    await new Promise<void>((resolve) => deafHandlers.push(resolve));
   },
 });
+const releaseDeaf = () => deafHandlers.forEach((release) => release());
 
-const lines: Record<string, unknown>[] = [];
-const logger = pino(
-  { level: 'info' },
-  new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  }),
-);
+const { logger, lines } = recordingLogger();
 const registry = createJobRegistry([polite, deaf]);
 const redis = connectTestRedis();
 const subscriber = connectTestRedis();
@@ -62,6 +54,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   releaseDeaf();
+  // Settles a run a failed test left waiting for its cancel, which closing the worker would wait for.
+  runner.stopAll(new Error('the test file is done'));
   await worker.close();
   await events.close();
   await queues.close();
@@ -74,6 +68,13 @@ async function activeRun(name: 'polite' | 'deaf') {
   const run = await queues.queueOf(job).add(name, {}, jobOptionsFor(job));
   await expect.poll(() => run.getState(), { timeout: 10_000 }).toBe('active');
   return run;
+}
+
+/** Whether the runner reported the run's handler as ignoring its cancel signal. */
+const reportedDeaf = (runId: string) => lines.some((line) => line.runId === runId && String(line.msg).startsWith('the handler ignores its cancel signal'));
+
+async function untilFailed(job: Job): Promise<void> {
+  await expect.poll(() => job.getState(), { timeout: 10_000 }).toBe('failed');
 }
 
 const publishCancel = (runId: string) => redis.publish(drumlineKeys(prefix).runCancels, JSON.stringify({ queue: QUEUE, runId, reason: 'test' }));
@@ -95,12 +96,56 @@ describe('cancelling an active run through the channel', () => {
     await publishCancel(run.id as string);
     await run.waitUntilFinished(events).catch(() => undefined);
     expect(await run.getState()).toBe('failed');
-    await expect.poll(() => lines.some((line) => line.runId === run.id && String(line.msg).startsWith('the handler ignores its cancel signal')), { timeout: 5_000 }).toBe(true);
+    await expect.poll(() => reportedDeaf(run.id as string), { timeout: 5_000 }).toBe(true);
   });
 
   it('ignores a request for a run this process does not hold, and one that is not JSON', async () => {
     await redis.publish(drumlineKeys(prefix).runCancels, 'not json');
     expect(runner.cancel(QUEUE, 'no-such-run', 'test')).toBe(false);
     await expect.poll(() => lines.some((line) => line.msg === 'ignoring a cancel request that is not JSON'), { timeout: 5_000 }).toBe(true);
+  });
+
+  it('cancels only the run it names, by queue and id, and says whether this process held it', async () => {
+    const started = signals.length;
+    const run = await activeRun('polite');
+    await expect.poll(() => signals.length, { timeout: 5_000 }).toBe(started + 1);
+    expect(runner.cancel(QUEUE, 'another-run', 'test')).toBe(false);
+    expect(runner.cancel('another-queue', run.id as string, 'test')).toBe(false);
+    expect(signals.at(-1)?.aborted).toBe(false);
+    expect(await run.getState()).toBe('active');
+
+    expect(runner.cancel(QUEUE, run.id as string, 'test')).toBe(true);
+    await untilFailed(run);
+    expect((await queues.queueOf(polite).getJob(run.id as string))?.failedReason).toBe('cancelled: test');
+  });
+});
+
+describe('a runner given its own cancelGraceMs', () => {
+  it('reports a cancelled handler still running that long after, and not one that heeded its signal', async () => {
+    // A runner of its own, made here rather than at load time, where Stryker would see no test run its constructor.
+    const ownPrefix = uniquePrefix('worker-cancel-grace');
+    const ownQueues = new QueueSet(registry, redis, ownPrefix);
+    const ownRunner = new JobRunner({ registry, logger, beforeScheduledRun: admitEveryRun, cancelGraceMs: 200 });
+    const ownWorker = new Worker(QUEUE, ownRunner.process, { connection: connectTestRedis(), prefix: ownPrefix, concurrency: 2 });
+    try {
+      const [signalsBefore, deafBefore] = [signals.length, deafHandlers.length];
+      const heeding = await ownQueues.enqueue('polite', {}, { jobId: 'grace-polite' });
+      const ignoring = await ownQueues.enqueue('deaf', {}, { jobId: 'grace-deaf' });
+      await expect.poll(() => [signals.length, deafHandlers.length], { timeout: 10_000 }).toEqual([signalsBefore + 1, deafBefore + 1]);
+
+      // The heeding handler's report would fall due first: its grace starts before the other's.
+      expect(ownRunner.cancel(QUEUE, 'grace-polite', 'test')).toBe(true);
+      await untilFailed(heeding);
+      expect(ownRunner.cancel(QUEUE, 'grace-deaf', 'test')).toBe(true);
+      await untilFailed(ignoring);
+      await expect.poll(() => reportedDeaf('grace-deaf'), { timeout: 5_000 }).toBe(true);
+      expect(reportedDeaf('grace-polite')).toBe(false);
+    } finally {
+      releaseDeaf();
+      ownRunner.stopAll(new Error('the test is done'));
+      await ownWorker.close();
+      await ownQueues.close();
+      await deleteKeys(redis, ownPrefix);
+    }
   });
 });
