@@ -1,11 +1,12 @@
-import { closeRedis, createJobRegistry, createLogger, createMetricsRegistry, createRunMetrics, defineJob, jobOptionsFor, manualRunId, QueueSet, type RunOutcome } from '@drumline/core/runtime';
+import { closeRedis, createJobRegistry, createMetricsRegistry, createRunMetrics, defineJob, jobOptionsFor, manualRunId, QueueSet, type RunOutcome } from '@drumline/core/runtime';
 import { QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { z } from 'zod';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
 import { WorkerShutdownError } from '../src/errors/worker-shutdown-error.js';
 import { JobRunner, type FinalFailure } from '../src/job-runner.js';
 import { admitEveryRun, type BeforeScheduledRun, type ScheduledRunOutcome } from '../src/scheduled-run-gate.js';
+import { recordingLogger } from './recording-logger.js';
 
 const QUEUE = 'runner';
 const prefix = uniquePrefix('worker-job-runner');
@@ -86,6 +87,8 @@ function runsTotal(job: string, outcome: RunOutcome): number {
   return metrics.of(job)[outcome];
 }
 
+const { logger, lines } = recordingLogger({ app: 'worker-test' });
+
 let redis: ReturnType<typeof connectTestRedis>;
 let eventsConnection: ReturnType<typeof connectTestRedis>;
 let queues: QueueSet;
@@ -101,7 +104,7 @@ beforeAll(async () => {
   await events.waitUntilReady();
   runner = new JobRunner({
     registry,
-    logger: createLogger({ app: 'worker-test', level: 'silent' }),
+    logger,
     beforeScheduledRun: gate,
     metrics,
     onFinalFailure: (failure) => finalFailures.push(failure),
@@ -188,6 +191,48 @@ describe('JobRunner', () => {
     expect(release).toHaveBeenCalledWith({ state: 'failed', reason: 'the account is closed', willRetry: false });
   });
 
+  it("completes a scheduled run whose gate's release fails, and logs the release's error under the run", async () => {
+    gate.mockImplementationOnce(async () => ({
+      admit: true,
+      release: async () => {
+        throw new Error('the overlap lock is gone');
+      },
+    }));
+    const job = await settled(await queues.enqueue('echo', { n: 5 }, { jobId: `unreleased-echo@${Date.now()}` }));
+    expect(await job.getState()).toBe('completed');
+    await expect
+      .poll(() => lines.find((line) => line.runId === job.id && line.msg === 'releasing the scheduled run failed'), { timeout: 5_000 })
+      .toMatchObject({ level: 50, err: { message: 'the overlap lock is gone' } });
+  });
+
+  it('fails a scheduled run cancelled while its gate decides, for good and without starting its handler', async () => {
+    let gateAsked: () => void = () => undefined;
+    const asked = new Promise<void>((resolve) => (gateAsked = resolve));
+    let answer: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const release = vi.fn<(outcome: ScheduledRunOutcome) => Promise<void>>(async () => undefined);
+    gate.mockImplementationOnce(async () => {
+      gateAsked();
+      await answered;
+      return { admit: true, release };
+    });
+    // Answered however the test goes, so that a failed expectation cannot leave the run holding its slot.
+    onTestFinished(() => answer());
+    const callsBefore = seen.echoCalls;
+    const job = await queues.enqueue('echo', { n: 6 }, { jobId: `cancelled-echo@${Date.now()}` });
+    await asked;
+    expect(runner.runningCount).toBe(1);
+    expect(runner.cancel(QUEUE, job.id ?? '', 'not today')).toBe(true);
+    answer();
+    const done = await settled(job);
+    expect(await done.getState()).toBe('failed');
+    expect(done.failedReason).toBe('cancelled: not today');
+    expect(done.attemptsMade).toBe(1);
+    expect(seen.echoCalls).toBe(callsBefore);
+    expect(release).toHaveBeenCalledWith({ state: 'failed', reason: 'cancelled: not today', willRetry: false });
+    expect(runner.runningCount).toBe(0);
+  });
+
   it('completes a scheduled run the gate turns away with the gate\'s result, without calling the handler, and counts it skipped', async () => {
     gate.mockImplementationOnce(async () => ({ admit: false, result: { skipped: 'previous run still active' } }));
     const callsBefore = seen.echoCalls;
@@ -218,6 +263,15 @@ describe('JobRunner', () => {
     expect(job.returnvalue).toMatchObject({ scheduleId: 'manual-echo' });
     const values = (await metrics.lateness.get()).values.filter((value) => value.labels.schedule === 'manual-echo');
     expect(values).toEqual([]);
+  });
+
+  it("starts a manual trigger at once, even when its id's time is ahead of this worker's clock", async () => {
+    // A web process whose clock runs a minute ahead: the time is when it was asked for, not a tick to wait for.
+    const asked = Date.now() + 60_000;
+    const job = await queues.enqueue('clock', {}, { jobId: manualRunId('skewed-clock', asked) });
+    await untilState(job, 'completed');
+    const done = await settled(job);
+    expect((done.returnvalue as { startedAt: number }).startedAt).toBeLessThan(asked);
   });
 
   it("observes a scheduled run's lateness once, for its first attempt: its retries start late by their backoff, not by the schedule", async () => {
@@ -293,8 +347,12 @@ describe('JobRunner', () => {
   });
 
   describe('a scheduled run picked up before its tick (the scheduler promotes a little ahead)', () => {
-    it('asks the gate and starts the handler no sooner than its tick', async () => {
+    it('asks the gate and starts the handler no sooner than its tick, holding it on timers Node takes without a warning', async () => {
       gate.mockClear();
+      const warnings: Error[] = [];
+      const onWarning = (warning: Error) => warnings.push(warning);
+      process.on('warning', onWarning);
+      onTestFinished(() => void process.off('warning', onWarning));
       const gateAsked: number[] = [];
       gate.mockImplementationOnce(async () => {
         gateAsked.push(Date.now());
@@ -308,10 +366,13 @@ describe('JobRunner', () => {
       expect(gateAsked[0]).toBeGreaterThanOrEqual(tick);
       expect((done.returnvalue as { startedAt: number }).startedAt).toBeGreaterThanOrEqual(tick);
       expect(done.attemptsMade).toBe(1);
+      // A delay past setTimeout's 32-bit limit would be cut to 1 ms, with a TimeoutOverflowWarning on stderr.
+      expect(warnings.filter((warning) => warning.name === 'TimeoutOverflowWarning')).toEqual([]);
     });
 
-    it('moves a run that arrives far ahead of its tick back to delayed, and runs it at its tick', async () => {
+    it('moves a run that arrives far ahead of its tick back to delayed, and runs it at its tick, counting no failed attempt', async () => {
       gate.mockClear();
+      const [retriedBefore, failedBefore] = [runsTotal('clock', 'retried'), runsTotal('clock', 'failed')];
       // Over twice MAX_PROMOTE_AHEAD_MS ahead, with 3 s to spare for the worker to take it.
       const tick = Date.now() + 5_000;
       const job = await queues.enqueue('clock', {}, { jobId: `far-early-clock@${tick}` });
@@ -322,6 +383,8 @@ describe('JobRunner', () => {
       expect((done.returnvalue as { startedAt: number }).startedAt).toBeGreaterThanOrEqual(tick);
       expect(done.attemptsMade).toBe(1);
       expect(gate).toHaveBeenCalledTimes(1);
+      expect([runsTotal('clock', 'retried'), runsTotal('clock', 'failed')]).toEqual([retriedBefore, failedBefore]);
+      expect(finalFailures.filter((failure) => failure.runId === job.id)).toEqual([]);
     });
 
     it('gives a held run back to its queue without spending an attempt when the worker shuts down, and runs it at its tick', async () => {
