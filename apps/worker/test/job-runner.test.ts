@@ -1,5 +1,6 @@
 import { closeRedis, createJobRegistry, createMetricsRegistry, createRunMetrics, defineJob, jobOptionsFor, manualRunId, QueueSet, type RunOutcome } from '@drumline/core/runtime';
 import { QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { z } from 'zod';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
@@ -77,7 +78,33 @@ const clock = defineJob({
   handler: (_data, { attempt }) => ({ startedAt: Date.now(), attempt }),
 });
 
-const registry = createJobRegistry([echo, stuck, flaky, doomed, clock]);
+/** Takes at least `ms` by the monotonic clock the runner times handlers with. */
+const nap = defineJob({
+  name: 'nap',
+  queue: QUEUE,
+  schema: z.object({ ms: z.number().int() }),
+  async handler({ ms }) {
+    const until = performance.now() + ms;
+    // A timer may fire a little early: sleep again until the clock is there.
+    for (let left = ms; left > 0; left = until - performance.now()) await new Promise((resolve) => setTimeout(resolve, left));
+  },
+});
+
+/** On a queue of its own, served by a runner with neither metrics nor an alert hook. */
+const BARE_QUEUE = 'runner-bare';
+const bareFlaky = defineJob({
+  name: 'bare-flaky',
+  queue: BARE_QUEUE,
+  schema: z.object({}),
+  attempts: 2,
+  backoff: { type: 'fixed', delayMs: 10 },
+  handler(_data, { attempt }) {
+    if (attempt === 1) throw new Error('bare failure on attempt 1');
+    return { succeededOn: attempt };
+  },
+});
+
+const registry = createJobRegistry([echo, stuck, flaky, doomed, clock, nap, bareFlaky]);
 const gate = vi.fn<BeforeScheduledRun>(admitEveryRun);
 const metrics = createRunMetrics(createMetricsRegistry('worker-test'));
 const finalFailures: FinalFailure[] = [];
@@ -85,6 +112,12 @@ const finalFailures: FinalFailure[] = [];
 /** drumline_runs_total{job,outcome} so far. */
 function runsTotal(job: string, outcome: RunOutcome): number {
   return metrics.of(job)[outcome];
+}
+
+/** drumline_run_duration_seconds{job}'s count and sum so far. */
+function durations(job: string): { count: number; sum: number } {
+  const series = metrics.of(job);
+  return { count: series.durationCount, sum: series.durationSum };
 }
 
 const { logger, lines } = recordingLogger({ app: 'worker-test' });
@@ -148,9 +181,11 @@ function addUnchecked(jobName: string, data: unknown, jobId?: string): Promise<J
 }
 
 describe('JobRunner', () => {
-  it('completes a valid job with the return value of its handler, which saw its payload and context', async () => {
+  it('completes a valid job with the return value of its handler, which saw its payload and context, and counts it completed', async () => {
+    const completedBefore = runsTotal('echo', 'completed');
     const job = await settled(await queues.enqueue('echo', { n: 7 }));
     expect(await job.getState()).toBe('completed');
+    expect(runsTotal('echo', 'completed')).toBe(completedBefore + 1);
     expect(job.returnvalue).toEqual({
       data: { n: 7, label: 'plain' },
       jobId: job.id,
@@ -233,25 +268,29 @@ describe('JobRunner', () => {
     expect(runner.runningCount).toBe(0);
   });
 
-  it('completes a scheduled run the gate turns away with the gate\'s result, without calling the handler, and counts it skipped', async () => {
+  it('completes a scheduled run the gate turns away with the gate\'s result, without calling the handler, and counts it skipped, with no handler time', async () => {
     gate.mockImplementationOnce(async () => ({ admit: false, result: { skipped: 'previous run still active' } }));
     const callsBefore = seen.echoCalls;
     const [skippedBefore, completedBefore] = [runsTotal('echo', 'skipped'), runsTotal('echo', 'completed')];
+    const durationsBefore = durations('echo');
     const job = await settled(await queues.enqueue('echo', { n: 2 }, { jobId: `overlapping@${Date.UTC(2026, 0, 2)}` }));
     expect(await job.getState()).toBe('completed');
     expect(job.returnvalue).toEqual({ skipped: 'previous run still active' });
     expect(seen.echoCalls).toBe(callsBefore);
     expect(runsTotal('echo', 'skipped')).toBe(skippedBefore + 1);
     expect(runsTotal('echo', 'completed')).toBe(completedBefore);
+    expect(durations('echo')).toEqual(durationsBefore);
   });
 
   it("observes an admitted scheduled run's lateness, start minus its tick, under its schedule", async () => {
     const tick = Date.now() - 2_000;
     await settled(await queues.enqueue('echo', { n: 3 }, { jobId: `late-echo@${tick}` }));
+    const latestSeconds = (Date.now() - tick) / 1000;
     const values = (await metrics.lateness.get()).values.filter((value) => value.labels.schedule === 'late-echo');
     expect(values.find((value) => value.metricName === 'drumline_schedule_lateness_seconds_count')?.value).toBe(1);
     const sum = values.find((value) => value.metricName === 'drumline_schedule_lateness_seconds_sum')?.value ?? 0;
     expect(sum).toBeGreaterThanOrEqual(2);
+    expect(sum).toBeLessThanOrEqual(latestSeconds);
     // Within the 2.5 s bucket, not the 1 s one: the run started 2 s and a little after its tick.
     expect(values.find((value) => (value.labels as { le?: number }).le === 1)?.value).toBe(0);
   });
@@ -314,6 +353,18 @@ describe('JobRunner', () => {
     }
   });
 
+  it("records a handler's time in seconds, between the time it is known to take and the time its run took", async () => {
+    const before = durations('nap');
+    const startedAt = performance.now();
+    const job = await settled(await queues.enqueue('nap', { ms: 50 }));
+    const elapsedSeconds = (performance.now() - startedAt) / 1000;
+    expect(await job.getState()).toBe('completed');
+    const after = durations('nap');
+    expect(after.count).toBe(before.count + 1);
+    expect(after.sum - before.sum).toBeGreaterThanOrEqual(0.05);
+    expect(after.sum - before.sum).toBeLessThan(elapsedSeconds);
+  });
+
   it('retries a throwing handler after its backoff until an attempt succeeds', async () => {
     seen.flakyStarts.length = 0;
     const job = await settled(await queues.enqueue('flaky', { failTimes: 2 }));
@@ -326,14 +377,16 @@ describe('JobRunner', () => {
     expect((third ?? 0) - (second ?? 0)).toBeGreaterThanOrEqual(100);
   });
 
-  it('fails a handler that throws on every attempt for good once its attempts are spent, counting retried attempts apart from the final failure', async () => {
+  it('fails a handler that throws on every attempt for good once its attempts are spent, counting retried attempts apart from the final failure and timing each', async () => {
     const [retriedBefore, failedBefore] = [runsTotal('flaky', 'retried'), runsTotal('flaky', 'failed')];
+    const timedBefore = durations('flaky').count;
     const job = await settled(await queues.enqueue('flaky', { failTimes: 99 }));
     expect(await job.getState()).toBe('failed');
     expect(job.attemptsMade).toBe(3);
     expect(job.failedReason).toBe('flaky failure on attempt 3');
     expect(runsTotal('flaky', 'retried')).toBe(retriedBefore + 2);
     expect(runsTotal('flaky', 'failed')).toBe(failedBefore + 1);
+    expect(durations('flaky').count).toBe(timedBefore + 3);
     expect(finalFailures.filter((failure) => failure.runId === job.id)).toEqual([
       { job: 'flaky', queue: QUEUE, runId: job.id, attempts: 3, reason: 'flaky failure on attempt 3', scheduleId: undefined, scheduledFor: undefined },
     ]);
@@ -402,5 +455,40 @@ describe('JobRunner', () => {
       expect((done.returnvalue as { startedAt: number }).startedAt).toBeGreaterThanOrEqual(tick);
       expect(gate).toHaveBeenCalledTimes(1);
     });
+  });
+});
+
+describe('JobRunner without metrics or an alert hook', () => {
+  let bareWorker: Worker;
+
+  beforeAll(async () => {
+    const bare = new JobRunner({ registry, logger, beforeScheduledRun: admitEveryRun });
+    bareWorker = new Worker(BARE_QUEUE, bare.process, { connection: redis, prefix, concurrency: 2 });
+    await bareWorker.waitUntilReady();
+  });
+
+  afterAll(async () => {
+    await bareWorker?.close();
+  });
+
+  /** Polls the run on the bare queue until it is `state`, then reads it back. */
+  async function finishedAs(job: Job, state: 'completed' | 'failed'): Promise<Job> {
+    await expect.poll(() => job.getState(), { timeout: 10_000 }).toBe(state);
+    const stored = await queues.queueOf(bareFlaky).getJob(job.id ?? '');
+    if (!stored) throw new Error(`job ${job.id} is gone`);
+    return stored;
+  }
+
+  it('fails a job no definition knows at once, naming it', async () => {
+    const job = await finishedAs(await queues.queueOf(bareFlaky).add('vanished', {}, { attempts: 2 }), 'failed');
+    expect(job.attemptsMade).toBe(1);
+    expect(job.failedReason).toMatch(/no job named `vanished`/);
+  });
+
+  it("keeps a retried attempt's own error on record, then runs the next attempt", async () => {
+    const job = await finishedAs(await queues.enqueue('bare-flaky', {}), 'completed');
+    expect(job.returnvalue).toEqual({ succeededOn: 2 });
+    expect(job.stacktrace).toHaveLength(1);
+    expect(job.stacktrace?.[0]).toMatch(/^Error: bare failure on attempt 1/);
   });
 });
