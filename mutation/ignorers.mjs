@@ -33,7 +33,7 @@ const explainedMutants = {
       (entry) =>
         file.endsWith(entry.file) &&
         (typeof entry.code === 'string' ? entry.code === source : entry.code.test(source)) &&
-        (entry.line === undefined || line.includes(entry.line)),
+        (entry.line === undefined || (typeof entry.line === 'string' ? line.includes(entry.line) : entry.line.test(line))),
     );
     return hit?.reason;
   },
