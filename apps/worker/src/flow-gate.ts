@@ -13,6 +13,8 @@ export interface FlowGateOptions {
 export interface FlowPass {
   /** It had waited in a line first: late by design, never dropped as a misfire. */
   readonly waited: boolean;
+  /** The time (ms) its rate limit counted its start at, when it has one. */
+  readonly countedAt?: number;
   release(): Promise<void>;
 }
 
@@ -33,6 +35,8 @@ export class FlowGate {
   private readonly giveBack;
   /** For waking runs in line: one BullMQ queue handle per queue name, on this gate's connection. */
   private readonly queues = new Map<string, Queue>();
+  /** Releases under way: a run's slot is given back after its processor returned, off its critical path. */
+  private readonly releasing = new Set<Promise<void>>();
 
   constructor(
     private readonly redis: Redis,
@@ -64,24 +68,26 @@ export class FlowGate {
     }
     if (rateLimit) {
       const keys = this.keys.flow(definition.name, 'rate', flowKey(definition.name, 'rateLimit', rateLimit.key, data));
-      const { windowMs } = rateLimit;
-      // One start per attempt: the same attempt asking again (a lost answer) is not counted twice.
-      const answer = await this.take(keys, `${runId}#${job.attemptsStarted}`, runId, rateLimit, windowMs, job.timestamp);
+        // One start per attempt: the same attempt asking again (a lost answer) is not counted twice.
+      const countedAt = Date.now();
+      const answer = await this.take(keys, `${runId}#${job.attemptsStarted}`, runId, rateLimit, rateLimit.windowMs, job.timestamp, countedAt);
       if (answer.wait) {
         await slot?.release();
         return this.park(job, token, definition.name, 'rate', flowWaitMs(rateLimit, answer.rank, answer.lapse, Date.now()));
       }
-      waited ||= answer.waited;
+      return { waited: waited || answer.waited, countedAt, release: slot ? () => slot.release() : NOTHING_HELD.release };
     }
     return { waited, release: slot ? () => slot.release() : NOTHING_HELD.release };
   }
 
+  /** Waits for the releases under way, then closes its queue handles. */
   async close(): Promise<void> {
+    await Promise.allSettled([...this.releasing]);
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
   }
 
-  private async take(keys: Keys, holder: string, runId: string, limit: FlowLimit, holdMs: number, arrival: number) {
-    const reply = (await this.acquire([keys.slots, keys.line, keys.seen], [holder, runId, limit.limit, Date.now(), holdMs, arrival, FLOW_STALE_MS])) as number[];
+  private async take(keys: Keys, holder: string, runId: string, limit: FlowLimit, holdMs: number, arrival: number, now = Date.now()) {
+    const reply = (await this.acquire([keys.slots, keys.line, keys.seen], [holder, runId, limit.limit, now, holdMs, arrival, FLOW_STALE_MS])) as number[];
     if (reply[0] === 1) return { wait: false as const, waited: reply[1] === 1 };
     return { wait: true as const, rank: Number(reply[1]), lapse: Number(reply[2]) };
   }
@@ -101,11 +107,15 @@ export class FlowGate {
     let released: Promise<void> | undefined;
     return {
       waited: false,
-      release: () =>
-        (released ??= (async () => {
+      release: () => {
+        if (!released) {
           clearInterval(renewal);
-          await this.wakeHeads(job.queueName, keys, holder, limit);
-        })()),
+          const giving = this.wakeHeads(job.queueName, keys, holder, limit);
+          released = giving.finally(() => this.releasing.delete(giving));
+          this.releasing.add(giving);
+        }
+        return released;
+      },
     };
   }
 

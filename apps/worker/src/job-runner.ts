@@ -102,6 +102,7 @@ export class JobRunner {
     try {
       if (scheduled && !scheduled.manual) await this.holdUntil(scheduled.scheduledFor.getTime(), job, token, run);
       flow = await this.flowGate?.pass(job, token, definition, parsed.data);
+      if (flow?.countedAt !== undefined) run.logger.debug({ countedAt: flow.countedAt, waited: flow.waited }, 'run let through by its rate limit');
       if (scheduled) {
         admission = await this.beforeScheduledRun({ job, token, definition, ...scheduled, logger: run.logger, lateByDesign: flow?.waited ?? false });
         if (!admission.admit) {
@@ -137,8 +138,9 @@ export class JobRunner {
       clearTimeout(run.timer);
       this.running.delete(run);
       if (admission?.admit && admission.release) await this.release(run, admission.release, outcome);
+      // Not awaited: the slot goes back while BullMQ records the outcome (FlowGate.close waits for it).
       const held = flow;
-      if (held) await this.release(run, () => held.release(), outcome);
+      if (held) void this.release(run, () => held.release(), outcome);
     }
   };
 

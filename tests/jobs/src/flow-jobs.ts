@@ -18,6 +18,18 @@ export const syncTenant = defineJob({
   schema: z.object({ tenantId: z.string().min(1).max(100), sleepMs: z.number().int().min(0).max(60_000).default(50) }),
   concurrency: { key: (data) => data.tenantId, limit: 2 },
   attempts: 1,
+  // Every run kept a day, so a benchmark can read back each one's timings.
+  retention: { completed: { ageSeconds: 86_400, count: 100_000 } },
+  handler: ({ tenantId, sleepMs }, { signal }) => timed(sleepMs, signal, { tenantId }),
+});
+
+/** sync-tenant without its limit: the benchmark's measure of what the limit costs. */
+export const syncTenantUnlimited = defineJob({
+  name: 'sync-tenant-unlimited',
+  queue: 'flow',
+  schema: z.object({ tenantId: z.string().min(1).max(100), sleepMs: z.number().int().min(0).max(60_000).default(50) }),
+  attempts: 1,
+  retention: { completed: { ageSeconds: 86_400, count: 100_000 } },
   handler: ({ tenantId, sleepMs }, { signal }) => timed(sleepMs, signal, { tenantId }),
 });
 
