@@ -63,6 +63,15 @@ describe('GET /admin/schedules', () => {
     expect((await page()).body).not.toContain('state-overdue');
   });
 
+  it("shows the flow limits of a schedule's job, and none for a job without", async () => {
+    const put = await web().app.inject({ method: 'PUT', url: '/api/schedules/tenant-sync-nightly', headers: withToken, payload: { job: 'sync-tenant', cron: '0 2 * * *', data: { tenantId: 'acme' } } });
+    expect(put.statusCode).toBe(201);
+    const row = page().then((response) => /<tr data-schedule="tenant-sync-nightly"[\s\S]*?<\/tr>/.exec(response.body)?.[0] ?? '');
+    expect(await row).toContain('sync-tenant<br><span class="muted">at most 2 at once per key</span>');
+    const unlimited = /<tr data-schedule="cleanup-sessions"[\s\S]*?<\/tr>/.exec((await page()).body)?.[0] ?? '';
+    expect(unlimited).not.toContain('at most');
+  });
+
   it('escapes text it did not write itself', async () => {
     const scheduledFor = Date.UTC(2026, 0, 5);
     await store().recordRun('expire-coupons-nightly', {

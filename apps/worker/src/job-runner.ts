@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { RunCancelledError } from './errors/run-cancelled-error.js';
 import { WorkerShutdownError } from './errors/worker-shutdown-error.js';
+import type { FlowGate, FlowPass } from './flow-gate.js';
 import { RunContext } from './run-context.js';
 import type { BeforeScheduledRun, ScheduledRunAdmission, ScheduledRunOutcome } from './scheduled-run-gate.js';
 
@@ -29,6 +30,8 @@ export interface JobRunnerOptions {
   logger: Logger;
   /** The overlap seam: asked before the handler of each scheduled run. */
   beforeScheduledRun: BeforeScheduledRun;
+  /** Concurrency and rate limits of the jobs that declare them; without it they are not enforced. */
+  flowGate?: Pick<FlowGate, 'pass'>;
   /** Outcomes, handler durations and schedule lateness; none are recorded without it. */
   metrics?: RunMetrics;
   /** Told of each run that failed with no attempt left (alerts). It must not throw. */
@@ -57,6 +60,7 @@ export class JobRunner {
   private readonly registry: JobRegistry;
   private readonly logger: Logger;
   private readonly beforeScheduledRun: BeforeScheduledRun;
+  private readonly flowGate: Pick<FlowGate, 'pass'> | undefined;
   private readonly running = new Set<RunContext>();
   private readonly metrics: RunMetrics | undefined;
   private readonly onFinalFailure: ((failure: FinalFailure) => void) | undefined;
@@ -67,6 +71,7 @@ export class JobRunner {
     this.registry = options.registry;
     this.logger = options.logger;
     this.beforeScheduledRun = options.beforeScheduledRun;
+    this.flowGate = options.flowGate;
     this.metrics = options.metrics;
     this.onFinalFailure = options.onFinalFailure;
   }
@@ -91,12 +96,15 @@ export class JobRunner {
     const series = this.metrics?.of(definition.name);
     this.running.add(run);
     let admission: ScheduledRunAdmission | undefined;
+    let flow: FlowPass | undefined;
     let outcome: ScheduledRunOutcome = COMPLETED;
     let startedAt: number | undefined;
     try {
+      if (scheduled && !scheduled.manual) await this.holdUntil(scheduled.scheduledFor.getTime(), job, token, run);
+      flow = await this.flowGate?.pass(job, token, definition, parsed.data);
+      if (flow?.countedAt !== undefined) run.logger.debug({ countedAt: flow.countedAt, waited: flow.waited }, 'run let through by its rate limit');
       if (scheduled) {
-        if (!scheduled.manual) await this.holdUntil(scheduled.scheduledFor.getTime(), job, token, run);
-        admission = await this.beforeScheduledRun({ job, token, definition, ...scheduled, logger: run.logger });
+        admission = await this.beforeScheduledRun({ job, token, definition, ...scheduled, logger: run.logger, lateByDesign: flow?.waited ?? false });
         if (!admission.admit) {
           if (series) series.skipped += 1;
           return admission.result;
@@ -130,6 +138,9 @@ export class JobRunner {
       clearTimeout(run.timer);
       this.running.delete(run);
       if (admission?.admit && admission.release) await this.release(run, admission.release, outcome);
+      // Not awaited: the slot goes back while BullMQ records the outcome (FlowGate.close waits for it).
+      const held = flow;
+      if (held) void this.release(run, () => held.release(), outcome);
     }
   };
 

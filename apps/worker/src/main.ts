@@ -3,6 +3,7 @@ import {
   closeRedis,
   ConfigError,
   createAlertMetrics,
+  createFlowWaitsCounter,
   createJobRegistry,
   createLogger,
   createMetricsRegistry,
@@ -23,6 +24,7 @@ import { loadWorkerConfig, type WorkerConfig } from './config.js';
 import { listenForCancels } from './cancel-listener.js';
 import { countMissedTicks } from './count-missed-ticks.js';
 import { drain } from './drain.js';
+import { FlowGate } from './flow-gate.js';
 import { alertOnFinalFailure } from './final-failure-alert.js';
 import { JobRunner } from './job-runner.js';
 import { gateScheduledRuns, ScheduleGate, TICK_CLAIM_SECONDS } from './schedule-gate.js';
@@ -51,9 +53,12 @@ const cancelSubscriber = createRedis(config.REDIS_URL, { health: redisHealth });
 const metrics = createMetricsRegistry('worker');
 createRedisUpGauge(metrics, redisHealth);
 const alerts = new AlertWebhook({ url: config.ALERT_WEBHOOK_URL, publicUrl: config.PUBLIC_URL, logger, counter: createAlertMetrics(metrics) });
+const flowWaits = createFlowWaitsCounter(metrics);
+const flowGate = new FlowGate(gateConnection, config.KEY_PREFIX, { holdMs: config.WORKER_LOCK_MS, onWait: (job, limit) => flowWaits.labels(job, limit).inc() });
 const runner = new JobRunner({
   registry,
   logger,
+  flowGate,
   beforeScheduledRun: countMissedTicks(gateScheduledRuns(gate), createTicksMissedCounter(metrics)),
   metrics: createRunMetrics(metrics),
   onFinalFailure: alertOnFinalFailure(alerts),
@@ -88,6 +93,7 @@ const outcome = await drain(workers, runner, config.SHUTDOWN_GRACE_MS, logger);
 await alerts.flush();
 await metricsServer?.close();
 await closeRedis(cancelSubscriber);
+await flowGate.close();
 await closeRedis(gateConnection);
 await closeRedis(connection);
 logger.info({ outcome }, 'worker stopped');

@@ -49,13 +49,14 @@ export class ScheduleGate {
     this.releaseLock = luaScript(redis, 'release-lease');
   }
 
-  async enter(job: Job, run: { scheduleId: string; scheduledFor: Date; manual: boolean }, nowMs = Date.now()): Promise<GateDecision> {
+  async enter(job: Job, run: { scheduleId: string; scheduledFor: Date; manual: boolean; lateByDesign?: boolean }, nowMs = Date.now()): Promise<GateDecision> {
     const runId = job.id as string;
     const tickMs = run.scheduledFor.getTime();
     const active: LastRun = { runId, scheduledFor: tickMs, startedAt: nowMs, finishedAt: null, state: 'active', attempt: job.attemptsMade + 1 };
     // A tick late enough to have misfired must be held against its schedule's policy before it
     // may start, which needs the record: its first claim only checks. An on-time one starts at once.
-    let enterAs = !run.manual && nowMs - tickMs > MISFIRE_THRESHOLD_MS ? undefined : active;
+    const judged = !run.manual && !run.lateByDesign;
+    let enterAs = judged && nowMs - tickMs > MISFIRE_THRESHOLD_MS ? undefined : active;
     for (;;) {
       const claim = await this.claim(job, run, enterAs);
       if (claim.verdict !== 'ok') return this.skip(run, runId, nowMs, claim.verdict);
@@ -66,7 +67,7 @@ export class ScheduleGate {
         job.processedOn = nowMs;
         return this.admit(run, claim.record, { ...active, startedAt: claim.firstStartedAt ?? nowMs });
       }
-      if (isMisfiredRun(claim.record, tickMs, nowMs) && !(await this.backfilled(runId))) return this.skip(run, runId, nowMs, 'missed');
+      if (judged && isMisfiredRun(claim.record, tickMs, nowMs) && !(await this.backfilled(runId))) return this.skip(run, runId, nowMs, 'missed');
       enterAs = active;
     }
   }
@@ -140,7 +141,7 @@ export function gateScheduledRuns(gate: ScheduleGate): BeforeScheduledRun {
   return async (run) => {
     const scheduled = parseScheduledRunId(run.job.id);
     if (!scheduled) return { admit: true };
-    const decision = await gate.enter(run.job, scheduled);
+    const decision = await gate.enter(run.job, { ...scheduled, lateByDesign: run.lateByDesign ?? false });
     if (decision.action === 'skip') {
       run.logger.info({ reason: decision.reason }, 'scheduled run skipped');
       return { admit: false, result: { skipped: decision.reason } };

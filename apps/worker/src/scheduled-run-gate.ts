@@ -10,6 +10,8 @@ export interface ScheduledRun {
   readonly scheduleId: string;
   readonly scheduledFor: Date;
   readonly logger: Logger;
+  /** It waited for its job's concurrency or rate limit first: late by design, never a misfire. */
+  readonly lateByDesign?: boolean;
 }
 
 /** How an admitted scheduled run ended, as told to its gate's `release`. */

@@ -1,6 +1,7 @@
 import type { Scenario } from '../support/scenario.js';
 import { bulkEnqueue } from './bulk-enqueue.js';
 import { failover } from './failover.js';
+import { flowFairness, flowThroughput } from './flow-control.js';
 import { idleMemory } from './idle-memory.js';
 import { httpEnqueue } from './http-enqueue.js';
 import { scheduleListing } from './schedule-listing.js';
@@ -9,4 +10,4 @@ import { schedulePrecision } from './schedule-precision.js';
 import { workerThroughput } from './worker-throughput.js';
 
 /** In the order they run and are reported. */
-export const scenarios: Scenario[] = [workerThroughput, httpEnqueue, bulkEnqueue, schedulePrecision, failover, scheduleScale, scheduleListing, idleMemory];
+export const scenarios: Scenario[] = [workerThroughput, flowThroughput, flowFairness, httpEnqueue, bulkEnqueue, schedulePrecision, failover, scheduleScale, scheduleListing, idleMemory];

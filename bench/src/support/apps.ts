@@ -63,14 +63,14 @@ export async function waitHttpReady(child: NodeProcess, url: string, timeoutMs =
   }
 }
 
-/** Drumline's worker app on `default` only. */
-export function startWorkerApp(redis: RedisServer, prefix: string, concurrency: number, name = 'drumline worker'): NodeProcess {
-  return NodeProcess.start(name, entries.worker, appEnv(redis, prefix, { WORKER_QUEUES: 'default', WORKER_CONCURRENCY: String(concurrency) }));
+/** Drumline's worker app on `queue` (default: `default`) only. */
+export function startWorkerApp(redis: RedisServer, prefix: string, concurrency: number, name = 'drumline worker', queue = 'default'): NodeProcess {
+  return NodeProcess.start(name, entries.worker, appEnv(redis, prefix, { WORKER_QUEUES: queue, WORKER_CONCURRENCY: String(concurrency) }));
 }
 
-/** A bare BullMQ worker with a no-op processor on `default` only. */
-export function startBareWorker(redis: RedisServer, prefix: string, concurrency: number, name = 'bare worker'): NodeProcess {
-  return NodeProcess.start(name, entries.bareWorker, { REDIS_URL: redis.url, KEY_PREFIX: prefix, QUEUES: 'default', CONCURRENCY: String(concurrency) });
+/** A bare BullMQ worker with a no-op processor on `queue` (default: `default`) only. */
+export function startBareWorker(redis: RedisServer, prefix: string, concurrency: number, name = 'bare worker', queue = 'default'): NodeProcess {
+  return NodeProcess.start(name, entries.bareWorker, { REDIS_URL: redis.url, KEY_PREFIX: prefix, QUEUES: queue, CONCURRENCY: String(concurrency) });
 }
 
 /** Drumline's scheduler app; LOG_LEVEL info, because the scenarios wait for its election and materializing lines. */

@@ -2,6 +2,8 @@ import type { RedisServer } from './redis-server.js';
 
 export const SCENARIO_NAMES = [
   'worker-throughput',
+  'flow-throughput',
+  'flow-fairness',
   'http-enqueue',
   'bulk-enqueue',
   'schedule-precision',

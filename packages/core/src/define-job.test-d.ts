@@ -52,3 +52,29 @@ describe('a handler’s parameters', () => {
     expectTypeOf(notify.name).toEqualTypeOf<'notify'>();
   });
 });
+
+describe('flow-control key functions', () => {
+  it('take the payload as the schema outputs it, defaults filled in, and must return a string', () => {
+    defineJob({
+      name: 'keyed',
+      schema: z.object({ tenantId: z.string(), region: z.string().default('eu') }),
+      concurrency: {
+        limit: 2,
+        key: (data) => {
+          expectTypeOf(data).toEqualTypeOf<{ tenantId: string; region: string }>();
+          return data.tenantId;
+        },
+      },
+      rateLimit: { max: 10, perMs: 1000, key: (data) => data.region },
+      dedupe: { key: (data) => data.tenantId, ttlMs: 60_000 },
+      async handler() {},
+    });
+    defineJob({
+      name: 'keyed-wrong',
+      schema: z.object({ count: z.number() }),
+      // @ts-expect-error a key is a string, not a number
+      debounce: { key: (data) => data.count, waitMs: 1000 },
+      async handler() {},
+    });
+  });
+});

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { callerFile, recordDefinitionSite } from './definition-site.js';
 import { JobDefinitionError } from './errors/index.js';
+import { checkedFlowPolicy, type FlowDeclarations, type FlowPolicy } from './flow-policy.js';
 import { assertScheduleId, normalizeTiming, type NormalizedTiming, type ScheduleDeclaration } from './schedule-spec.js';
 
 /** What a handler gets besides its payload. */
@@ -38,7 +39,7 @@ export interface RetentionPolicy {
   count?: number;
 }
 
-export interface JobDefinitionInput<Name extends string, Schema extends z.ZodType> {
+export interface JobDefinitionInput<Name extends string, Schema extends z.ZodType> extends FlowDeclarations<z.output<Schema>> {
   /** Unique job name: lowercase letters, digits and dashes. */
   name: Name;
   /** The BullMQ queue its runs go to (default `default`); give slow jobs their own queue and worker pool. */
@@ -76,6 +77,8 @@ export interface JobDefinition<Name extends string = string, Schema extends z.Zo
   readonly timeoutMs: number;
   readonly retention: { readonly completed: Readonly<RetentionPolicy>; readonly failed: Readonly<RetentionPolicy> };
   readonly schedules: readonly DefinedSchedule<z.input<Schema>>[];
+  /** Concurrency and rate limits, dedupe and debounce, as declared and checked. */
+  readonly flow: FlowPolicy;
 }
 
 export const DEFAULT_QUEUE = 'default';
@@ -157,5 +160,6 @@ function checkedJob<const Name extends string, Schema extends z.ZodType>(input: 
       failed: Object.freeze({ ageSeconds: 7 * 24 * 3600, ...input.retention?.failed }),
     }),
     schedules: Object.freeze(schedules),
+    flow: checkedFlowPolicy(input as FlowDeclarations<never>, owner),
   });
 }

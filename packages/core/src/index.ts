@@ -9,3 +9,5 @@ export { DrumlineError } from './errors/drumline-error.js';
 export { JobDefinitionError } from './errors/job-definition-error.js';
 export { InvalidPayloadError, type PayloadIssue } from './errors/invalid-payload-error.js';
 export { JobTimeoutError } from './errors/job-timeout-error.js';
+export { InvalidFlowKeyError } from './errors/invalid-flow-key-error.js';
+export type { ConcurrencyDeclaration, DebounceDeclaration, DedupeDeclaration, FlowDeclarations, FlowKeyOf, RateLimitDeclaration } from './flow-policy.js';

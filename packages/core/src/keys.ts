@@ -35,6 +35,17 @@ export function drumlineKeys(prefix: string) {
     runCancels: `${base}:run-cancels`,
     /** String with TTL: this scheduled run was added by a backfill, so lateness is its nature, not a misfire. */
     backfilled: (runId: string) => `${base}:backfilled:${runId}`,
+    /**
+     * A flow limit's state for one job and key, in one Redis Cluster slot (the `{...}` part; the key
+     * is URI-encoded so that its own braces cannot move it): `slots`, a sorted set of what holds the
+     * limit (a running run for concurrency, a start for a rate limit) by when it lapses; `line`, the
+     * runs waiting for it by arrival; `seen`, when each of those last asked; `seq`, a counter that
+     * orders the runs enqueued in the same millisecond.
+     */
+    flow: (job: string, control: 'concurrency' | 'rate', key: string) => {
+      const tag = `${base}:flow:{${job}:${control}:${encodeURIComponent(key)}}`;
+      return { slots: `${tag}:slots`, line: `${tag}:line`, seen: `${tag}:seen`, seq: `${tag}:seq` };
+    },
   } as const;
 }
 

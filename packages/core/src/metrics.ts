@@ -138,6 +138,16 @@ export function createTicksMissedCounter(registry: Registry): Counter<'schedule'
   });
 }
 
+/** Counts `drumline_flow_waits_total{job,limit}`: each time a run was put in line by its job's concurrency or rate limit. */
+export function createFlowWaitsCounter(registry: Registry): Counter<'job' | 'limit'> {
+  return new Counter({
+    name: 'drumline_flow_waits_total',
+    help: "Runs put in line (delayed, not failed) because their key was at its job's limit: limit is concurrency or rate",
+    labelNames: ['job', 'limit'],
+    registers: [registry],
+  });
+}
+
 /** Counts `drumline_alerts_total{kind,result}` for the alert webhook. */
 export function createAlertMetrics(registry: Registry): Counter<'kind' | 'result'> {
   return new Counter({

@@ -2,6 +2,7 @@ import { Queue, type Job, type JobsOptions, type KeepJobs } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { EventEmitter } from 'node:events';
 import type { JobDefinition, RetentionPolicy } from './define-job.js';
+import { FlowAdmission, flowEnqueue, type FlowEnqueue } from './flow-enqueue.js';
 import { InvalidIdError, InvalidPayloadError } from './errors/index.js';
 import { isRunId, RUN_ID_RULE } from './ids.js';
 import type { JobRegistry } from './job-registry.js';
@@ -51,6 +52,7 @@ export function assertValidPayload(job: JobDefinition, data: unknown, pathPrefix
  */
 export class QueueSet {
   private readonly queues = new Map<string, Queue>();
+  private readonly admission: FlowAdmission;
 
   /** `health`: the process's tracker, which hears the connection errors BullMQ re-emits on each queue. */
   constructor(
@@ -59,6 +61,7 @@ export class QueueSet {
     readonly prefix: string,
     health?: RedisHealth,
   ) {
+    this.admission = new FlowAdmission(connection, prefix);
     for (const name of registry.queueNames) {
       const queue = new Queue(name, { connection, prefix });
       health?.watch(queue);
@@ -95,13 +98,34 @@ export class QueueSet {
    * Adds one run without checking its payload: only for a caller that has just checked it against
    * `job.schema` itself (the HTTP routes validate the whole body). Everyone else calls `enqueue`.
    */
-  add(job: JobDefinition, data: unknown, options: EnqueueOptions = {}): Promise<Job> {
-    return this.queueOf(job).add(job.name, data, jobOptionsFor(job, options));
+  async add(job: JobDefinition, data: unknown, options: EnqueueOptions = {}): Promise<Job> {
+    const opts = await this.optionsWithFlow(job, options, flowEnqueue(job, data, options));
+    return this.queueOf(job).add(job.name, data, opts);
   }
 
-  /** `add` for many runs, in one round trip; the same proviso holds. */
-  addBulk(job: JobDefinition, items: { data: unknown; options?: EnqueueOptions }[]): Promise<Job[]> {
-    return this.queueOf(job).addBulk(items.map((item) => ({ name: job.name, data: item.data, opts: jobOptionsFor(job, item.options) })));
+  /** `add` for many runs, in one round trip; the same proviso holds. Every flow key is checked before any run is added. */
+  async addBulk(job: JobDefinition, items: { data: unknown; options?: EnqueueOptions }[]): Promise<Job[]> {
+    const flows = items.map((item, index) => flowEnqueue(job, item.data, item.options ?? {}, `items.${index}.data`));
+    const opts = await Promise.all(items.map((item, index) => this.optionsWithFlow(job, item.options ?? {}, flows[index] as FlowEnqueue)));
+    return this.queueOf(job).addBulk(items.map((item, index) => ({ name: job.name, data: item.data, opts: opts[index] })));
+  }
+
+  /** A run under a limit whose key is full starts delayed by its wait in line; one asked to start later is judged when it does. */
+  private async optionsWithFlow(job: JobDefinition, options: EnqueueOptions, flow: FlowEnqueue): Promise<JobsOptions> {
+    const opts = { ...jobOptionsFor(job, options), ...flow.options };
+    if (flow.limits.length === 0 || (opts.delay ?? 0) > 0) return opts;
+    const wait = await this.admission.waitFor(job, flow.limits, opts.jobId as string);
+    return wait > 0 ? { ...opts, delay: wait } : opts;
+  }
+
+  /**
+   * How flow control answered an enqueue of a dedupe or debounce job: BullMQ gives back another
+   * run's id than the one it was sent with when it deduplicated (dedupe: that run is this enqueue;
+   * debounce: that run is active, and this one's data becomes the run after it).
+   */
+  static deduplicatedInto(run: Job): string | undefined {
+    const sent = run.opts.jobId;
+    return sent !== undefined && run.id !== undefined && run.id !== sent ? run.id : undefined;
   }
 
   /**

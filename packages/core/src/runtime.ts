@@ -2,6 +2,9 @@
 // scripts, stores, leader election, metrics). Users' job files import `@drumline/core` only.
 export * from './index.js';
 export { createJobRegistry } from './job-registry.js';
+export { flowKey, MAX_FLOW_KEY_LENGTH } from './flow-policy.js';
+export { FLOW_STALE_MS, flowWaitMs, HEAD_RECHECK_MS, MAX_FLOW_WAIT_MS } from './flow-wait.js';
+export type { FlowLimit, FlowPolicy, RateLimit } from './flow-policy.js';
 export { DEFAULT_JOBS_MODULE, describeDefinitionError, jobsModuleSpecifier, loadDefinitions, readJobsModule } from './load-definitions.js';
 export type { LoadDefinitionsOptions, UserDefinitions } from './load-definitions.js';
 export { normalizeTiming, ticksAfter, assertTimeZone } from './schedule-spec.js';
@@ -57,6 +60,7 @@ export { MAX_PROMOTE_AHEAD_MS } from './promote-ahead.js';
 export { initRunId, INIT_QUEUE } from './define-init-task.js';
 export {
   createAlertMetrics,
+  createFlowWaitsCounter,
   createMetricsRegistry,
   createOverdueGauge,
   createQueueJobsGauge,

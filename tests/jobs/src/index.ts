@@ -6,12 +6,13 @@ import type { JobDataOf, JobNameOf } from '@drumline/core';
 import { cleanupOldRecords } from './cleanup-old-records.js';
 import { dailyReport } from './daily-report.js';
 import { expireCoupons } from './expire-coupons.js';
+import { callPartner, keyedBadly, refreshCache, reindexTenant, syncTenant, syncTenantUnlimited } from './flow-jobs.js';
 import { migrateDatabase } from './init-tasks.js';
 import { ping } from './ping.js';
 import { sendEmail } from './send-email.js';
 
 /** Every job the tests know. */
-export const jobs = [sendEmail, cleanupOldRecords, expireCoupons, dailyReport, ping] as const;
+export const jobs = [sendEmail, cleanupOldRecords, expireCoupons, dailyReport, ping, syncTenant, syncTenantUnlimited, callPartner, refreshCache, reindexTenant, keyedBadly] as const;
 
 /** Run once per release (RELEASE), in this order, before schedules fire. */
 export const initTasks = [migrateDatabase] as const;

@@ -1,4 +1,4 @@
-import { codeScheduleRecords, InvalidPayloadError, UnknownJobError, jobIdSchema, type JobDefinition, type ScheduleRecord } from '@drumline/core/runtime';
+import { codeScheduleRecords, InvalidPayloadError, QueueSet, UnknownJobError, jobIdSchema, type JobDefinition, type ScheduleRecord } from '@drumline/core/runtime';
 import { PRIORITY_LIMIT } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -26,7 +26,15 @@ const enqueuedSchema = z.object({
   id: z.string(),
   name: z.string(),
   queue: z.string(),
-  duplicate: z.boolean().describe('true (status 200): a run with this jobId already existed, and nothing was added; false (202): a new run'),
+  duplicate: z
+    .boolean()
+    .describe('true (status 200): nothing was added, and `id` is the run that already existed, for this jobId or, for a job with `dedupe`, for this key within its window; false (202): a new run'),
+  debounce: z
+    .object({
+      after: z.string().nullable().describe('The active run of the same key this one waits for, its data kept as the last; null when none was running'),
+    })
+    .optional()
+    .describe('For a job with `debounce`: `id` carries this data and runs once the key has been quiet for the wait; a later enqueue of the key within it replaces this run'),
 });
 const enqueuedBulkSchema = z.object({
   ids: z.array(z.string()).describe("One per item, in order: a new run's id, or for a jobId already taken the existing run's"),
@@ -80,7 +88,24 @@ const jobSummarySchema = z.object({
   timeoutMs: z.number(),
   payloadSchema: z.record(z.string(), z.unknown()).describe("JSON Schema of `data` (the job's zod schema, input side)"),
   schedules: z.array(scheduleSchema),
+  flow: z
+    .object({
+      concurrency: z.object({ limit: z.number(), keyed: z.boolean() }).optional(),
+      rateLimit: z.object({ max: z.number(), perMs: z.number(), keyed: z.boolean() }).optional(),
+      dedupe: z.object({ ttlMs: z.number() }).optional(),
+      debounce: z.object({ waitMs: z.number() }).optional(),
+    })
+    .describe('Flow control as declared: runs at once and starts per window (per key when `keyed`, else for the whole job), dedupe and debounce windows'),
 });
+
+function describeFlow({ concurrency, rateLimit, dedupe, debounce }: JobDefinition['flow']): z.input<typeof jobSummarySchema>['flow'] {
+  return {
+    ...(concurrency ? { concurrency: { limit: concurrency.limit, keyed: concurrency.keyed } } : {}),
+    ...(rateLimit ? { rateLimit: { max: rateLimit.limit, perMs: rateLimit.windowMs, keyed: rateLimit.keyed } } : {}),
+    ...(dedupe ? { dedupe: { ttlMs: dedupe.ttlMs } } : {}),
+    ...(debounce ? { debounce: { waitMs: debounce.waitMs } } : {}),
+  };
+}
 
 function describeJob(job: JobDefinition, schedules: readonly ScheduleRecord[]): z.input<typeof jobSummarySchema> {
   return {
@@ -99,6 +124,7 @@ function describeJob(job: JobDefinition, schedules: readonly ScheduleRecord[]): 
       data,
       policies: { misfire, misfireCap, misfireGraceMs, overlap },
     })),
+    flow: describeFlow(job.flow),
   };
 }
 
@@ -146,9 +172,13 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         const { data, opts } = request.body;
         // The body validator has checked `data` against the job's schema: no second parse.
         const run = await app.queues.add(job, data, opts);
+        const into = QueueSet.deduplicatedInto(run);
+        if (job.flow.debounce) {
+          return reply.code(202).send({ id: run.opts.jobId as string, name: job.name, queue: job.queue, duplicate: false, debounce: { after: into ?? null } });
+        }
         // Only a run given a jobId can be one that existed: the others cost no second round trip.
-        const [duplicate = false] = opts?.jobId === undefined ? [] : await app.queues.existedBefore(job, [run]);
-        // BullMQ sets the id once add() resolves (the existing run's id for a repeated jobId).
+        const [duplicate = into !== undefined] = opts?.jobId === undefined || into !== undefined ? [] : await app.queues.existedBefore(job, [run]);
+        // BullMQ sets the id once add() resolves (the existing run's id for a repeated jobId or dedupe key).
         return reply.code(duplicate ? 200 : 202).send({ id: run.id as string, name: job.name, queue: job.queue, duplicate });
       },
     );
@@ -171,10 +201,12 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
       async (request, reply) => {
         const items = request.body.items.map((item) => ({ data: item.data, options: item.opts }));
         const runs = await app.queues.addBulk(job, items);
-        const keyed = runs.filter((_run, index) => items[index]?.options?.jobId !== undefined);
+        const keyed = runs.filter((run, index) => items[index]?.options?.jobId !== undefined && QueueSet.deduplicatedInto(run) === undefined);
         const existed = keyed.length === 0 ? [] : await app.queues.existedBefore(job, keyed);
-        const duplicates = keyed.filter((_run, index) => existed[index]).map((run) => run.id as string);
-        const ids = runs.map((run) => run.id as string);
+        const deduplicated = job.flow.debounce ? [] : runs.filter((run) => QueueSet.deduplicatedInto(run) !== undefined);
+        const duplicates = [...deduplicated, ...keyed.filter((_run, index) => existed[index])].map((run) => run.id as string);
+        // A debounced item's id is the run carrying its data (BullMQ answers the active run's id).
+        const ids = runs.map((run) => (job.flow.debounce ? (run.opts.jobId as string) : (run.id as string)));
         return reply.code(duplicates.length === runs.length ? 200 : 202).send({ ids, name: job.name, queue: job.queue, duplicates });
       },
     );

@@ -46,14 +46,14 @@ export const schedulesPage: FastifyPluginAsyncZod<SchedulesPageOptions> = async 
   scope.addHook('onRequest', scope.requireDashboardCredentials);
   const schedules = new ScheduleService(scope);
   const links = { self: scope.prefix, dashboard: dashboardPath, docs: docsPath };
-  const queueOf = (job: string) => scope.registry.find(job)?.queue;
+  const jobOf = (job: string) => scope.registry.find(job);
   const hide = true; // Not part of the API: keep it out of the OpenAPI document.
 
   scope.get('/', { schema: { hide, querystring: listQuery } }, async (request, reply) =>
     reply
       .headers(securityHeaders)
       .type('text/html; charset=utf-8')
-      .send(renderSchedulesPage(await schedules.list(request.query), queueOf, links)),
+      .send(renderSchedulesPage(await schedules.list(request.query), jobOf, links)),
   );
   scope.get('/page.css', { schema: { hide } }, async (_request, reply) => reply.headers(securityHeaders).type('text/css; charset=utf-8').send(pageCss));
   scope.get('/page.js', { schema: { hide } }, async (_request, reply) => reply.headers(securityHeaders).type('text/javascript; charset=utf-8').send(pageJs));

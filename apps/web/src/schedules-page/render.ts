@@ -1,3 +1,4 @@
+import type { JobDefinition } from '@drumline/core/runtime';
 import type { BrokenScheduleView, SchedulePage, ScheduleView } from '../routes/schedules.js';
 
 /** Makes text safe inside HTML elements and double- or single-quoted attributes. */
@@ -70,8 +71,21 @@ function status(schedule: ScheduleView): Html {
   return html`<span class="state state-scheduled">scheduled</span>`;
 }
 
-function row(schedule: ScheduleView, queueOf: (job: string) => string | undefined, links: SchedulesPageLinks): Html {
-  const queue = queueOf(schedule.job);
+/** A job's flow limits in a few words, as its runs (this schedule's included) are held to them. */
+function limits({ concurrency, rateLimit }: JobDefinition['flow']): string {
+  const perKey = (keyed: boolean) => (keyed ? ' per key' : '');
+  return [
+    concurrency ? `at most ${concurrency.limit} at once${perKey(concurrency.keyed)}` : '',
+    rateLimit ? `at most ${rateLimit.limit} starts per ${formatDuration(rateLimit.windowMs)}${perKey(rateLimit.keyed)}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+}
+
+function row(schedule: ScheduleView, jobOf: (job: string) => JobDefinition | undefined, links: SchedulesPageLinks): Html {
+  const job = jobOf(schedule.job);
+  const queue = job?.queue;
+  const jobLimits = job ? limits(job.flow) : '';
   const runUrl = schedule.lastRun && queue ? `${links.dashboard}/queue/${encodeURIComponent(queue)}/${encodeURIComponent(schedule.lastRun.runId)}` : undefined;
   const next = schedule.nextRuns.length > 0 ? html`<ol class="next">${schedule.nextRuns.map((iso) => html`<li>${when(iso)}</li>`)}</ol>` : html`<span class="muted">none</span>`;
   const toggle = schedule.paused ? html`<button type="button" data-action="resume">Resume</button>` : html`<button type="button" data-action="pause">Pause</button>`;
@@ -79,7 +93,7 @@ function row(schedule: ScheduleView, queueOf: (job: string) => string | undefine
   const backfill = html`<details class="backfill"><summary>Backfill</summary><label>from <input type="datetime-local" step="1" name="from"></label> <label>to <input type="datetime-local" step="1" name="to"></label> <button type="button" data-action="backfill">Run past ticks</button></details>`;
   return html`<tr data-schedule="${schedule.id}" class="${schedule.paused ? 'paused' : ''}">
   <td><strong>${schedule.id}</strong><br><span class="muted">${schedule.owner === 'code' ? 'declared in code' : 'added through the API'}</span></td>
-  <td>${schedule.job}</td>
+  <td>${schedule.job}${jobLimits ? html`<br><span class="muted">${jobLimits}</span>` : html``}</td>
   <td>${timing(schedule)}<br><span class="muted">misfire ${schedule.misfire}, overlap ${schedule.overlap}</span></td>
   <td class="status">${status(schedule)}</td>
   <td>${next}</td>
@@ -96,9 +110,9 @@ function brokenRow(schedule: BrokenScheduleView): Html {
 }
 
 /** A page of schedules as a table, with a link to the next page; page.js makes its buttons work. */
-export function renderSchedulesPage(page: SchedulePage, queueOf: (job: string) => string | undefined, links: SchedulesPageLinks): string {
+export function renderSchedulesPage(page: SchedulePage, jobOf: (job: string) => JobDefinition | undefined, links: SchedulesPageLinks): string {
   const { schedules, nextCursor } = page;
-  const rows = schedules.map((schedule) => ('broken' in schedule ? brokenRow(schedule) : row(schedule, queueOf, links)));
+  const rows = schedules.map((schedule) => ('broken' in schedule ? brokenRow(schedule) : row(schedule, jobOf, links)));
   const more = nextCursor === null ? html`` : html`<p><a class="next-page" href="${links.self}?cursor=${encodeURIComponent(nextCursor)}">Next page</a></p>`;
   const body =
     schedules.length > 0

@@ -6,3 +6,4 @@ export { InvalidPayloadError, type PayloadIssue } from './invalid-payload-error.
 export { JobTimeoutError } from './job-timeout-error.js';
 export { InvalidIdError } from './invalid-id-error.js';
 export { InvalidTimingError, type TimingField } from './invalid-timing-error.js';
+export { InvalidFlowKeyError } from './invalid-flow-key-error.js';
