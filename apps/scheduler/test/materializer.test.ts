@@ -1,5 +1,6 @@
 import { scheduledRunId } from '@drumline/core/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Promoter } from '../src/promoter.js';
 import { startScheduler } from './scheduler-harness.js';
 
 const SECOND = 1000;
@@ -147,6 +148,29 @@ describe('materializer', () => {
 
     await expect.poll(async () => current!.jobIds('waiting'), { timeout: 10_000, interval: 20 }).toEqual([soon]);
     expect(await current.jobIds('delayed')).toEqual([later]);
+  });
+
+  it('stop() returns once the pass in flight is done, and leaves none of the promotions that pass armed', async () => {
+    // A second before each tick, with ticks each second from T0: the pass's first promotion is due 100 ms after it.
+    const s = (current = await startScheduler({ name: 'materializer-stop', lookaheadMs: 3 * SECOND, promoteAheadMs: 900 }));
+    await s.elected;
+    s.setNow(T0);
+    await s.putApiSchedule('every-1s', { job: 'tick', every: '1s' });
+    await s.materializer.load();
+    s.materializer.start();
+    await s.materializer.stop();
+
+    // The pass start() began had added its runs and written its cursor by the time stop() returned.
+    const added = [1, 2, 3].map((seconds) => scheduledRunId('every-1s', T0 + seconds * SECOND));
+    expect((await s.jobIds()).sort()).toEqual(added.sort());
+    expect((await s.store.cursors()).get('every-1s')?.upTo).toBe(T0 + 3 * SECOND);
+    // A witness promoted for the same tick by a promoter armed only now: once it is waiting, a
+    // promotion the stopped materializer had left armed would have moved the first run too.
+    const queue = s.queues.all()[0]!;
+    await queue.add('tick', {}, { jobId: 'witness', delay: 60_000 });
+    new Promoter(s.now, 900, () => undefined).promoteFor(T0 + SECOND, queue, 'witness');
+    await expect.poll(() => queue.getJobState('witness'), { timeout: 10_000, interval: 20 }).toBe('waiting');
+    expect(await s.jobIds('waiting')).toEqual(['witness']);
   });
 
   // 66 s, so that no tick is late by exactly the threshold: that boundary has a test of its own.
