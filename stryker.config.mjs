@@ -21,6 +21,18 @@ const batches = {
 };
 
 /**
+ * Equivalent survivors deliberately left off this list, because skipping a node skips its
+ * sub-expressions too, and those have mutants the tests kill:
+ * - materializer.ts `isCurrent` (its body, and its result made false): a fast path; cursorFor
+ *   returns the cursor it was given when it still fits.
+ * - materializer.ts `paused && !cursor.paused` (made ||) and `!paused && cursor.paused` (made true
+ *   or ||): cursorFor is reached with a cursor only when its spec or pause state differs, so past
+ *   the spec test the cases left decide the same.
+ * - materializer.ts `items.slice(start, start + 1000)` (made `items`): each chunk adds every run
+ *   again, and BullMQ keeps one job per id.
+ * - overdue-watcher.ts `cached && cached.from === baseline.from && ...` (made false): the expected
+ *   tick is computed again each look, CPU only.
+ *
  * Surviving mutants no test should kill, by file and the source of the mutated node (exactly, or
  * a RegExp), and if need be a piece of the line it starts on (or a RegExp the line matches); every mutant of that node is skipped. Each says why: an equivalent mutant behaves the same however
  * it is called; "timing only" ones differ in wall-clock time alone, which no test asserts (see
@@ -185,6 +197,117 @@ export const explained = [
     code: 'run.stopReason',
     line: /^\s*if \(run\.stopReason\) return reject\(run\.stopReason\);$/,
     reason: 'Unreachable when false: each wait of the hold starts synchronously after the run is added or right after the previous timer (its continuation is a microtask), and every stop comes from a timer or I/O callback, so a stop always finds `interrupt` set and rejects the wait itself. Its `true` mutant, which the hold tests kill, is skipped with it',
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: /^\{\s*const \{ pollMs \} = this\.options;/,
+    reason: 'Timing only: where on the wall clock passes start (half a poll away from whole seconds) changes when they run, not what they add; a delay of 0 or less runs them back to back',
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: '() => this.untilNextPass()',
+    reason: 'Timing only: without a delay the next pass starts at once instead of on the poll grid',
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: "'materializer pass failed'",
+    reason: 'Logging only: the message RepeatingTask logs a failed pass with',
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: '++visited % SCHEDULES_PER_SLICE === 0',
+    reason: "Timing only: how often a loop over every schedule yields to the event loop, so the lease renewal timer fires on time; pnpm bench's schedule-scale checks the leader keeps its lease at 10,000 schedules",
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: 'cursor.upTo <= now',
+    reason: 'Equivalent: with upTo at or before now the window (now, upTo] holds no tick, so promoting or withdrawing it finds none; the test only saves the call',
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: 'before && this.isCurrent(record, before)',
+    reason: 'Equivalent: a fast path; cursorFor returns the very cursor it was given when spec and pause state still fit',
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: 'cursorWrites.length > 0 || cursorDeletes.length > 0',
+    reason: 'Equivalent: writeHashFenced with nothing to set or delete sends nothing and answers true',
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: "(error) => options.logger.warn({ err: error }, 'promoting a due job failed')",
+    reason: "Logging only: the promoter's catch keeps a failed promotion from being an unhandled rejection whatever this handler does; its one statement logs",
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: 'add.promote && election.isLeader',
+    reason: 'Equivalent: a run added without a delay is already waiting and promote skips it, and the fenced write just succeeded, so isLeader is still true bar a lease lapsing in between (the promotion then only moves a run to wait early, where the worker holds it until its tick)',
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: 'fingerprint === undefined',
+    reason: 'Equivalent: the cache only saves recomputing scheduleFingerprint, a function of the record alone',
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: 'cursor.upTo >= horizon',
+    reason: 'Equivalent: a tick after an upTo at or past the horizon is past it too, so the nextTickOf test next to it returns the same cursor; this one only saves computing that tick',
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: 'cursor.upTo < missedEnd',
+    reason: 'Equivalent: from an upTo at or after missedEnd the window up to missedEnd holds no tick, so the scan finds none',
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: 'delay > 0',
+    reason: 'Equivalent: BullMQ makes a job delayed only for a delay above 0 (Scripts.addJob), so a run due now is added to wait either way, and promote skips a job that is not delayed',
+  },
+  {
+    file: 'apps/scheduler/src/materializer.ts',
+    code: 'start < items.length',
+    reason: 'Equivalent: the one extra round, for a multiple of 1000 runs, is addBulk([]), which adds nothing',
+  },
+  {
+    file: 'apps/scheduler/src/overdue-watcher.ts',
+    code: 'options.checkEveryMs ?? Math.min(5_000, Math.max(250, Math.floor(options.overdueMs / 6)))',
+    reason: 'Timing only: how often the watcher looks changes how soon after overdueMs a flag appears, not which ticks are flagged',
+  },
+  {
+    file: 'apps/scheduler/src/overdue-watcher.ts',
+    code: '() => this.checkEveryMs',
+    reason: 'Timing only: without a delay the next look starts at once',
+  },
+  {
+    file: 'apps/scheduler/src/overdue-watcher.ts',
+    code: "'overdue check failed'",
+    reason: 'Logging only: the message RepeatingTask logs a failed look with',
+  },
+  {
+    file: 'apps/scheduler/src/overdue-watcher.ts',
+    code: 'parseScheduledRunId(lastRun.runId)?.manual',
+    reason: "Equivalent for every last run Drumline records: the worker's gate records only runs whose id parses as a scheduled run's (gateScheduledRuns admits the others untouched)",
+  },
+  {
+    file: 'apps/scheduler/src/overdue-watcher.ts',
+    code: 'next !== undefined',
+    reason: 'Equivalent: undefined <= a number is false, so the comparison after it leaves the tick undefined anyway',
+  },
+  {
+    file: 'apps/scheduler/src/overdue-watcher.ts',
+    code: '[this.missedThrough, this.expected]',
+    reason: "Memory only: the entries of a deleted schedule are never read to any effect again (a schedule made again under its id starts a new baseline from now, later than its old entries)",
+  },
+  {
+    file: 'apps/scheduler/src/overdue-watcher.ts',
+    code: '!ids.has(id)',
+    line: 'for (const cache of',
+    reason: 'Equivalent but for memory and CPU: dropping a live entry too only recomputes the expected tick, and a missed tick is in the stored baseline by the end of the look that read it',
+  },
+  {
+    file: 'apps/scheduler/src/overdue-watcher.ts',
+    code: '{ from: baseline.from, fingerprint: baseline.fingerprint, tick }',
+    reason: 'CPU only: an empty cache entry never matches, so the expected tick is computed again each look',
   },
 ];
 

@@ -129,9 +129,9 @@ export class Materializer {
   }
 
   async stop(): Promise<void> {
-    const stopped = this.passes.stop();
+    // The pass in flight arms promotions as it ends: clear them after it, or they outlive stop().
+    await this.passes.stop();
     this.promoter.stop();
-    await stopped;
   }
 
   /** One pass: apply API changes, withdraw what was changed away, add the ticks now due. */

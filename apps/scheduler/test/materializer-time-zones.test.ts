@@ -1,4 +1,4 @@
-import { parseScheduledRunId } from '@drumline/core/runtime';
+import { parseScheduledRunId, type ScheduleRecord } from '@drumline/core/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PlainCron, referenceTicks } from '../../../packages/core/src/time/wall-clock-oracle.test-support.js';
 import { startScheduler } from './scheduler-harness.js';
@@ -102,13 +102,13 @@ describe('the materializer across real clock changes', () => {
 });
 
 describe('a schedule the time engine finds no next tick for', () => {
-  it('is reported as stalled, once, while the other schedules keep firing', async () => {
-    const stalled: string[] = [];
-    const from = Date.parse('2026-12-01T00:00:00Z');
-    const scheduler = await startScheduler({ name: 'materializer-stall', lookaheadMs: LOOKAHEAD, startAt: from, onStalled: (schedule) => stalled.push(schedule.id) });
+  const from = Date.parse('2026-12-01T00:00:00Z');
+
+  /** A leader with a stored cron the engine cannot read (kept from before the checks refused crons that never fire) and a minutely one. */
+  async function withNeverFiring(onStalled?: (schedule: ScheduleRecord) => void): Promise<Scheduler> {
+    const scheduler = await startScheduler({ name: 'materializer-stall', lookaheadMs: LOOKAHEAD, startAt: from, ...(onStalled ? { onStalled } : {}) });
     open.push(scheduler);
     await scheduler.elected;
-    // Stored before the definition checks refused crons that never fire: the engine cannot read it.
     await scheduler.store.putFromApi({
       id: 'never',
       job: 'tick',
@@ -122,9 +122,35 @@ describe('a schedule the time engine finds no next tick for', () => {
     });
     await scheduler.putApiSchedule('minutely', { job: 'tick', cron: '* * * * *' });
     await scheduler.materializer.load();
+    return scheduler;
+  }
+
+  it('is reported as stalled, once, while the other schedules keep firing', async () => {
+    const stalled: string[] = [];
+    const scheduler = await withNeverFiring((schedule) => stalled.push(schedule.id));
     await runPasses(scheduler, from, from + 3 * STEP);
 
     expect(stalled).toEqual(['never']);
     expect((await addedTicks(scheduler, 'minutely')).length).toBeGreaterThan(0);
+  });
+
+  it('lets the other schedules fire with no onStalled listener either', async () => {
+    const scheduler = await withNeverFiring();
+    await runPasses(scheduler, from, from + 3 * STEP);
+
+    expect((await addedTicks(scheduler, 'minutely')).length).toBeGreaterThan(0);
+  });
+
+  it('is not a one-off `at` schedule whose tick has passed: it has simply run out of ticks', async () => {
+    const stalled: string[] = [];
+    const scheduler = await startScheduler({ name: 'materializer-at', lookaheadMs: LOOKAHEAD, startAt: from, onStalled: (schedule) => stalled.push(schedule.id) });
+    open.push(scheduler);
+    await scheduler.elected;
+    await scheduler.putApiSchedule('launch', { job: 'tick', at: new Date(from + 2 * MINUTE).toISOString() });
+    await scheduler.materializer.load();
+    await runPasses(scheduler, from, from + LOOKAHEAD + 3 * STEP);
+
+    expect(await addedTicks(scheduler, 'launch')).toEqual([from + 2 * MINUTE]);
+    expect(stalled).toEqual([]);
   });
 });

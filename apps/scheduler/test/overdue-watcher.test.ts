@@ -1,5 +1,5 @@
 import { AlertWebhook, createLogger, createMetricsRegistry, createSchedulerMetrics, LeaderElection, manualRunId, scheduledRunId, type Alert } from '@drumline/core/runtime';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebhookReceiver } from '../../../tests/support/webhook-receiver.js';
 import { OverdueWatcher } from '../src/overdue-watcher.js';
 import { startScheduler } from './scheduler-harness.js';
@@ -25,10 +25,10 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-function watcher(metricsRegistry = createMetricsRegistry('scheduler')) {
+function watcher(metricsRegistry: ReturnType<typeof createMetricsRegistry> | null = createMetricsRegistry('scheduler')) {
   const { redis, registry, store, election } = scheduler;
-  const metrics = createSchedulerMetrics(metricsRegistry);
-  return new OverdueWatcher({ redis, registry, store, election, logger, alerts, overdueMs: OVERDUE_MS, metrics, now: scheduler.now });
+  const metrics = metricsRegistry ? { metrics: createSchedulerMetrics(metricsRegistry) } : {};
+  return new OverdueWatcher({ redis, registry, store, election, logger, alerts, overdueMs: OVERDUE_MS, ...metrics, now: scheduler.now });
 }
 
 /** A whole number of EVERY_MS from now, plus `offset`: ticks fall at known times. */
@@ -38,15 +38,15 @@ function alignedNow(offset: number): number {
 
 /**
  * A watcher that has had a first look at the new schedules `ids` (one tick every EVERY_MS) at a
- * clock set to one second past a whole EVERY_MS; `tick` is their first tick after that.
+ * clock set to `t0`, one second past a whole EVERY_MS; `tick` is their first tick after that.
  */
-async function watchingNew(ids: string[], metricsRegistry = createMetricsRegistry('scheduler')) {
+async function watchingNew(ids: string[], metricsRegistry: Parameters<typeof watcher>[0] = createMetricsRegistry('scheduler')) {
   const watch = watcher(metricsRegistry);
   const t0 = alignedNow(1_000);
   scheduler.setNow(t0);
   for (const id of ids) await scheduler.putApiSchedule(id, { job: 'tick', every: EVERY_MS });
   await watch.check();
-  return { watch, tick: t0 - 1_000 + EVERY_MS };
+  return { watch, t0, tick: t0 - 1_000 + EVERY_MS };
 }
 
 /** The alerts the receiver got about `schedule`, once every alert sent so far has been delivered. */
@@ -82,6 +82,7 @@ describe('OverdueWatcher', () => {
       schedule: 'late',
       runId: scheduledRunId('late', tick),
       tick: new Date(tick).toISOString(),
+      reason: `the run of the ${new Date(tick).toISOString()} tick had not started 5000 ms after it`,
       attempts: null,
       link: `http://jobs.example.com/admin/queues/queue/default/${encodeURIComponent(scheduledRunId('late', tick))}`,
     });
@@ -166,6 +167,94 @@ describe('OverdueWatcher', () => {
     expect((await watch.check()).get('changed')?.tick).toBe(next);
   });
 
+  it('a run that finishes after a newer tick\'s run started does not move the watch back', async () => {
+    const { watch, tick } = await watchingNew(['overtaken']);
+    const next = tick + EVERY_MS;
+    const run = (at: number, state: 'active' | 'completed', finishedAt: number | null) => ({ runId: scheduledRunId('overtaken', at), scheduledFor: at, startedAt: at + 10, finishedAt, state });
+    await scheduler.store.recordRun('overtaken', run(tick, 'active', null));
+    await scheduler.store.recordRun('overtaken', run(next, 'active', null));
+    scheduler.setNow(next + 100);
+    expect((await watch.check()).has('overtaken')).toBe(false);
+
+    // The older run ends last, so the schedule's last run is the older tick's again.
+    await scheduler.store.recordRun('overtaken', run(tick, 'completed', next + 200));
+    scheduler.setNow(next + OVERDUE_MS + 1_000);
+    expect((await watch.check()).has('overtaken')).toBe(false);
+  });
+
+  it('a new leader does not flag the ticks its predecessor was told a misfire policy dropped', async () => {
+    const { watch, tick: first } = await watchingNew(['dropped-before-failover']);
+    scheduler.setNow(first + EVERY_MS + OVERDUE_MS);
+    watch.ticksMissed('dropped-before-failover', first + EVERY_MS);
+    expect((await watch.check()).has('dropped-before-failover')).toBe(false);
+
+    // The successor's watcher never heard of the dropped ticks: it reads how far the watch got from Redis.
+    expect((await watcher().check()).has('dropped-before-failover')).toBe(false);
+  });
+
+  it('keeps a pause noticed in the very millisecond its watch began: resuming later restarts the watch', async () => {
+    const { watch, tick } = await watchingNew(['flicker']);
+    // Paused, and looked at again with the clock still at the instant of the first look.
+    await scheduler.store.setPaused('flicker', true);
+    await watch.check();
+    await scheduler.store.setPaused('flicker', false);
+    scheduler.setNow(tick + 3 * EVERY_MS);
+    expect((await watch.check()).has('flicker')).toBe(false);
+  });
+
+  it('restarts the watch on a change noticed in the very millisecond the watch began, and expects the new timing\'s tick', async () => {
+    const { watch, t0 } = await watchingNew(['reshaped']);
+    await scheduler.putApiSchedule('reshaped', { job: 'tick', every: 3_000 });
+    await watch.check();
+
+    const firstOfNew = Math.floor(t0 / 3_000) * 3_000 + 3_000;
+    scheduler.setNow(firstOfNew + OVERDUE_MS);
+    expect((await watch.check()).get('reshaped')?.tick).toBe(firstOfNew);
+  });
+
+  it('flags and alerts with no metrics to count in', async () => {
+    const { watch, tick } = await watchingNew(['uncounted'], null);
+    scheduler.setNow(tick + OVERDUE_MS);
+    expect((await watch.check()).get('uncounted')?.tick).toBe(tick);
+    expect(await alertsFor('uncounted')).toHaveLength(1);
+  });
+
+  it('writes nothing to Redis when it looks again and nothing has changed', async () => {
+    const { watch, tick } = await watchingNew(['unchanged']);
+    scheduler.setNow(tick + OVERDUE_MS);
+    await watch.check();
+    const writes = vi.spyOn(scheduler.election, 'writeHashFenced');
+    try {
+      await watch.check();
+      expect(writes.mock.calls.filter(([, sets, deletes = []]) => sets.length > 0 || deletes.length > 0)).toEqual([]);
+    } finally {
+      writes.mockRestore();
+    }
+  });
+
+  it('once started, looks on its own', async () => {
+    const { tick } = await watchingNew(['self-driven']);
+    const watch = watcher();
+    watch.start();
+    try {
+      scheduler.setNow(tick + OVERDUE_MS);
+      await expect.poll(async () => (await scheduler.store.overdue()).get('self-driven')?.tick, { timeout: 10_000, interval: 50 }).toBe(tick);
+    } finally {
+      await watch.stop();
+    }
+  });
+
+  it('stop() returns once the look in flight is done: its flag is written and its alert sent', async () => {
+    const { tick } = await watchingNew(['last-look']);
+    scheduler.setNow(tick + OVERDUE_MS);
+    const watch = watcher();
+    watch.start();
+    await watch.stop();
+
+    expect((await scheduler.store.overdue()).get('last-look')?.tick).toBe(tick);
+    expect(await alertsFor('last-look')).toHaveLength(1);
+  });
+
   it('counts each newly flagged tick once in drumline_schedule_overdue_total', async () => {
     const registry = createMetricsRegistry('scheduler');
     const { watch, tick } = await watchingNew(['counted'], registry);
@@ -184,5 +273,16 @@ describe('OverdueWatcher', () => {
     await scheduler.putApiSchedule('unwatched', { job: 'tick', every: EVERY_MS });
     expect((await watch.check()).size).toBe(0);
     expect(await redis.hexists(store.keys.overdueBaseline, 'unwatched')).toBe(0);
+  });
+
+  it('reports no flag while not leading, even once the leader has flagged one', async () => {
+    const { redis, registry, store } = scheduler;
+    const { watch: leading, tick } = await watchingNew(['seen-by-leader']);
+    scheduler.setNow(tick + OVERDUE_MS);
+    expect((await leading.check()).has('seen-by-leader')).toBe(true);
+
+    const standby = new LeaderElection(redis, scheduler.prefix, { leaseTtlMs: 2000, logger });
+    const watch = new OverdueWatcher({ redis, registry, store, election: standby, logger, alerts, overdueMs: OVERDUE_MS, now: scheduler.now });
+    expect((await watch.check()).size).toBe(0);
   });
 });

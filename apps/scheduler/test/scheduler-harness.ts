@@ -30,6 +30,7 @@ export async function startScheduler(options: {
   redis?: Redis;
   /** Where the test's clock starts (default: the real time). */
   startAt?: number;
+  onMissed?: (schedule: ScheduleRecord, ticks: number[]) => void;
   onStalled?: (schedule: ScheduleRecord, after: number) => void;
 }) {
   const redis = options.redis ?? connectTestRedis();
@@ -50,6 +51,7 @@ export async function startScheduler(options: {
     pollMs: 100,
     promoteAheadMs: options.promoteAheadMs ?? 0,
     now: () => clock,
+    onMissed: options.onMissed,
     onStalled: options.onStalled,
   });
   const elected = new Promise<void>((resolve) => election.once('elected', () => resolve()));
