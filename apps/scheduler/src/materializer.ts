@@ -1,4 +1,5 @@
 import {
+  jitterOffsetMs,
   jobOptionsFor,
   lastMissedTick,
   missedTicksToRun,
@@ -105,7 +106,7 @@ export class Materializer {
     for (const [id, cursor] of this.cursors) {
       if (++visited % SCHEDULES_PER_SLICE === 0) await yieldToEventLoop();
       const record = this.records.get(id);
-      if (!record || cursor.paused || this.paused.has(id) || cursor.upTo <= now || cursor.fingerprint !== this.fingerprintOf(record)) continue;
+      if (!record || record.jitterMs || cursor.paused || this.paused.has(id) || cursor.upTo <= now || cursor.fingerprint !== this.fingerprintOf(record)) continue;
       const job = this.options.registry.find(record.job);
       if (!job) continue;
       const queue = this.options.queues.queueOf(job);
@@ -266,15 +267,19 @@ export class Materializer {
     const upcoming = this.ticksOf(record.id, record.timing, from, MAX_UPCOMING_PER_PASS, horizon);
     const queue = this.options.queues.queueOf(job);
     const base = jobOptionsFor(job);
+    const jitterMs = record.jitterMs ?? 0;
     for (const tick of [...toCatchUp, ...upcoming]) {
-      const delay = Math.max(0, tick - now);
+      // A caught-up tick runs now; an upcoming one when due, which jitter puts up to jitterMs after it.
+      const due = toCatchUp.includes(tick) ? tick : tick + jitterOffsetMs(record.id, tick, jitterMs);
+      const delay = Math.max(0, due - now);
       adds.push({
         queue,
         name: job.name,
         data: record.data,
         opts: { ...base, jobId: scheduledRunId(record.id, tick), ...(delay > 0 ? { delay } : {}) },
         tick,
-        promote: delay > 0,
+        // A jittered run is spread on purpose: BullMQ starts it when due, without the promotion ahead.
+        promote: delay > 0 && jitterMs === 0,
       });
     }
     const upTo = upcoming.length === MAX_UPCOMING_PER_PASS ? (upcoming[upcoming.length - 1] as number) : horizon;

@@ -302,7 +302,7 @@ describe('POST /api/jobs/:name/bulk', () => {
 });
 
 describe('GET /api/jobs', () => {
-  it("shows every schedule's four policies in effect, declared or defaulted, never leaving one out", async () => {
+  it("shows every schedule's five policies in effect, declared or defaulted, never leaving one out", async () => {
     const catalog: Array<{ schedules: Array<{ id: string; policies: Record<string, unknown> }> }> = (
       await web().app.inject({ method: 'GET', url: '/api/jobs', headers: withToken })
     ).json();
@@ -314,6 +314,7 @@ describe('GET /api/jobs', () => {
         misfireCap: expect.any(Number),
         misfireGraceMs: policies.misfireGraceMs === null ? null : expect.any(Number),
         overlap: expect.stringMatching(/^(allow|skip|queue)$/),
+        jitterMs: expect.any(Number),
       });
     }
   });
@@ -335,12 +336,12 @@ describe('GET /api/jobs', () => {
         cron: '30 9 * * 1-5',
         tz: 'Europe/Berlin',
         data: { recipients: ['team@example.com'] },
-        policies: { misfire: 'once', misfireCap: 100, misfireGraceMs: null, overlap: 'allow' },
+        policies: { misfire: 'once', misfireCap: 100, misfireGraceMs: null, overlap: 'allow', jitterMs: 0 },
       },
     ]);
     const cleanup = catalog.find((job) => job.name === 'cleanup-old-records');
     expect(cleanup?.schedules).toEqual([
-      expect.objectContaining({ id: 'cleanup-sessions', every: 30 * 60_000, policies: { misfire: 'once', misfireCap: 100, misfireGraceMs: null, overlap: 'skip' } }),
+      expect.objectContaining({ id: 'cleanup-sessions', every: 30 * 60_000, policies: { misfire: 'once', misfireCap: 100, misfireGraceMs: null, overlap: 'skip', jitterMs: 0 } }),
     ]);
     // The input side: a field with a default is optional to the caller.
     expect(cleanup?.payloadSchema).toMatchObject({ required: ['table', 'olderThanDays'] });

@@ -1,4 +1,4 @@
-import { codeScheduleRecords, MAX_SCHEDULE_ID_LENGTH, parseScheduledRunId, SCHEDULE_ID_RULE, ScheduleStore } from '@drumline/core/runtime';
+import { codeScheduleRecords, jitterOffsetMs, MAX_SCHEDULE_ID_LENGTH, parseScheduledRunId, SCHEDULE_ID_RULE, ScheduleStore } from '@drumline/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { keyspaceChanges, snapshotKeyspace } from '../../../tests/support/keyspace.js';
 import { webForThisFile, withToken } from './web-harness.js';
@@ -77,6 +77,15 @@ describe('GET /api/schedules/:id', () => {
     expect((await call('PUT', '/ping-capped', { job: 'ping', every: '1h', misfire: 'all', misfireCap: 7, misfireGraceMs: 60_000 })).statusCode).toBe(201);
     expect((await call('GET', '/ping-capped')).json()).toMatchObject({ misfire: 'all', misfireCap: 7, misfireGraceMs: 60_000, overlap: 'allow' });
     expect((await call('PUT', '/ping-capped', { job: 'ping', every: '1h' })).json()).toMatchObject({ misfire: 'once', misfireCap: 100, misfireGraceMs: null });
+  });
+
+  it("shows a jittered schedule's jitterMs, and its last run's lateness from when it was due, not from its tick", async () => {
+    expect((await call('PUT', '/ping-jittered', { job: 'ping', every: '1h', jitterMs: 20_000 })).statusCode).toBe(201);
+    const scheduledFor = Date.UTC(2026, 0, 6, 9);
+    const due = scheduledFor + jitterOffsetMs('ping-jittered', scheduledFor, 20_000);
+    await store().recordRun('ping-jittered', { runId: `ping-jittered@${scheduledFor}`, scheduledFor, startedAt: due + 40, finishedAt: due + 90, state: 'completed' });
+    expect((await call('GET', '/ping-jittered')).json()).toMatchObject({ jitterMs: 20_000, lastRun: { latenessMs: 40 } });
+    expect((await call('PUT', '/ping-jittered', { job: 'ping', every: '1h', jitterMs: 30_001 })).json()).toMatchObject({ error: 'DRUMLINE_INVALID_REQUEST', issues: [{ path: 'jitterMs' }] });
   });
 
   it("shows a retried last run's lateness from its first attempt's start, and its attempts apart", async () => {

@@ -111,7 +111,8 @@ export class JobRunner {
         }
         // A manual trigger's "tick" is when it was asked for: its wait says nothing about the schedule.
         // A retry starts late by its backoff: the run's lateness is its first attempt's.
-        if (!scheduled.manual && run.attempt === 1) this.metrics?.lateness.labels(scheduled.scheduleId).observe((Date.now() - scheduled.scheduledFor.getTime()) / 1000);
+        const dueAt = admission.dueAt ?? scheduled.scheduledFor.getTime();
+        if (!scheduled.manual && run.attempt === 1) this.metrics?.lateness.labels(scheduled.scheduleId).observe((Date.now() - dueAt) / 1000);
       }
       startedAt = performance.now();
       const result = await this.runHandler(definition, parsed.data, run);

@@ -1,4 +1,4 @@
-import { drumlineKeys, isMisfiredRun, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ScheduleStore, type LastRun, type ScheduleRecord } from '@drumline/core/runtime';
+import { drumlineKeys, isMisfiredRun, jitterOffsetMs, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ScheduleStore, type LastRun, type ScheduleRecord } from '@drumline/core/runtime';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ClaimBatch, type ClaimReply } from './claim-batch.js';
@@ -7,7 +7,7 @@ import type { BeforeScheduledRun } from './scheduled-run-gate.js';
 export type SkipReason = 'duplicate' | 'deleted' | 'paused' | 'missed' | 'overlap';
 
 export type GateDecision =
-  | { action: 'run'; record: ScheduleRecord; finish: (state: LastRun['state'], reason?: string) => Promise<void> }
+  | { action: 'run'; record: ScheduleRecord; dueMs: number; finish: (state: LastRun['state'], reason?: string) => Promise<void> }
   | { action: 'skip'; reason: SkipReason }
   /** `overlap: 'queue'`: the previous run is still going; try again shortly. */
   | { action: 'wait' };
@@ -62,12 +62,14 @@ export class ScheduleGate {
       if (claim.verdict !== 'ok') return this.skip(run, runId, nowMs, claim.verdict);
       if (!run.manual && claim.paused) return this.skip(run, runId, nowMs, 'paused');
       if (claim.entry === 'locked') return claim.record.overlap === 'queue' ? { action: 'wait' } : this.skip(run, runId, nowMs, 'overlap');
+      // A jittered schedule's run is due a little after its tick: late is measured from then.
+      const dueMs = tickMs + jitterOffsetMs(run.scheduleId, tickMs, claim.record.jitterMs ?? 0);
       if (claim.entry === 'entered') {
         // The claim has set it in Redis too (see lua/claim-ticks.lua): the handler starts now.
         job.processedOn = nowMs;
-        return this.admit(run, claim.record, { ...active, startedAt: claim.firstStartedAt ?? nowMs });
+        return this.admit(run, claim.record, { ...active, startedAt: claim.firstStartedAt ?? nowMs }, dueMs);
       }
-      if (judged && isMisfiredRun(claim.record, tickMs, nowMs) && !(await this.backfilled(runId))) return this.skip(run, runId, nowMs, 'missed');
+      if (judged && isMisfiredRun(claim.record, dueMs, nowMs) && !(await this.backfilled(runId))) return this.skip(run, runId, nowMs, 'missed');
       enterAs = active;
     }
   }
@@ -93,7 +95,7 @@ export class ScheduleGate {
   }
 
   /** The run holds its claim (and its overlap lock, renewed while it runs): let it start. */
-  private admit(run: { scheduleId: string; scheduledFor: Date }, record: ScheduleRecord, active: LastRun): GateDecision {
+  private admit(run: { scheduleId: string; scheduledFor: Date }, record: ScheduleRecord, active: LastRun, dueMs: number): GateDecision {
     const { runId, startedAt, attempt } = active;
     let renewal: NodeJS.Timeout | undefined;
     if (record.overlap !== 'allow') {
@@ -105,6 +107,7 @@ export class ScheduleGate {
     return {
       action: 'run',
       record,
+      dueMs,
       finish: async (state, reason) => {
         clearInterval(renewal);
         if (renewal) await this.releaseLock([this.keys.overlapLock(run.scheduleId)], [runId]);
@@ -153,6 +156,7 @@ export function gateScheduledRuns(gate: ScheduleGate): BeforeScheduledRun {
     }
     return {
       admit: true,
+      dueAt: decision.dueMs,
       release: (outcome) =>
         decision.finish(outcome.state === 'requeued' ? 'active' : outcome.state, outcome.state === 'failed' ? outcome.reason : undefined),
     };

@@ -23,7 +23,12 @@ export type ScheduledRunOutcome =
 
 /** A gate's answer: run the handler (and call `release` once the run ends, however it ends), or don't. */
 export type ScheduledRunAdmission =
-  | { readonly admit: true; readonly release?: (outcome: ScheduledRunOutcome) => Promise<void> }
+  | {
+      readonly admit: true;
+      /** When the run was due (ms): its tick, or later for a jittered schedule; lateness counts from it. */
+      readonly dueAt?: number;
+      readonly release?: (outcome: ScheduledRunOutcome) => Promise<void>;
+    }
   /** The run completes at once with `result` as its return value, without calling the handler. */
   | { readonly admit: false; readonly result: unknown };
 

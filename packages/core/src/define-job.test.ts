@@ -254,7 +254,14 @@ describe('a code schedule is judged as the API judges one', () => {
   const schedule = (extra: object) => () =>
     defineJob({ name: 'judged', schema: z.object({}), handler: async () => undefined, schedules: [{ id: 's', every: '1h', ...extra }] });
 
-  it.each([[{ misfireCap: 10_001 }, 'misfireCap must be at most 10000'], [{ misfireGraceMs: -1 }, 'misfireGraceMs must be a whole number'], [{ misfireGraceMs: 1.5 }, 'misfireGraceMs must be a whole number']])(
+  it.each([
+    [{ misfireCap: 10_001 }, 'misfireCap must be at most 10000'],
+    [{ misfireGraceMs: -1 }, 'misfireGraceMs must be a whole number'],
+    [{ misfireGraceMs: 1.5 }, 'misfireGraceMs must be a whole number'],
+    [{ jitterMs: 30_001 }, 'jitterMs must be a whole number of ms from 0 to 30000 (got 30001)'],
+    [{ jitterMs: -1 }, 'jitterMs must be a whole number of ms from 0 to 30000 (got -1)'],
+    [{ jitterMs: 0.5 }, 'jitterMs must be a whole number of ms from 0 to 30000 (got 0.5)'],
+  ])(
     'refuses %j, which PUT /api/schedules refuses too',
     (extra, message) => {
       expect(schedule(extra)).toThrow(message);

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { callerFile, recordDefinitionSite } from './definition-site.js';
 import { JobDefinitionError } from './errors/index.js';
 import { checkedFlowPolicy, type FlowDeclarations, type FlowPolicy } from './flow-policy.js';
+import { MAX_JITTER_MS } from './schedule-jitter.js';
 import { assertScheduleId, normalizeTiming, type NormalizedTiming, type ScheduleDeclaration } from './schedule-spec.js';
 
 /** What a handler gets besides its payload. */
@@ -136,6 +137,9 @@ function checkedJob<const Name extends string, Schema extends z.ZodType>(input: 
     // The same bounds as PUT /api/schedules/:id (scheduleInputSchema), so code and API agree.
     if (schedule.misfireCap !== undefined && positiveInteger(schedule.misfireCap, 'misfireCap', scheduleOwner) > MAX_MISFIRE_CAP) {
       throw new JobDefinitionError(`${scheduleOwner}: misfireCap must be at most ${MAX_MISFIRE_CAP} (got ${schedule.misfireCap})`);
+    }
+    if (schedule.jitterMs !== undefined && (!Number.isInteger(schedule.jitterMs) || schedule.jitterMs < 0 || schedule.jitterMs > MAX_JITTER_MS)) {
+      throw new JobDefinitionError(`${scheduleOwner}: jitterMs must be a whole number of ms from 0 to ${MAX_JITTER_MS} (got ${schedule.jitterMs})`);
     }
     if (schedule.misfireGraceMs !== undefined && (!Number.isInteger(schedule.misfireGraceMs) || schedule.misfireGraceMs < 0)) {
       throw new JobDefinitionError(`${scheduleOwner}: misfireGraceMs must be a whole number of ms, 0 or more (got ${schedule.misfireGraceMs})`);

@@ -57,6 +57,7 @@ export { ScheduleStore, CodeOwnedScheduleError, UnknownScheduleError } from './s
 export type { ApiWriteOutcome, Cursor, LastRun, Overdue } from './schedule-store.js';
 export { isMisfiredRun, lastMissedTick, missedTicksToRun, MISFIRE_THRESHOLD_MS } from './misfire.js';
 export { MAX_PROMOTE_AHEAD_MS } from './promote-ahead.js';
+export { jitterOffsetMs, MAX_JITTER_MS } from './schedule-jitter.js';
 export { initRunId, INIT_QUEUE } from './define-init-task.js';
 export {
   createAlertMetrics,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { MAX_MISFIRE_CAP, type DefinedSchedule, type JobDefinition } from './define-job.js';
 import { DrumlineError, InvalidTimingError, type PayloadIssue } from './errors/index.js';
 import type { JobRegistry } from './job-registry.js';
+import { MAX_JITTER_MS } from './schedule-jitter.js';
 import {
   assertScheduleId,
   normalizeTiming,
@@ -23,6 +24,8 @@ export interface ScheduleRecord {
   misfireCap: number;
   misfireGraceMs: number | null;
   overlap: OverlapPolicy;
+  /** Each tick's run is due jitterOffsetMs(id, tick, jitterMs) after it; absent for 0, so older records read the same. */
+  jitterMs?: number;
   owner: ScheduleOwner;
 }
 
@@ -41,6 +44,7 @@ export const scheduleInputSchema = z
     misfireCap: z.number().int().min(1).max(MAX_MISFIRE_CAP).optional(),
     misfireGraceMs: z.number().int().min(0).optional(),
     overlap: z.enum(['allow', 'skip', 'queue']).optional(),
+    jitterMs: z.number().int().min(0).max(MAX_JITTER_MS).optional(),
   })
   .strict();
 export type ScheduleInput = z.infer<typeof scheduleInputSchema>;
@@ -64,6 +68,7 @@ function recordFor(job: JobDefinition, declaration: DefinedSchedule, owner: Sche
     misfireCap: declaration.misfireCap ?? DEFAULT_MISFIRE_CAP,
     misfireGraceMs: declaration.misfireGraceMs ?? null,
     overlap: declaration.overlap ?? 'allow',
+    ...(declaration.jitterMs ? { jitterMs: declaration.jitterMs } : {}),
     owner,
   };
 }
@@ -110,13 +115,15 @@ export function apiScheduleRecord(registry: JobRegistry, id: string, input: Sche
     misfireCap: input.misfireCap ?? DEFAULT_MISFIRE_CAP,
     misfireGraceMs: input.misfireGraceMs ?? null,
     overlap: input.overlap ?? 'allow',
+    ...(input.jitterMs ? { jitterMs: input.jitterMs } : {}),
     owner: 'api',
   };
 }
 
 /** Identity of what a schedule produces: when it changes, pending occurrences are made again. */
 export function scheduleFingerprint(record: ScheduleRecord): string {
-  return JSON.stringify([record.job, record.timing, record.data]);
+  // Jitter moves when runs are due, so a change of it makes them again; a record without it keeps the fingerprint it always had.
+  return JSON.stringify(record.jitterMs ? [record.job, record.timing, record.data, record.jitterMs] : [record.job, record.timing, record.data]);
 }
 
 /** Identity of the whole record, policies included: used to tell `changed` from `unchanged`. */

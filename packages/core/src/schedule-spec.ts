@@ -28,6 +28,11 @@ export interface SchedulePolicies {
   misfireGraceMs?: number;
   /** `allow` (default), `skip` a tick while the previous run is active, or `queue` runs one after another. */
   overlap?: OverlapPolicy;
+  /**
+   * Spread the runs: each tick's run is due a fixed offset in [0, jitterMs) after the tick, derived
+   * from the schedule id and the tick (0-30000, default 0). The run id stays the tick's.
+   */
+  jitterMs?: number;
 }
 
 /** A schedule declared next to its job in code. `id` must be stable: it keys the schedule's state. */

@@ -76,6 +76,7 @@ const scheduleSchema = z.object({
       misfireCap: z.number(),
       misfireGraceMs: z.number().nullable().describe('null: missed ticks are not dropped for their age'),
       overlap: z.enum(['allow', 'skip', 'queue']),
+      jitterMs: z.number(),
     })
     .describe('The policies in effect: those the schedule declares, and the defaults for the others'),
 });
@@ -116,13 +117,13 @@ function describeJob(job: JobDefinition, schedules: readonly ScheduleRecord[]): 
     timeoutMs: job.timeoutMs,
     payloadSchema: z.toJSONSchema(job.schema, { io: 'input', unrepresentable: 'any' }),
     // The records the scheduler runs by, so the defaults shown are the ones applied.
-    schedules: schedules.map(({ id, timing, data, misfire, misfireCap, misfireGraceMs, overlap }) => ({
+    schedules: schedules.map(({ id, timing, data, misfire, misfireCap, misfireGraceMs, overlap, jitterMs }) => ({
       id,
       ...(timing.kind === 'cron' ? { cron: timing.cron, tz: timing.tz } : {}),
       ...(timing.kind === 'every' ? { every: timing.everyMs } : {}),
       ...(timing.kind === 'at' ? { at: new Date(timing.atMs).toISOString() } : {}),
       data,
-      policies: { misfire, misfireCap, misfireGraceMs, overlap },
+      policies: { misfire, misfireCap, misfireGraceMs, overlap, jitterMs: jitterMs ?? 0 },
     })),
     flow: describeFlow(job.flow),
   };

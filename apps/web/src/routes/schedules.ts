@@ -1,4 +1,5 @@
 import {
+  jitterOffsetMs,
   apiScheduleRecord,
   InvalidScheduleError,
   manualRunId,
@@ -34,7 +35,7 @@ const lastRunSchema = z
     state: z.enum(['active', 'completed', 'failed', 'skipped']),
     reason: z.string().optional(),
     attempts: z.number().describe('Attempts so far, this one included; the run in the jobs API has each one'),
-    latenessMs: z.number().describe("The first attempt's start minus the nominal tick time: retries do not add to it"),
+    latenessMs: z.number().describe("The first attempt's start minus when the run was due (its tick, plus the jitter offset of a jittered schedule): retries do not add to it"),
   })
   .nullable();
 
@@ -48,6 +49,7 @@ export const scheduleView = z.object({
   misfireCap: z.number().describe("Most catch-up runs with misfire 'all'"),
   misfireGraceMs: z.number().nullable().describe('Missed ticks older than this are never caught up; null: no limit'),
   overlap: z.enum(['allow', 'skip', 'queue']),
+  jitterMs: z.number().describe("Each tick's run is due a fixed offset in [0, jitterMs) after the tick; 0: at the tick"),
   owner: z.enum(['code', 'api']),
   paused: z.boolean(),
   nextRuns: z.array(z.string()),
@@ -102,6 +104,7 @@ export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun |
     misfireCap: record.misfireCap,
     misfireGraceMs: record.misfireGraceMs,
     overlap: record.overlap,
+    jitterMs: record.jitterMs ?? 0,
     owner: record.owner,
     paused,
     nextRuns: paused ? [] : ticksAfter(timing, now, NEXT_RUNS).map(iso),
@@ -114,7 +117,7 @@ export function view(record: ScheduleRecord, paused: boolean, lastRun: LastRun |
           state: lastRun.state,
           ...(lastRun.reason ? { reason: lastRun.reason } : {}),
           attempts: lastRun.attempt ?? 1,
-          latenessMs: lastRun.startedAt - lastRun.scheduledFor,
+          latenessMs: lastRun.startedAt - lastRun.scheduledFor - jitterOffsetMs(record.id, lastRun.scheduledFor, record.jitterMs ?? 0),
         }
       : null,
     overdue: overdue && !paused ? { tick: iso(overdue.tick), since: iso(overdue.since) } : null,

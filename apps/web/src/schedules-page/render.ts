@@ -94,7 +94,7 @@ function row(schedule: ScheduleView, jobOf: (job: string) => JobDefinition | und
   return html`<tr data-schedule="${schedule.id}" class="${schedule.paused ? 'paused' : ''}">
   <td><strong>${schedule.id}</strong><br><span class="muted">${schedule.owner === 'code' ? 'declared in code' : 'added through the API'}</span></td>
   <td>${schedule.job}${jobLimits ? html`<br><span class="muted">${jobLimits}</span>` : html``}</td>
-  <td>${timing(schedule)}<br><span class="muted">misfire ${schedule.misfire}, overlap ${schedule.overlap}</span></td>
+  <td>${timing(schedule)}<br><span class="muted">misfire ${schedule.misfire}, overlap ${schedule.overlap}${schedule.jitterMs > 0 ? `, jitter ${formatDuration(schedule.jitterMs)}` : ''}</span></td>
   <td class="status">${status(schedule)}</td>
   <td>${next}</td>
   <td>${lastRun(schedule, runUrl)}</td>
