@@ -4,7 +4,7 @@
 // The tests hit the real Redis on 127.0.0.1:6379 with a key prefix per file, so test runners
 // could run side by side; two are plenty on a shared machine.
 const batches = {
-  worker: ['apps/worker/src/schedule-gate.ts', 'apps/worker/src/scheduled-run-gate.ts', 'apps/worker/src/job-runner.ts', 'apps/worker/src/claim-batch.ts'],
+  worker: ['apps/worker/src/schedule-gate.ts', 'apps/worker/src/scheduled-run-gate.ts', 'apps/worker/src/job-runner.ts', 'apps/worker/src/claim-batch.ts', 'apps/worker/src/flow-gate.ts'],
   scheduler: [
     'apps/scheduler/src/materializer.ts',
     'apps/scheduler/src/promoter.ts',
@@ -14,7 +14,16 @@ const batches = {
     'apps/scheduler/src/missed-ticks.ts',
     'apps/scheduler/src/alert-once.ts',
   ],
-  core: ['packages/core/src/misfire.ts', 'packages/core/src/leader-election.ts', 'packages/core/src/run-series.ts', 'packages/core/src/alert-webhook.ts'],
+  core: [
+    'packages/core/src/misfire.ts',
+    'packages/core/src/leader-election.ts',
+    'packages/core/src/run-series.ts',
+    'packages/core/src/alert-webhook.ts',
+    'packages/core/src/flow-policy.ts',
+    'packages/core/src/flow-enqueue.ts',
+    'packages/core/src/flow-wait.ts',
+    'packages/core/src/schedule-jitter.ts',
+  ],
   web: ['apps/web/src/plugins/api-token-auth.ts', 'apps/web/src/plugins/dashboard-auth.ts', 'apps/web/src/plugins/error-handler.ts'],
   // The time engine: when each schedule's ticks fall (cron in zones, DST, every, at).
   time: ['packages/core/src/schedule-spec.ts', 'packages/core/src/time/*.ts', '!packages/core/src/time/*.test.ts', '!packages/core/src/time/*.test-support.ts'],
