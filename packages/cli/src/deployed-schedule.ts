@@ -25,6 +25,7 @@ export function recordOf(schedule: Schedule): ScheduleRecord {
     misfireCap: schedule.misfireCap,
     misfireGraceMs: schedule.misfireGraceMs,
     overlap: schedule.overlap,
+    ...(schedule.jitterMs ? { jitterMs: schedule.jitterMs } : {}),
     owner: schedule.owner,
   };
 }

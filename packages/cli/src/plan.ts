@@ -51,7 +51,7 @@ export interface Plan {
 }
 
 export const PLAN_NEXT_RUNS = 5;
-const COMPARED_FIELDS = ['job', 'timing', 'data', 'misfire', 'misfireCap', 'misfireGraceMs', 'overlap', 'owner'] as const;
+const COMPARED_FIELDS = ['job', 'timing', 'data', 'misfire', 'misfireCap', 'misfireGraceMs', 'overlap', 'jitterMs', 'owner'] as const;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**

@@ -20,15 +20,17 @@ export interface EnqueuedRun<Name extends string = string> {
   id: string;
   name: Name;
   queue: string;
-  /** True when `opts.jobId` named a run that already existed: nothing was enqueued. */
+  /** True (status 200) when nothing was enqueued: `opts.jobId`, or a `dedupe` job's key within its window, named the run `id`. */
   duplicate: boolean;
+  /** For a job with `debounce`: `id` carries this data; `after` is the key's run that was already active, which it runs after. */
+  debounce?: { after: string | null };
 }
 
 export interface EnqueuedRuns<Name extends string = string> {
   ids: string[];
   name: Name;
   queue: string;
-  /** The ids of `ids` whose `jobId` named a run that already existed: nothing was added for them. */
+  /** The ids of `ids` that already existed (a repeated `jobId`, or a `dedupe` key within its window): nothing was added for them. */
   duplicates: string[];
 }
 
@@ -102,8 +104,15 @@ export interface JobSummary {
     every?: number;
     at?: string;
     data: unknown;
-    policies: { misfire?: 'skip' | 'once' | 'all'; misfireCap?: number; misfireGraceMs?: number; overlap?: 'allow' | 'skip' | 'queue' };
+    policies: { misfire?: 'skip' | 'once' | 'all'; misfireCap?: number; misfireGraceMs?: number; overlap?: 'allow' | 'skip' | 'queue'; jitterMs?: number };
   }[];
+  /** Flow control as declared: per key when `keyed`, else for the whole job. */
+  flow: {
+    concurrency?: { limit: number; keyed: boolean };
+    rateLimit?: { max: number; perMs: number; keyed: boolean };
+    dedupe?: { ttlMs: number };
+    debounce?: { waitMs: number };
+  };
 }
 
 export interface LastRun {
@@ -131,6 +140,8 @@ export interface Schedule {
   misfireCap: number;
   misfireGraceMs: number | null;
   overlap: 'allow' | 'skip' | 'queue';
+  /** Each tick's run is due a fixed offset in [0, jitterMs) after the tick; 0: at the tick. */
+  jitterMs: number;
   /** `code` schedules follow the deployed job definitions; `api` ones were made with PUT. */
   owner: 'code' | 'api';
   paused: boolean;

@@ -257,7 +257,7 @@ describe("the client's types", () => {
     finishedAt: true, durationMs: true, scheduleId: true, scheduledFor: true, manual: true, returnValue: true, progress: true, logs: true,
   } satisfies Record<keyof Run, true>;
   const SCHEDULE_FIELDS = {
-    id: true, job: true, spec: true, tz: true, data: true, misfire: true, misfireCap: true, misfireGraceMs: true, overlap: true, owner: true,
+    id: true, job: true, spec: true, tz: true, data: true, misfire: true, misfireCap: true, misfireGraceMs: true, overlap: true, jitterMs: true, owner: true,
     paused: true, nextRuns: true, lastRun: true, overdue: true,
   } satisfies Record<keyof Schedule, true>;
 
