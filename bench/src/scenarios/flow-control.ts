@@ -45,7 +45,7 @@ async function waitForAll(redis: RedisServer, queue: Queue, count: number, worke
  * as the web enqueues) while the queue is paused, one per tenant so that the limit never binds,
  * then one worker app at concurrency 10; time from the first start to the last finish.
  */
-async function throughputOnce(redis: RedisServer, count: number, job: 'sync-tenant' | 'sync-tenant-unlimited'): Promise<{ jobsPerSec: number }> {
+async function throughputOnce(redis: RedisServer, count: number, job: 'sync-tenant' | 'sync-tenant-unlimited'): Promise<{ jobsPerSec: number; cpuMsPer1000Jobs: number }> {
   await redis.flush();
   const queues = new QueueSet(registry, redis.client, PREFIX);
   const queue = queues.queueOf(registry.get(job));
@@ -59,11 +59,13 @@ async function throughputOnce(redis: RedisServer, count: number, job: 'sync-tena
     worker = startWorkerApp(redis, PREFIX, CONCURRENCY, `drumline worker (${job})`, QUEUE);
     await waitForWorkers(redis, PREFIX, QUEUE, 1, 15_000, [worker]);
     await sleep(500);
+    const cpuBefore = worker.cpuMs();
     await queue.resume();
     const runs = await waitForAll(redis, queue, count, [worker], 180_000);
+    const cpuMs = worker.cpuMs() - cpuBefore;
     const started = Math.min(...runs.map((run) => run.startedAt));
     const finished = Math.max(...runs.map((run) => run.finishedAt));
-    return { jobsPerSec: (count * 1000) / Math.max(1, finished - started) };
+    return { jobsPerSec: (count * 1000) / Math.max(1, finished - started), cpuMsPer1000Jobs: (cpuMs * 1000) / count };
   } finally {
     await stopAll([worker]);
     await queues.close();
@@ -78,23 +80,29 @@ export const flowThroughput: Scenario = {
     const repeats = quick ? 1 : 5;
     const keyed: number[] = [];
     const plain: number[] = [];
+    const keyedCpu: number[] = [];
+    const plainCpu: number[] = [];
     for (let round_ = 1; round_ <= repeats; round_ += 1) {
       const order = round_ % 2 === 1 ? (['sync-tenant', 'sync-tenant-unlimited'] as const) : (['sync-tenant-unlimited', 'sync-tenant'] as const);
       for (const job of order) {
-        const { jobsPerSec } = await throughputOnce(redis, count, job);
+        const { jobsPerSec, cpuMsPer1000Jobs } = await throughputOnce(redis, count, job);
         (job === 'sync-tenant' ? keyed : plain).push(jobsPerSec);
-        log(`  round ${round_} ${job}: ${round(jobsPerSec, 0)} jobs/s`);
+        (job === 'sync-tenant' ? keyedCpu : plainCpu).push(cpuMsPer1000Jobs);
+        log(`  round ${round_} ${job}: ${round(jobsPerSec, 0)} jobs/s, ${round(cpuMsPer1000Jobs, 0)} CPU ms per 1000 jobs`);
       }
     }
     const ratio = round(medianPairedRatio(keyed, plain), 3);
     return {
-      drumline: { jobsPerSec: round(median(keyed), 0), runsJobsPerSec: keyed.map((value) => round(value, 0)), jobs: count },
-      baseline: { jobsPerSec: round(median(plain), 0), runsJobsPerSec: plain.map((value) => round(value, 0)), jobs: count },
+      drumline: { jobsPerSec: round(median(keyed), 0), cpuMsPer1000Jobs: round(median(keyedCpu), 0), runsJobsPerSec: keyed.map((value) => round(value, 0)), jobs: count },
+      baseline: { jobsPerSec: round(median(plain), 0), cpuMsPer1000Jobs: round(median(plainCpu), 0), runsJobsPerSec: plain.map((value) => round(value, 0)), jobs: count },
       ratio,
       ratioOf: 'median over the rounds of sync-tenant jobs/s ÷ sync-tenant-unlimited jobs/s in the same round',
       pass: ratio >= 0.8,
       ...(ratio < 0.8 ? { missed: `ratio ${ratio} < 0.80` } : {}),
-      summary: { drumline: `${round(median(keyed), 0)} jobs/s (concurrency limit 2 per tenant)`, baseline: `${round(median(plain), 0)} jobs/s (no limit)` },
+      summary: {
+        drumline: `${round(median(keyed), 0)} jobs/s, ${round(median(keyedCpu), 0)} CPU ms/1000 jobs (concurrency limit 2 per tenant)`,
+        baseline: `${round(median(plain), 0)} jobs/s, ${round(median(plainCpu), 0)} CPU ms/1000 jobs (no limit)`,
+      },
       method:
         `${count} runs of one job, each of its own tenant (so the limit of 2 per tenant never binds), enqueued through QueueSet (the web's path: ` +
         `admission at enqueue included) onto a paused queue, then one apps/worker at concurrency ${CONCURRENCY}; time = last handler end − first handler start. ` +
