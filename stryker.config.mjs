@@ -318,6 +318,27 @@ export const explained = [
     code: '{ from: baseline.from, fingerprint: baseline.fingerprint, tick }',
     reason: 'CPU only: an empty cache entry never matches, so the expected tick is computed again each look',
   },
+  {
+    file: 'packages/core/src/time/cron-syntax.ts',
+    code: 'size !== undefined',
+    reason: 'Equivalent: the guard is for the type checker; a number is never greater than undefined, so a base it cannot count is never refused either way',
+  },
+  {
+    file: 'packages/core/src/time/cron-syntax.ts',
+    code: 'low === undefined',
+    reason: "Equivalent: String.split always returns at least one element, so low is never undefined",
+  },
+  {
+    file: 'packages/core/src/time/cron-syntax.ts',
+    code: 'from === undefined || to === undefined',
+    reason: 'Equivalent: a bound it cannot read makes the span NaN, and no step is greater than NaN, so the base is left to cron-parser either way',
+  },
+  {
+    file: 'packages/core/src/time/cron-syntax.ts',
+    code: 'range.max - range.min',
+    line: 'return Math.min(',
+    reason: 'Equivalent: the cap binds only on days of week (0-7 writes Sunday twice), whose min is 0; elsewhere a readable range never covers more than its field',
+  },
 ];
 
 const batch = process.env.MUTATION_BATCH ?? 'worker';

@@ -31,6 +31,8 @@ interface FieldRange {
   name: string;
   min: number;
   max: number;
+  /** The largest value a cron may write, when above max: 7 on days of week, Sunday again. */
+  last?: number;
   names?: readonly string[];
 }
 
@@ -41,20 +43,25 @@ const FIVE_FIELDS: readonly FieldRange[] = [
   { name: 'days of month', min: 1, max: 31 },
   { name: 'months', min: 1, max: 12, names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'] },
   // 7 is Sunday again, so a week has 7 values to step over.
-  { name: 'days of week', min: 0, max: 6, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] },
+  { name: 'days of week', min: 0, max: 6, last: 7, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] },
 ];
 
 /** How many values `base` covers before its step applies (`*`, `a-b`, or `a` meaning a to the end). */
 function stepSpan(base: string, range: FieldRange): number | undefined {
+  const last = range.last ?? range.max;
   const value = (text: string) => {
     const named = range.names?.indexOf(text.toLowerCase()) ?? -1;
     if (named >= 0) return named + range.min;
-    return /^\d+$/.test(text) ? Math.min(Number(text), range.max) : undefined;
+    // A value outside the field is cron-parser's to refuse, naming the value, not the step.
+    if (!/^\d+$/.test(text)) return undefined;
+    const number = Number(text);
+    return number >= range.min && number <= last ? number : undefined;
   };
   if (base === '*' || base === '?') return range.max - range.min + 1;
   const [low, high] = base.split('-');
   const from = low === undefined ? undefined : value(low);
-  const to = high === undefined ? range.max : value(high);
+  const to = high === undefined ? last : value(high);
   if (from === undefined || to === undefined || to < from) return undefined;
-  return to - from + 1;
+  // A week's 7 values at most: 0-7 writes Sunday twice.
+  return Math.min(to - from + 1, range.max - range.min + 1);
 }
