@@ -1,4 +1,4 @@
-import { apiScheduleRecord, createJobRegistry, createLogger, defineJob, jobOptionsFor, manualRunId, QueueSet, scheduledRunId, ScheduleStore } from '@drumline/core/runtime';
+import { apiScheduleRecord, createJobRegistry, createLogger, defineJob, jitterOffsetMs, jobOptionsFor, manualRunId, QueueSet, scheduledRunId, ScheduleStore } from '@drumline/core/runtime';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -273,6 +273,28 @@ describe('scheduled runs at the worker', () => {
       expect(onTheLine.action).toBe('run');
       if (onTheLine.action === 'run') await onTheLine.finish('completed');
       expect(await enter('over-the-line', tick + 5_001)).toEqual({ action: 'skip', reason: 'missed' });
+    });
+
+    it('judges a jittered schedule\'s run late from when it was due, not from its tick: 5 s after it runs, 5 s and a millisecond after it is dropped', async () => {
+      // Schedules whose offset for this tick is over the threshold: late from the tick, on time from when due.
+      const [id, id2] = Array.from({ length: 200 }, (_, index) => `jittered-${index}`).filter((candidate) => jitterOffsetMs(candidate, tick, 30_000) > 6_000) as [string, string];
+      await store.putFromApi(apiScheduleRecord(registry, id, { job: 'slow', every: '1h', misfire: 'skip', jitterMs: 30_000 }));
+      const due = tick + jitterOffsetMs(id, tick, 30_000);
+      const onTime = await enter(id, due + 5_000);
+      expect(onTime).toMatchObject({ action: 'run', dueMs: due });
+      if (onTime.action === 'run') await onTime.finish('completed');
+      await store.putFromApi(apiScheduleRecord(registry, id2, { job: 'slow', every: '1h', misfire: 'skip', jitterMs: 30_000 }));
+      const due2 = tick + jitterOffsetMs(id2, tick, 30_000);
+      expect(await enter(id2, due2 + 5_001)).toEqual({ action: 'skip', reason: 'missed' });
+    });
+
+    it('never drops as missed a run late by design (it waited for its flow limit), however late', async () => {
+      await store.putFromApi(apiScheduleRecord(registry, 'waited-for-flow', { job: 'slow', every: '1h', misfire: 'skip' }));
+      const job = await ungated.add('slow', {}, { jobId: scheduledRunId('waited-for-flow', tick) });
+      const decision = await gate.enter(job, { scheduleId: 'waited-for-flow', scheduledFor: new Date(tick), manual: false, lateByDesign: true }, tick + 600_000);
+      expect(decision).toMatchObject({ action: 'run', dueMs: tick });
+      expect(await lastRun('waited-for-flow')).toMatchObject({ state: 'active', startedAt: tick + 600_000 });
+      if (decision.action === 'run') await decision.finish('completed');
     });
 
     it('runs a late tick its misfire policy keeps, recorded active', async () => {
