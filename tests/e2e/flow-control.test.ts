@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startApp, stopApps, type AppProcess } from '../support/processes.js';
 import { connectTestRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { mostAtOnce, mostInAWindow } from '../support/intervals.js';
 
 // Flow control over real processes: three workers and two webs, as compose scales them, on the
 // test jobs of tests/jobs/src/flow-jobs.ts. Each run returns when its handler started and ended,
@@ -55,31 +56,6 @@ async function completed(ids: readonly string[], timeout = 60_000): Promise<Job[
     .toBe(0);
   // Read once all are done: a run read before it completed has no return value yet.
   return (await Promise.all(ids.map((id) => queue.getJob(id)))) as Job[];
-}
-
-/** The most runs of `runs` whose handlers overlapped at one instant. */
-function mostAtOnce(runs: readonly Timed[]): number {
-  const edges = runs.flatMap((run) => [
-    { at: run.startedAt, step: 1 },
-    { at: run.finishedAt, step: -1 },
-  ]);
-  // An end and a start in the same millisecond do not overlap: ends first.
-  edges.sort((a, b) => a.at - b.at || a.step - b.step);
-  let now = 0;
-  let most = 0;
-  for (const edge of edges) most = Math.max(most, (now += edge.step));
-  return most;
-}
-
-/** The most starts of `starts` (ms) inside any window of `windowMs`. */
-function mostInAWindow(starts: readonly number[], windowMs: number): number {
-  const sorted = [...starts].sort((a, b) => a - b);
-  let most = 0;
-  for (let first = 0, last = 0; last < sorted.length; last += 1) {
-    while ((sorted[last] as number) - (sorted[first] as number) >= windowMs) first += 1;
-    most = Math.max(most, last - first + 1);
-  }
-  return most;
 }
 
 function startWorker(name: string): AppProcess {

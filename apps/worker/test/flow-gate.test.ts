@@ -8,6 +8,7 @@ import { FlowGate } from '../src/flow-gate.js';
 import { JobRunner } from '../src/job-runner.js';
 import { admitEveryRun } from '../src/scheduled-run-gate.js';
 import { recordingLogger } from './recording-logger.js';
+import { mostAtOnce } from '../../../tests/support/intervals.js';
 
 // The worker's flow control in process, on real BullMQ workers and Redis: two workers share each
 // limit, as two processes would. tests/e2e/flow-control.test.ts runs it across built processes.
@@ -91,18 +92,6 @@ async function finished(runs: readonly Job[], timeout = 30_000): Promise<Timed[]
   const read = await Promise.all(runs.map((run) => queue.getJob(run.id as string)));
   for (const run of read) expect(run?.attemptsMade, run?.id).toBe(1);
   return read.map((run) => run?.returnvalue as Timed);
-}
-
-function mostAtOnce(runs: readonly Timed[]): number {
-  const edges = runs.flatMap((run) => [
-    { at: run.startedAt, step: 1 },
-    { at: run.finishedAt, step: -1 },
-  ]);
-  edges.sort((a, b) => a.at - b.at || a.step - b.step);
-  let now = 0;
-  let most = 0;
-  for (const edge of edges) most = Math.max(most, (now += edge.step));
-  return most;
 }
 
 describe('concurrency: { key, limit: 2 } over two workers', () => {

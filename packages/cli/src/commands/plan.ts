@@ -1,7 +1,5 @@
 import type { JobDefinition } from '@drumline/core';
 import type { Command } from 'commander';
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { UsageError } from '../errors/usage-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { hasChanges, pendingRunsOf, planSchedules, renderPlan } from '../plan.js';
@@ -10,17 +8,21 @@ import type { Session } from '../session.js';
 type Register = (command: Command) => Command;
 type Open = (command: Command) => Session;
 
-/** The jobs list of a module: `@drumline/jobs` (the built packages/jobs) or a file of yours that exports `jobs`. */
-async function loadJobs(specifier: string, cwd: string): Promise<readonly JobDefinition[]> {
-  const target = specifier.startsWith('.') || isAbsolute(specifier) ? pathToFileURL(resolve(cwd, specifier)).href : specifier;
-  let loaded: { jobs?: unknown };
+type Runtime = typeof import('@drumline/core/runtime');
+
+/** The jobs list of a module: `@drumline/jobs` (the built packages/jobs) or a file of yours that exports `jobs`, read as JOBS_MODULE is. */
+async function loadJobs(specifier: string, cwd: string, runtime: Runtime): Promise<readonly JobDefinition[]> {
+  let loaded: unknown;
   try {
-    loaded = (await import(target)) as { jobs?: unknown };
+    loaded = await import(runtime.jobsModuleSpecifier(specifier, cwd));
   } catch (error) {
     throw new UsageError(`--jobs ${specifier} cannot be loaded (${(error as Error).message}); build it first (pnpm build)`);
   }
-  if (!Array.isArray(loaded.jobs)) throw new UsageError(`--jobs ${specifier} exports no \`jobs\` list`);
-  return loaded.jobs as readonly JobDefinition[];
+  try {
+    return runtime.readJobsModule(loaded, specifier).jobs;
+  } catch {
+    throw new UsageError(`--jobs ${specifier} exports no \`jobs\` list`);
+  }
 }
 
 export function registerPlanCommand(program: Command, open: Open, common: Register): void {
@@ -32,9 +34,9 @@ export function registerPlanCommand(program: Command, open: Open, common: Regist
       .option('--exit-code', `exit ${ExitCode.planHasChanges} when the deploy would change schedules (a CI gate)`),
   ).action(async (options: { jobs: string; exitCode?: boolean }, command: Command) => {
     const session = open(command);
-    const jobs = await loadJobs(options.jobs, session.context.cwd);
     // The same registry checks and comparisons the scheduler applies; loaded only by this command.
     const runtime = await import('@drumline/core/runtime');
+    const jobs = await loadJobs(options.jobs, session.context.cwd, runtime);
     const code = runtime.codeScheduleRecords(runtime.createJobRegistry(jobs));
     const deployed = [];
     for await (const schedule of session.api().schedules.all({ pageSize: 500 })) deployed.push(schedule);
