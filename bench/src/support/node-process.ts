@@ -58,7 +58,9 @@ export class NodeProcess {
 
   /** Starts `node <entry>` with only PATH and `env`, as an orchestrator would. */
   static start(name: string, entry: string, env: Record<string, string>, nodeArgs: string[] = []): NodeProcess {
-    const child = spawn(process.execPath, [...nodeArgs, entry], {
+    // BENCH_NODE_ARGS reach the apps only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them.
+    const extraArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...extraArgs, ...nodeArgs, entry], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_ENV: 'production', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
