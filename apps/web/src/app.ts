@@ -1,4 +1,4 @@
-import { MAX_RUN_ID_LENGTH, type JobRegistry, type Logger, type QueueSet, type RedisHealth } from '@drumline/core/runtime';
+import { MAX_RUN_ID_LENGTH, ReplicaAcks, type JobRegistry, type Logger, type QueueSet, type RedisHealth } from '@drumline/core/runtime';
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
@@ -10,6 +10,7 @@ import { dashboardAuth } from './plugins/dashboard-auth.js';
 import { errorHandler, handleNotFound } from './plugins/error-handler.js';
 import { jsonBody } from './plugins/json-body.js';
 import { queuesPlugin } from './plugins/queues.js';
+import { replicaAcksHook } from './plugins/replica-acks.js';
 import { RequestLog } from './request-log.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -78,6 +79,8 @@ export function buildApp(deps: AppDeps) {
   app.register(
     async (api) => {
       await api.register(apiTokenAuth, { token: config.API_TOKEN });
+      // WAIT on the connection the routes write with (the queues share it).
+      await api.register(replicaAcksHook, { acks: new ReplicaAcks(deps.redis, { replicas: config.REDIS_WAIT_REPLICAS, timeoutMs: config.REDIS_WAIT_TIMEOUT_MS }) });
       // Fastify reads text/plain bodies as strings by default: here they would fail validation with
       // "expected object, received string" instead of a 415 naming the type to send.
       api.removeContentTypeParser('text/plain');

@@ -1,4 +1,4 @@
-import { baseEnvSchema, bearerTokenEnv, intEnv, parseEnv, type Env } from '@drumline/core/runtime';
+import { baseEnvSchema, bearerTokenEnv, intEnv, parseEnv, replicaAcksEnvShape, type Env } from '@drumline/core/runtime';
 import { z } from 'zod';
 
 /** The web process's environment: the shared variables plus its port, credentials and public address. */
@@ -19,6 +19,7 @@ export const webEnvSchema = baseEnvSchema.extend({
   RELEASE: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ., _ or -').default('unreleased'),
   /** Where users reach this server, for the OpenAPI document's `servers`; optional. */
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  ...replicaAcksEnvShape,
 });
 
 export type WebConfig = z.output<typeof webEnvSchema>;

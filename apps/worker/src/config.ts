@@ -6,6 +6,7 @@ import {
   listEnv,
   metricsEnvShape,
   parseEnv,
+  replicaAcksEnvShape,
   requireMetricsToken,
   type Env,
   type JobRegistry,
@@ -26,6 +27,7 @@ export const workerEnvSchema = baseEnvSchema.extend({
   WORKER_LOCK_MS: intEnv(1000).default(30_000),
   ...metricsEnvShape,
   ...alertEnvShape,
+  ...replicaAcksEnvShape,
 }).superRefine(requireMetricsToken);
 
 export type WorkerConfig = Omit<z.output<typeof workerEnvSchema>, 'WORKER_QUEUES'> & {

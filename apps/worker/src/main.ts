@@ -48,7 +48,11 @@ const connection = createRedis(config.REDIS_URL, { health: redisHealth });
 // Auto-pipelined, so those last-run writes share writes too; BullMQ's connection stays as BullMQ
 // wants it (its issues report errors with auto-pipelining).
 const gateConnection = createRedis(config.REDIS_URL, { enableAutoPipelining: true, health: redisHealth });
-const gate = new ScheduleGate(gateConnection, config.KEY_PREFIX, { overlapLockMs: config.WORKER_LOCK_MS, tickClaimSeconds: TICK_CLAIM_SECONDS });
+const gate = new ScheduleGate(gateConnection, config.KEY_PREFIX, {
+  overlapLockMs: config.WORKER_LOCK_MS,
+  tickClaimSeconds: TICK_CLAIM_SECONDS,
+  replicaAcks: { replicas: config.REDIS_WAIT_REPLICAS, timeoutMs: config.REDIS_WAIT_TIMEOUT_MS },
+});
 const cancelSubscriber = createRedis(config.REDIS_URL, { health: redisHealth });
 const metrics = createMetricsRegistry('worker');
 createRedisUpGauge(metrics, redisHealth);

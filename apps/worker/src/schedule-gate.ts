@@ -1,4 +1,4 @@
-import { drumlineKeys, isMisfiredRun, jitterOffsetMs, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ScheduleStore, type LastRun, type ScheduleRecord } from '@drumline/core/runtime';
+import { drumlineKeys, isMisfiredRun, jitterOffsetMs, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ReplicaAcks, ScheduleStore, type LastRun, type ReplicaAcksOptions, type ScheduleRecord } from '@drumline/core/runtime';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ClaimBatch, type ClaimReply } from './claim-batch.js';
@@ -10,7 +10,9 @@ export type GateDecision =
   | { action: 'run'; record: ScheduleRecord; dueMs: number; finish: (state: LastRun['state'], reason?: string) => Promise<void> }
   | { action: 'skip'; reason: SkipReason }
   /** `overlap: 'queue'`: the previous run is still going; try again shortly. */
-  | { action: 'wait' };
+  | { action: 'wait' }
+  /** Its claim did not reach the replicas asked for in time: a failover could forget it, so the handler must not start yet. */
+  | { action: 'unconfirmed' };
 
 /** `checked`: claimed only; `entered`: also locked and recorded active; `locked`: another run holds the overlap lock. */
 type Claim =
@@ -22,6 +24,8 @@ export interface ScheduleGateOptions {
   overlapLockMs: number;
   /** How long a tick's claim is kept; a duplicate of a tick older than this is not recognised. */
   tickClaimSeconds: number;
+  /** Replicas that must hold a tick's claim before its handler starts (REDIS_WAIT_REPLICAS); none by default. */
+  replicaAcks?: ReplicaAcksOptions;
 }
 
 /**
@@ -36,6 +40,7 @@ export class ScheduleGate {
   private readonly claims: ClaimBatch;
   private readonly renewLock;
   private readonly releaseLock;
+  private readonly replicaAcks: ReplicaAcks;
 
   constructor(
     private readonly redis: Redis,
@@ -47,6 +52,12 @@ export class ScheduleGate {
     this.claims = new ClaimBatch(redis, this.keys, options);
     this.renewLock = luaScript(redis, 'renew-lease');
     this.releaseLock = luaScript(redis, 'release-lease');
+    this.replicaAcks = new ReplicaAcks(redis, options.replicaAcks ?? { replicas: 0, timeoutMs: 0 });
+  }
+
+  /** REDIS_WAIT_REPLICAS: replicas that must hold a claim before its run starts. */
+  get replicasAsked(): number {
+    return this.replicaAcks.options.replicas;
   }
 
   async enter(job: Job, run: { scheduleId: string; scheduledFor: Date; manual: boolean; lateByDesign?: boolean }, nowMs = Date.now()): Promise<GateDecision> {
@@ -65,6 +76,8 @@ export class ScheduleGate {
       // A jittered schedule's run is due a little after its tick: late is measured from then.
       const dueMs = tickMs + jitterOffsetMs(run.scheduleId, tickMs, claim.record.jitterMs ?? 0);
       if (claim.entry === 'entered') {
+        // WAIT on the gate's connection, which made the claim: the claim survives a failover to a replica that holds it.
+        if (!(await this.replicaAcks.confirm())) return { action: 'unconfirmed' };
         // The claim has set it in Redis too (see lua/claim-ticks.lua): the handler starts now.
         job.processedOn = nowMs;
         return this.admit(run, claim.record, { ...active, startedAt: claim.firstStartedAt ?? nowMs }, dueMs);
@@ -136,6 +149,9 @@ export class ScheduleGate {
   }
 }
 
+/** How soon a run whose claim the replicas did not confirm asks again. */
+const UNCONFIRMED_RETRY_MS = 1000;
+
 /** How long a tick's claim is kept (see ScheduleGateOptions.tickClaimSeconds). */
 export const TICK_CLAIM_SECONDS = 3600;
 
@@ -152,6 +168,12 @@ export function gateScheduledRuns(gate: ScheduleGate): BeforeScheduledRun {
     if (decision.action === 'wait') {
       // overlap: 'queue' — the previous run still holds the lock; look again shortly, without spending an attempt.
       await run.job.moveToDelayed(Date.now() + 250, run.token);
+      throw new DelayedError();
+    }
+    if (decision.action === 'unconfirmed') {
+      // It keeps its claim and lock (its own, so it enters again) and asks again without spending an attempt.
+      run.logger.warn({ replicas: gate.replicasAsked }, 'tick claim not confirmed by the replicas in time: the run waits');
+      await run.job.moveToDelayed(Date.now() + UNCONFIRMED_RETRY_MS, run.token);
       throw new DelayedError();
     }
     return {

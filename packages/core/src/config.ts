@@ -76,3 +76,14 @@ export function requireMetricsToken(env: { METRICS_PORT?: number | undefined; ME
     context.addIssue({ code: 'custom', path: ['METRICS_TOKEN'], message: 'is required when METRICS_PORT is set: the metrics port is never open without credentials' });
   }
 }
+
+/**
+ * Writes that decide a run (a tick's claim on the worker; an acknowledged request on the web) wait
+ * until this many replicas hold them, so that a Redis failover cannot take them back (see
+ * ReplicaAcks). 0, the default, waits for none: right for a Redis without replicas.
+ */
+export const replicaAcksEnvShape = {
+  REDIS_WAIT_REPLICAS: intEnv(0, 16).default(0),
+  /** How long one wait for the replicas lasts before the write counts as unconfirmed. */
+  REDIS_WAIT_TIMEOUT_MS: intEnv(1, 60_000).default(1000),
+};

@@ -9,11 +9,13 @@ export { DEFAULT_JOBS_MODULE, describeDefinitionError, jobsModuleSpecifier, load
 export type { LoadDefinitionsOptions, UserDefinitions } from './load-definitions.js';
 export { normalizeTiming, ticksAfter, assertTimeZone } from './schedule-spec.js';
 export type { NormalizedTiming } from './schedule-spec.js';
-export { alertEnvShape, baseEnvSchema, bearerTokenEnv, intEnv, listEnv, metricsEnvShape, parseEnv, requireMetricsToken } from './config.js';
+export { alertEnvShape, baseEnvSchema, replicaAcksEnvShape, bearerTokenEnv, intEnv, listEnv, metricsEnvShape, parseEnv, requireMetricsToken } from './config.js';
 export type { Env } from './config.js';
 export { createRedis, closeRedis } from './redis.js';
 export type { CreateRedisOptions } from './redis.js';
 export { RedisHealth } from './redis-health.js';
+export { ReplicaAcks } from './replica-acks.js';
+export type { ReplicaAcksOptions } from './replica-acks.js';
 export type { RedisHealthOptions } from './redis-health.js';
 export { createLogger } from './logger.js';
 export type { Logger } from './logger.js';

@@ -1,0 +1,213 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { freePort } from './processes.js';
+
+/** The master name the sentinels of a ReplicatedRedis watch. */
+export const SENTINEL_MASTER_NAME = 'drumline';
+
+/** One redis-server process of a topology: a data node or a sentinel, on a loopback port of its own. */
+export class RedisNode {
+  private child: ChildProcess | undefined;
+
+  constructor(
+    readonly role: string,
+    readonly port: number,
+    private readonly args: string[],
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) throw new Error(`${this.role} on ${this.port} is running already`);
+    const child = spawn('redis-server', this.args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    this.child = child;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const client = connect(this.port);
+      try {
+        await client.ping();
+        return;
+      } catch (error) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${this.role} did not start on port ${this.port}: ${(error as Error).message}`);
+        await sleep(50);
+      } finally {
+        client.disconnect();
+      }
+    }
+  }
+
+  /** kill -9: the process dies at once, with whatever it had not replicated. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** SIGSTOP: it keeps its connections but answers nothing, as a host that hangs. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
+  /** A short-lived client of this node, closed after `use`. */
+  async ask<T>(use: (client: Redis) => Promise<T>): Promise<T> {
+    const client = connect(this.port);
+    try {
+      return await use(client);
+    } finally {
+      client.disconnect();
+    }
+  }
+}
+
+function connect(port: number): Redis {
+  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: true });
+  client.on('error', () => undefined); // refused while a node boots or after it died; callers see the rejection
+  return client;
+}
+
+export interface ReplicatedRedisOptions {
+  replicas?: number;
+  /** Sentinels watching the primary under SENTINEL_MASTER_NAME, with a quorum of a majority; 0 for none. */
+  sentinels?: number;
+  /** How long a primary may not answer before a sentinel deems it down. */
+  downAfterMs?: number;
+}
+
+/**
+ * A primary, its replicas and optionally sentinels, all real redis-server processes on free loopback
+ * ports, with nothing kept on disk but the sentinels' config (which Sentinel rewrites as it learns).
+ * Replication is asynchronous, as in production: `pause` a replica to make it fall behind.
+ */
+export class ReplicatedRedis {
+  private constructor(
+    readonly primary: RedisNode,
+    readonly replicas: RedisNode[],
+    readonly sentinels: RedisNode[],
+    private readonly dir: string,
+  ) {}
+
+  static async start({ replicas = 1, sentinels = 0, downAfterMs = 1000 }: ReplicatedRedisOptions = {}): Promise<ReplicatedRedis> {
+    const dir = mkdtempSync(join(tmpdir(), 'drumline-replicated-'));
+    const dataArgs = (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'];
+    const primaryPort = await freePort();
+    const primary = new RedisNode('primary', primaryPort, dataArgs(primaryPort));
+    const replicaNodes: RedisNode[] = [];
+    for (let i = 0; i < replicas; i += 1) {
+      const port = await freePort();
+      replicaNodes.push(new RedisNode(`replica ${i + 1}`, port, [...dataArgs(port), '--replicaof', '127.0.0.1', String(primaryPort)]));
+    }
+    const sentinelNodes: RedisNode[] = [];
+    for (let i = 0; i < sentinels; i += 1) {
+      const port = await freePort();
+      const config = join(dir, `sentinel-${port}.conf`);
+      writeFileSync(
+        config,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          `sentinel monitor ${SENTINEL_MASTER_NAME} 127.0.0.1 ${primaryPort} ${Math.floor(sentinels / 2) + 1}`,
+          `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} ${downAfterMs}`,
+          `sentinel failover-timeout ${SENTINEL_MASTER_NAME} ${downAfterMs * 4}`,
+          `sentinel parallel-syncs ${SENTINEL_MASTER_NAME} 1`,
+          '',
+        ].join('\n'),
+      );
+      sentinelNodes.push(new RedisNode(`sentinel ${i + 1}`, port, [config, '--sentinel']));
+    }
+    const topology = new ReplicatedRedis(primary, replicaNodes, sentinelNodes, dir);
+    try {
+      await primary.start();
+      for (const replica of replicaNodes) await replica.start();
+      await topology.untilReplicasInSync();
+      for (const sentinel of sentinelNodes) await sentinel.start();
+      if (sentinelNodes.length > 0) await topology.untilSentinelsSee(primary, replicaNodes.length);
+    } catch (error) {
+      await topology.destroy();
+      throw error;
+    }
+    return topology;
+  }
+
+  /** The sentinels' addresses, as REDIS_SENTINELS takes them. */
+  get sentinelAddresses(): string {
+    return this.sentinels.map((sentinel) => sentinel.address).join(',');
+  }
+
+  /** Waits until every running replica is connected to `primary` and has all it has written. */
+  async untilReplicasInSync(primary = this.primary, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const replicas = this.replicas.filter((replica) => replica !== primary && replica.running);
+    for (;;) {
+      const info = await primary.ask((client) => client.info('replication'));
+      const offset = Number(/master_repl_offset:(\d+)/.exec(info)?.[1] ?? -1);
+      const inSync = replicas.filter((replica) => new RegExp(`slave\\d+:ip=127\\.0\\.0\\.1,port=${replica.port},state=online,offset=(\\d+)`).exec(info)?.[1] === String(offset));
+      if (inSync.length === replicas.length) return;
+      if (Date.now() > deadline) throw new Error(`replicas not in sync with ${primary.role} on ${primary.port} within ${timeoutMs} ms:\n${info}`);
+      await sleep(50);
+    }
+  }
+
+  /** Waits until every sentinel names `primary` as the master, with `replicas` replicas known. */
+  async untilSentinelsSee(primary: RedisNode, replicas: number, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const views = await Promise.all(
+        this.sentinels
+          .filter((sentinel) => sentinel.running)
+          .map((sentinel) =>
+            sentinel.ask(async (client) => {
+              const master = (await client.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER_NAME)) as string[] | null;
+              const known = (await client.call('SENTINEL', 'replicas', SENTINEL_MASTER_NAME)) as unknown[];
+              return master?.[1] === String(primary.port) && known.length >= replicas;
+            }).catch(() => false),
+          ),
+      );
+      if (views.every(Boolean)) return;
+      if (Date.now() > deadline) throw new Error(`the sentinels did not all see ${primary.role} on ${primary.port} as master within ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  }
+
+  /** The data node the sentinels name as master now (undefined while they disagree or none answers). */
+  async currentPrimary(): Promise<RedisNode | undefined> {
+    const ports = await Promise.all(
+      this.sentinels
+        .filter((sentinel) => sentinel.running)
+        .map((sentinel) => sentinel.ask((client) => client.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER_NAME) as Promise<string[] | null>).catch(() => null)),
+    );
+    const named = new Set(ports.map((address) => address?.[1]));
+    if (named.size !== 1) return undefined;
+    const [port] = [...named];
+    return [this.primary, ...this.replicas].find((node) => String(node.port) === port);
+  }
+
+  /** Kills every process and deletes the directory, for an afterAll. */
+  async destroy(): Promise<void> {
+    for (const node of [...this.sentinels, ...this.replicas, this.primary]) {
+      node.resume();
+      await node.kill();
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
