@@ -224,4 +224,35 @@ describe('LeaderElection', () => {
     expect(reasons).toEqual(['told so']);
     expect(candidate.isLeader).toBe(false);
   });
+
+  it('a leader whose connection comes back hands the lease over and leads again in a new term, from what Redis holds now', async () => {
+    const connection = connectTestRedis();
+    connections.push(connection);
+    await connection.ping();
+    const { keys, candidate } = await leading(LEASE_MS, connection);
+    const firstToken = candidate.token;
+    const demoted = once(candidate, 'demoted') as Promise<[string]>;
+    const reElected = elected(candidate);
+    connection.disconnect(true); // as a Redis failover or restart does: ioredis reconnects
+    expect((await demoted)[0]).toMatch(/reconnected to Redis/);
+    expect(await reElected).toBe(2);
+    expect(candidate.token).not.toBe(firstToken);
+    expect(await redis.get(keys.leader)).toBe(candidate.token);
+  });
+
+  it('a standby whose connection comes back stays a standby and says nothing', async () => {
+    const connection = connectTestRedis();
+    connections.push(connection);
+    await connection.ping();
+    const { prefix } = await leading();
+    const standby = election(prefix, LEASE_MS, connection);
+    const events: string[] = [];
+    standby.on('demoted', () => events.push('demoted'));
+    standby.start();
+    connection.disconnect(true);
+    await once(connection, 'ready');
+    await connection.ping();
+    expect(events).toEqual([]);
+    expect(standby.isLeader).toBe(false);
+  });
 });

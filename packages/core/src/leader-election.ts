@@ -35,6 +35,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private cycle: Promise<void> = Promise.resolve();
+  private connectedOnce: boolean;
 
   constructor(
     private readonly redis: Redis,
@@ -42,12 +43,31 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     private readonly options: LeaderElectionOptions,
   ) {
     super();
+    this.connectedOnce = redis.status === 'ready';
     this.keys = drumlineKeys(prefix);
     this.acquireLease = luaScript(redis, 'acquire-lease');
     this.renewLease = luaScript(redis, 'renew-lease');
     this.releaseLease = luaScript(redis, 'release-lease');
     this.fencedWrite = luaScript(redis, 'fenced-hash-write');
+    redis.on('ready', this.onReconnected);
   }
+
+  /**
+   * After a reconnect, Redis may not hold what this leader wrote: a failover to a replica that had
+   * not received it, or a restart that lost the last second of the append-only file. A leader that
+   * carried on from what it remembers would skip the ticks it had added there and that are gone, so
+   * it hands the lease back and leads again, if elected, from what Redis holds now.
+   */
+  private readonly onReconnected = (): void => {
+    if (!this.connectedOnce) {
+      this.connectedOnce = true;
+      return;
+    }
+    const token = this.currentToken;
+    if (!token) return;
+    this.demote('reconnected to Redis: leading again from what it holds now');
+    void this.releaseLease([this.keys.leader], [token]).catch(() => undefined);
+  };
 
   /**
    * Sets and deletes fields of a hash only while this process holds the lease (checked in Lua).
@@ -86,6 +106,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   /** Stops campaigning and hands the lease over at once if this process holds it. */
   async stop(): Promise<void> {
     this.running = false;
+    this.redis.off('ready', this.onReconnected);
     clearTimeout(this.timer);
     await this.cycle;
     const token = this.currentToken;
