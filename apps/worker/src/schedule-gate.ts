@@ -80,7 +80,7 @@ export class ScheduleGate {
         if (!(await this.replicaAcks.confirm())) return { action: 'unconfirmed' };
         // The claim has set it in Redis too (see lua/claim-ticks.lua): the handler starts now.
         job.processedOn = nowMs;
-        return this.admit(run, claim.record, { ...active, startedAt: claim.firstStartedAt ?? nowMs }, dueMs);
+        return this.admit(run, claim.record, { ...active, startedAt: claim.firstStartedAt ?? nowMs }, dueMs, job.timestamp);
       }
       if (judged && isMisfiredRun(claim.record, dueMs, nowMs) && !(await this.backfilled(runId))) return this.skip(run, runId, nowMs, 'missed');
       enterAs = active;
@@ -108,7 +108,7 @@ export class ScheduleGate {
   }
 
   /** The run holds its claim (and its overlap lock, renewed while it runs): let it start. */
-  private admit(run: { scheduleId: string; scheduledFor: Date }, record: ScheduleRecord, active: LastRun, dueMs: number): GateDecision {
+  private admit(run: { scheduleId: string; scheduledFor: Date }, record: ScheduleRecord, active: LastRun, dueMs: number, createdAt: number): GateDecision {
     const { runId, startedAt, attempt } = active;
     let renewal: NodeJS.Timeout | undefined;
     if (record.overlap !== 'allow') {
@@ -133,8 +133,20 @@ export class ScheduleGate {
           attempt,
           ...(reason ? { reason } : {}),
         });
+        if (state === 'completed' && this.replicaAcks.enabled) await this.settle(runId, createdAt);
       },
     };
+  }
+
+  /**
+   * Marks a completed tick's claim as done, and waits for the replicas to hold the mark, before
+   * BullMQ records the completion: should a failover lose that record, the job comes back as if its
+   * worker had died, and its claim (no longer the job's creation time) turns it away as a duplicate
+   * instead of running it again. Best effort: the completion goes on whatever the replicas say.
+   */
+  private async settle(runId: string, createdAt: number): Promise<void> {
+    await this.redis.set(this.keys.tickClaim(runId), `done:${createdAt}`, 'KEEPTTL', 'XX');
+    await this.replicaAcks.confirm();
   }
 
   private async skip(run: { scheduleId: string; scheduledFor: Date }, runId: string, nowMs: number, reason: SkipReason): Promise<GateDecision> {

@@ -69,4 +69,17 @@ describe('a tick claim the replicas must confirm', () => {
     await expect.poll(() => started.filter((run) => run.id === id), { timeout: 15_000 }).toEqual([{ id, attempt: 1 }]);
     expect(await queue.getJobState(id)).toBe('completed');
   });
+
+  it('a completed tick whose completion a failover lost is turned away as a duplicate when it comes back, not run again', async () => {
+    const id = scheduledRunId('nightly', Date.now() - 20);
+    const queue = queues.queueOf(report);
+    await queue.add('report', {}, { ...jobOptionsFor(report), jobId: id });
+    await expect.poll(() => queue.getJobState(id), { timeout: 10_000 }).toBe('completed');
+    const claim = await topology.replicas[0]!.ask((client) => client.get(`${prefix}:drumline:tick:${id}`));
+    expect(claim).toMatch(/^done:/);
+    // As if the replica promoted had the run but not its completion: the job is back in wait.
+    await (await queue.getJob(id))!.retry('completed');
+    await expect.poll(async () => (await queue.getJob(id))?.returnvalue, { timeout: 10_000 }).toEqual({ skipped: 'duplicate' });
+    expect(started.filter((run) => run.id === id)).toEqual([{ id, attempt: 1 }]);
+  });
 });

@@ -10,9 +10,10 @@ import { callPartner, keyedBadly, refreshCache, reindexTenant, syncTenant, syncT
 import { migrateDatabase } from './init-tasks.js';
 import { ping } from './ping.js';
 import { sendEmail } from './send-email.js';
+import { witness } from './witness.js';
 
 /** Every job the tests know. */
-export const jobs = [sendEmail, cleanupOldRecords, expireCoupons, dailyReport, ping, syncTenant, syncTenantUnlimited, callPartner, refreshCache, reindexTenant, keyedBadly] as const;
+export const jobs = [sendEmail, cleanupOldRecords, expireCoupons, dailyReport, ping, syncTenant, syncTenantUnlimited, callPartner, refreshCache, reindexTenant, keyedBadly, witness] as const;
 
 /** Run once per release (RELEASE), in this order, before schedules fire. */
 export const initTasks = [migrateDatabase] as const;
