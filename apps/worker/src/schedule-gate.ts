@@ -1,6 +1,5 @@
-import { drumlineKeys, isMisfiredRun, jitterOffsetMs, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ScheduleStore, type LastRun, type ScheduleRecord } from '@drumline/core/runtime';
+import { drumlineKeys, isMisfiredRun, jitterOffsetMs, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ScheduleStore, type LastRun, type ScheduleRecord, type RedisConnection } from '@drumline/core/runtime';
 import { DelayedError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { ClaimBatch, type ClaimReply } from './claim-batch.js';
 import type { BeforeScheduledRun } from './scheduled-run-gate.js';
 
@@ -38,7 +37,7 @@ export class ScheduleGate {
   private readonly releaseLock;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
     private readonly options: ScheduleGateOptions,
   ) {
