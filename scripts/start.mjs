@@ -1,6 +1,7 @@
 // `pnpm start`: web + scheduler + worker on this machine, against REDIS_URL (default
 // redis://127.0.0.1:6379). If nothing answers there and redis-server is on the PATH, it starts one
-// with its data under REDIS_DATA_DIR (default .data/redis). Ctrl-C (or SIGTERM, to it or to its
+// with its data under REDIS_DATA_DIR (default .data/redis); with REDIS_SENTINELS or
+// REDIS_CLUSTER_NODES set, it leaves Redis to the apps. Ctrl-C (or SIGTERM, to it or to its
 // process group) stops the apps, then that Redis, and exits 0, even when its output is a pipe
 // that closed; if any process dies on its own, everything is stopped and the exit code is 1.
 //
@@ -47,14 +48,17 @@ const metricsPorts = {
 };
 // Its own directory per stack, so a second stack's Redis never loads the first one's data.
 const redisDir = env.REDIS_DATA_DIR ? resolve(env.REDIS_DATA_DIR) : join(root, '.data', 'redis');
-env.REDIS_URL ||= 'redis://127.0.0.1:6379';
+// Through Sentinel or to a Cluster the apps find Redis themselves: this script starts and probes
+// only a plain REDIS_URL's.
+const ownsRedisUrl = !env.REDIS_SENTINELS && !env.REDIS_CLUSTER_NODES;
+if (ownsRedisUrl) env.REDIS_URL ||= 'redis://127.0.0.1:6379';
 env.LOG_PRETTY ||= 'true';
 // With the dev credentials, listen on this machine only (the web's own default is 0.0.0.0).
 env.HOST ||= '127.0.0.1';
 const defaulted = Object.keys(devDefaults).filter((name) => !env[name]);
 for (const name of defaulted) env[name] = devDefaults[name];
 
-const redisUrl = parseRedisUrl(env.REDIS_URL);
+const redisUrl = ownsRedisUrl ? parseRedisUrl(env.REDIS_URL) : undefined;
 const children = new Map();
 let stopping = false;
 let forced = false;
@@ -82,7 +86,7 @@ for (const app of apps) {
 }
 
 let startedRedis = false;
-if (!(await redisAnswers(redisUrl))) {
+if (redisUrl && !(await redisAnswers(redisUrl))) {
   await startRedis();
   startedRedis = true;
 }
@@ -309,7 +313,9 @@ async function printWhenReady() {
     `  API docs   ${base}/docs           same login`,
     `  API        ${base}/api/jobs       header  Authorization: Bearer ${shown('API_TOKEN')}`,
     `  metrics    ${base}/metrics, worker :${metricsPorts.worker}, scheduler :${metricsPorts.scheduler}   header  Authorization: Bearer ${shown('METRICS_TOKEN')}`,
-    `  Redis      ${redactedUrl(redisUrl)}${startedRedis ? ` (started here, data in ${shownRedisDir()})` : ''}`,
+    redisUrl
+      ? `  Redis      ${redactedUrl(redisUrl)}${startedRedis ? ` (started here, data in ${shownRedisDir()})` : ''}`
+      : `  Redis      ${env.REDIS_CLUSTER_NODES ? `cluster ${env.REDIS_CLUSTER_NODES}` : `sentinels ${env.REDIS_SENTINELS}, primary ${env.REDIS_SENTINEL_NAME}`}`,
   ];
   if (defaulted.length > 0) {
     lines.push(`  ${defaulted.join(', ')}: local dev defaults; set them in the environment to change them.`);

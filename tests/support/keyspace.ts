@@ -1,20 +1,24 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@drumline/core/runtime';
+import { scanKeys } from './redis.js';
+
+export { scanKeys };
 
 /** Every key under `<prefix>:`, with its type, its value in a canonical form, and whether it has a TTL. */
 export type KeyspaceSnapshot = Map<string, string>;
 
 /**
- * The commands that read a key of each type whole. Not DUMP: a large hash or set is a hash table
- * whose serialized order changes when Redis rehashes it, which even a read can set off.
+ * The command that reads a key of its type whole. Not DUMP: a large hash or set is a hash table
+ * whose serialized order changes when Redis rehashes it, which even a read can set off. One
+ * command per key, not a pipeline: on a cluster, the keys lie in different slots.
  */
-function readWhole(pipeline: ReturnType<Redis['pipeline']>, type: string, key: string): void {
-  if (type === 'string') pipeline.getBuffer(key);
-  else if (type === 'hash') pipeline.hgetall(key);
-  else if (type === 'set') pipeline.smembers(key);
-  else if (type === 'zset') pipeline.zrange(key, 0, -1, 'WITHSCORES');
-  else if (type === 'list') pipeline.lrange(key, 0, -1);
-  else if (type === 'stream') pipeline.xrange(key, '-', '+');
-  else pipeline.dumpBuffer(key);
+function readWhole(redis: RedisConnection, type: string, key: string): Promise<unknown> {
+  if (type === 'string') return redis.getBuffer(key);
+  if (type === 'hash') return redis.hgetall(key);
+  if (type === 'set') return redis.smembers(key);
+  if (type === 'zset') return redis.zrange(key, 0, -1, 'WITHSCORES');
+  if (type === 'list') return redis.lrange(key, 0, -1);
+  if (type === 'stream') return redis.xrange(key, '-', '+');
+  return redis.dumpBuffer(key);
 }
 
 function canonical(type: string, value: unknown): string {
@@ -24,36 +28,19 @@ function canonical(type: string, value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Every key matching `pattern` (SCAN's glob), sorted, each once. */
-export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    keys.push(...found);
-    cursor = next;
-  } while (cursor !== '0');
-  return [...new Set(keys)].sort();
-}
-
-/** SCANs `<prefix>:*` and reads every key whole: equal snapshots mean nothing under the prefix was written. */
-export async function snapshotKeyspace(redis: Redis, prefix: string): Promise<KeyspaceSnapshot> {
+/** SCANs `<prefix>:*` (every primary of a cluster) and reads every key whole: equal snapshots mean nothing under the prefix was written. */
+export async function snapshotKeyspace(redis: RedisConnection, prefix: string): Promise<KeyspaceSnapshot> {
   const keys = await scanKeys(redis, `${prefix}:*`);
-  const typesPipeline = redis.pipeline();
-  for (const key of keys) typesPipeline.type(key).pttl(key);
-  const typeReplies = (await typesPipeline.exec()) ?? [];
-  const types = keys.map((_, index) => String(typeReplies[2 * index]?.[1]));
-  const ttls = keys.map((_, index) => Number(typeReplies[2 * index + 1]?.[1]));
-  const valuesPipeline = redis.pipeline();
-  keys.forEach((key, index) => readWhole(valuesPipeline, types[index] as string, key));
-  const values = (await valuesPipeline.exec()) ?? [];
+  const types = await Promise.all(keys.map((key) => redis.type(key)));
+  const ttls = await Promise.all(keys.map((key) => redis.pttl(key)));
+  const values = await Promise.all(keys.map((key, index) => readWhole(redis, types[index] as string, key)));
   const snapshot: KeyspaceSnapshot = new Map();
   keys.forEach((key, index) => {
     const type = types[index] as string;
     // A key deleted between the SCAN and the reads is left out, as if the scan had missed it.
     if (type === 'none') return;
     const ttl = ttls[index] as number;
-    snapshot.set(key, `${type} ${ttl >= 0 ? 'expiring' : 'persistent'} ${canonical(type, values[index]?.[1])}`);
+    snapshot.set(key, `${type} ${ttl >= 0 ? 'expiring' : 'persistent'} ${canonical(type, values[index])}`);
   });
   return snapshot;
 }

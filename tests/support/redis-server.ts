@@ -31,31 +31,7 @@ export class OwnRedisServer {
   /** Starts redis-server on the same port and directory: it loads what the append-only file holds. */
   async restart(): Promise<void> {
     if (this.child) throw new Error('redis-server is still running; stop it first');
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    this.child = child;
-    const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-    client.on('error', () => undefined); // refused while it boots; the loop retries
-    const deadline = Date.now() + 10_000;
-    try {
-      for (;;) {
-        try {
-          await client.connect();
-          // LOADING errors answer PING until the AOF is read back; a key read proves it is done.
-          await client.get('drumline-test-probe');
-          return;
-        } catch (error) {
-          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start on port ${this.port}: ${(error as Error).message}`);
-          client.disconnect();
-          await sleep(50);
-        }
-      }
-    } finally {
-      client.disconnect();
-    }
+    this.child = await startRedisProcess(this.port, ['--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec']);
   }
 
   /** SIGTERM, as `docker compose stop` sends: Redis flushes the append-only file and exits. */
@@ -74,5 +50,45 @@ export class OwnRedisServer {
     this.child?.kill('SIGKILL');
     this.child = undefined;
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface RedisProcessOptions {
+  /** `--requirepass`, sent when probing it. */
+  password?: string;
+  /** `redis-server <config file> --sentinel`: probed with PING, since a sentinel has no keys. */
+  sentinel?: boolean;
+}
+
+/**
+ * Spawns `redis-server --port <port> --bind 127.0.0.1 <args...>` and resolves once it answers,
+ * with its data loaded; fails if it exits or does not answer within 10 s.
+ */
+export async function startRedisProcess(port: number, args: string[], options: RedisProcessOptions = {}): Promise<ChildProcess> {
+  const child = spawn('redis-server', [...args, '--port', String(port), '--bind', '127.0.0.1', ...(options.sentinel ? ['--sentinel'] : [])], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, ...(options.password ? { password: options.password } : {}) });
+  client.on('error', () => undefined); // refused while it boots; the loop retries
+  const deadline = Date.now() + 10_000;
+  try {
+    for (;;) {
+      try {
+        await client.connect();
+        // LOADING errors answer PING until the AOF is read back; a key read proves it is done.
+        if (options.sentinel) await client.ping();
+        else await client.get('drumline-test-probe');
+        return child;
+      } catch (error) {
+        if (Date.now() > deadline || child.exitCode !== null) {
+          child.kill('SIGKILL');
+          throw new Error(`redis-server did not start on port ${port}: ${(error as Error).message}`);
+        }
+        client.disconnect();
+        await sleep(50);
+      }
+    }
+  } finally {
+    client.disconnect();
   }
 }

@@ -1,5 +1,4 @@
-import type { AlertInput, AlertWebhook, DrumlineKeys, Logger } from '@drumline/core/runtime';
-import type { Redis } from 'ioredis';
+import type { AlertInput, AlertWebhook, DrumlineKeys, Logger, RedisConnection } from '@drumline/core/runtime';
 
 /** A day: longer than any failover, short enough that the markers do not pile up. */
 const SENT_MARKER_SECONDS = 86_400;
@@ -10,7 +9,7 @@ const SENT_MARKER_SECONDS = 86_400;
  * is decided, without waiting for the delivery (`alerts.flush()` does), and never rejects.
  */
 export async function alertOnce(
-  deps: { redis: Redis; keys: DrumlineKeys; alerts: AlertWebhook; logger: Logger },
+  deps: { redis: RedisConnection; keys: DrumlineKeys; alerts: AlertWebhook; logger: Logger },
   subject: string,
   alert: AlertInput,
 ): Promise<void> {

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { initRunId, jobOptionsFor, type InitTaskDefinition, type LeaderElection, type Logger, type QueueSet } from '@drumline/core/runtime';
-import type { Redis } from 'ioredis';
+import { initRunId, jobOptionsFor, type InitTaskDefinition, type LeaderElection, type Logger, type QueueSet, type RedisConnection } from '@drumline/core/runtime';
 
 /**
  * Runs the init tasks of `release` once across the deployment, in list order, and then marks the
@@ -11,7 +10,7 @@ import type { Redis } from 'ioredis';
 export async function runInitTasks(deps: {
   tasks: readonly InitTaskDefinition[];
   initQueues: QueueSet;
-  redis: Redis;
+  redis: RedisConnection;
   initDoneKey: string;
   release: string;
   election: LeaderElection;

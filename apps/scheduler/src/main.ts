@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const config = loadSchedulerConfig(process.env);
   const logger = createLogger({ app: 'scheduler', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
   const redisHealth = new RedisHealth({ logger });
-  const redis = createRedis(config.REDIS_URL, { health: redisHealth });
+  const redis = createRedis(config, { health: redisHealth });
   const queues = new QueueSet(registry, redis, config.KEY_PREFIX, redisHealth);
   const initQueues = new QueueSet(initRegistry, redis, config.KEY_PREFIX, redisHealth);
   const store = new ScheduleStore(redis, config.KEY_PREFIX);

@@ -1,10 +1,9 @@
-import type { AlertWebhook, DrumlineKeys, Logger, ScheduleRecord, SchedulerMetrics } from '@drumline/core/runtime';
-import type { Redis } from 'ioredis';
+import type { AlertWebhook, DrumlineKeys, Logger, ScheduleRecord, SchedulerMetrics, RedisConnection } from '@drumline/core/runtime';
 import { alertOnce } from './alert-once.js';
 import type { OverdueWatcher } from './overdue-watcher.js';
 
 export interface MissedTicksDeps {
-  redis: Redis;
+  redis: RedisConnection;
   keys: DrumlineKeys;
   alerts: AlertWebhook;
   logger: Logger;

@@ -10,14 +10,14 @@ import {
   type Overdue,
   type ScheduleRecord,
   type ScheduleStore,
+  type RedisConnection,
   type SchedulerMetrics,
 } from '@drumline/core/runtime';
-import type { Redis } from 'ioredis';
 import { alertOnce } from './alert-once.js';
 import { RepeatingTask } from './repeating-task.js';
 
 export interface OverdueWatcherOptions {
-  redis: Redis;
+  redis: RedisConnection;
   registry: JobRegistry;
   store: ScheduleStore;
   election: LeaderElection;

@@ -1,13 +1,12 @@
-import { parseScheduledRunId, type AlertWebhook, type Logger, type QueueSet, type RedisHealth, type ScheduleStore } from '@drumline/core/runtime';
+import { parseScheduledRunId, type AlertWebhook, type Logger, type QueueSet, type RedisHealth, type ScheduleStore, type RedisConnection } from '@drumline/core/runtime';
 import { QueueEvents, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { alertOnce } from './alert-once.js';
 
 /** The failedReason BullMQ's stalled check gives a job it fails (moveStalledJobsToWait-9.lua). */
 const STALLED_FAILURE = 'job stalled more than allowable limit';
 
 export interface StalledFailureWatcherOptions {
-  redis: Redis;
+  redis: RedisConnection;
   /** Hears the event streams' connection errors, so an outage is logged once by the process. */
   redisHealth?: RedisHealth;
   queues: QueueSet;

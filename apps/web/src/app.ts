@@ -1,7 +1,6 @@
-import { MAX_RUN_ID_LENGTH, ReplicaAcks, type JobRegistry, type Logger, type QueueSet, type RedisHealth } from '@drumline/core/runtime';
+import { MAX_RUN_ID_LENGTH, ReplicaAcks, type JobRegistry, type Logger, type QueueSet, type RedisHealth, type RedisConnection } from '@drumline/core/runtime';
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
 import type { WebConfig } from './config.js';
 import { dashboard } from './dashboard.js';
 import { docsUi, openApi } from './docs.js';
@@ -30,7 +29,7 @@ export interface AppDeps {
   /** The init tasks' queue (on the same connection), shown in the dashboard so a failed task is visible; owned like `queues`. */
   initQueues?: QueueSet;
   /** The connection `queues` share; /readyz pings it. */
-  redis: Redis;
+  redis: RedisConnection;
   /** Tracks `redis` (made with it) and hears the queues' errors; `drumline_redis_up` reads it. */
   redisHealth: RedisHealth;
   logger: Logger;

@@ -23,7 +23,7 @@ const { registry, initRegistry, initTasks } = await loadDefinitions('drumline we
   build: ({ initTasks, jobs }) => ({ registry: createJobRegistry(jobs), initRegistry: createJobRegistry(initTasks), initTasks }),
 });
 const redisHealth = new RedisHealth({ logger });
-const redis = createRedis(config.REDIS_URL, { health: redisHealth });
+const redis = createRedis(config, { health: redisHealth });
 const queues = new QueueSet(registry, redis, config.KEY_PREFIX, redisHealth);
 const initQueues = new QueueSet(initRegistry, redis, config.KEY_PREFIX, redisHealth);
 // Init tasks run once per release before the deployment is ready: the scheduler marks them done.

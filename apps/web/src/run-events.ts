@@ -1,5 +1,5 @@
 import { QueueEvents, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@drumline/core/runtime';
 
 /**
  * BullMQ's event stream of each queue, opened on the first wait for one of its runs: a request that
@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 export class RunEvents {
   private readonly streams = new Map<string, QueueEvents>();
 
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisConnection) {}
 
   of(queue: Queue): QueueEvents {
     let events = this.streams.get(queue.name);

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { InvalidCursorError } from './errors/invalid-cursor-error.js';
+import type { RedisConnection } from '@drumline/core/runtime';
 
 /** The states a run can be listed by, in the order `GET /api/jobs/:name/runs` walks them. */
 export const RUN_STATES = ['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'] as const;
@@ -67,12 +67,12 @@ interface Window {
 }
 
 /** Where the runs of `state` are now: a paused queue (Bull Board can pause one) keeps its waiting runs in `paused`. */
-async function keyOf(redis: Redis, queue: Queue, state: RunState): Promise<string> {
+async function keyOf(redis: RedisConnection, queue: Queue, state: RunState): Promise<string> {
   if (state === 'waiting' && (await redis.hexists(queue.toKey('meta'), 'paused')) === 1) return queue.toKey('paused');
   return queue.toKey(STORAGE[state].key);
 }
 
-async function readWindow(redis: Redis, queue: Queue, state: RunState, offset: number, count: number): Promise<Window> {
+async function readWindow(redis: RedisConnection, queue: Queue, state: RunState, offset: number, count: number): Promise<Window> {
   const { list } = STORAGE[state];
   const key = await keyOf(redis, queue, state);
   const stop = offset + count - 1;
@@ -89,7 +89,7 @@ async function readWindow(redis: Redis, queue: Queue, state: RunState, offset: n
 }
 
 /** The job name of each id (null when the run was removed meanwhile), in one round trip. */
-async function namesOf(redis: Redis, queue: Queue, ids: string[]): Promise<(string | null)[]> {
+async function namesOf(redis: RedisConnection, queue: Queue, ids: string[]): Promise<(string | null)[]> {
   if (ids.length === 0) return [];
   const pipeline = redis.pipeline();
   for (const id of ids) pipeline.hget(queue.toKey(id), 'name');
@@ -124,7 +124,7 @@ export interface ListRunsOptions {
  * state, so runs that move while a client pages may be listed twice or skipped.
  * @throws InvalidCursorError
  */
-export async function listRuns(redis: Redis, queue: Queue, options: ListRunsOptions): Promise<RunPage> {
+export async function listRuns(redis: RedisConnection, queue: Queue, options: ListRunsOptions): Promise<RunPage> {
   const groups = options.state ? [[options.state]] : GROUPS;
   let { group, offsets } = options.cursor ? decodeCursor(options.cursor, groups) : { group: 0, offsets: {} as Partial<Record<RunState, number>> };
   const runs: RunRef[] = [];

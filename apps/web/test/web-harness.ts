@@ -45,7 +45,7 @@ export async function startWeb(options: { prefix: string; redisUrl?: string; rea
   const registry = createJobRegistry(jobs);
   const logger = createLogger({ app: 'web-test', level: config.LOG_LEVEL });
   const redisHealth = new RedisHealth({ logger });
-  const redis = createRedis(config.REDIS_URL, { health: redisHealth });
+  const redis = createRedis(config, { health: redisHealth });
   const queues = new QueueSet(registry, redis, config.KEY_PREFIX, redisHealth);
   const initQueues = new QueueSet(createJobRegistry(initTasks), redis, config.KEY_PREFIX, redisHealth);
   const app = buildApp({ config, registry, queues, initQueues, redis, redisHealth, logger, readinessChecks: options.readinessChecks ?? [] });

@@ -1,5 +1,4 @@
-import type { DrumlineKeys, Logger } from '@drumline/core/runtime';
-import type { Redis } from 'ioredis';
+import type { DrumlineKeys, Logger, RedisConnection } from '@drumline/core/runtime';
 import { once } from 'node:events';
 import type { JobRunner } from './job-runner.js';
 
@@ -8,7 +7,7 @@ import type { JobRunner } from './job-runner.js';
  * process holds it; every worker hears every request, and those without the run ignore it.
  * The subscription needs a connection of its own: a subscribed connection can do nothing else.
  */
-export async function listenForCancels(subscriber: Redis, keys: DrumlineKeys, runner: JobRunner, logger: Logger): Promise<void> {
+export async function listenForCancels(subscriber: RedisConnection, keys: DrumlineKeys, runner: JobRunner, logger: Logger): Promise<void> {
   subscriber.on('message', (_channel: string, message: string) => {
     let request: { queue?: unknown; runId?: unknown; reason?: unknown };
     try {

@@ -1,5 +1,4 @@
-import { luaScript, type DrumlineKeys } from '@drumline/core/runtime';
-import type { Redis } from 'ioredis';
+import { luaScript, type DrumlineKeys, type RedisConnection } from '@drumline/core/runtime';
 
 /** One scheduled run asking to start (see lua/claim-ticks.lua). */
 export interface ClaimRequest {
@@ -35,7 +34,7 @@ export class ClaimBatch {
   private pending: { request: ClaimRequest; resolve: (reply: ClaimReply) => void; reject: (error: unknown) => void }[] = [];
 
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly keys: DrumlineKeys,
     private readonly options: { tickClaimSeconds: number; overlapLockMs: number },
   ) {

@@ -7,6 +7,7 @@ import {
   metricsEnvShape,
   parseEnv,
   replicaAcksEnvShape,
+  requireOneReplicatedPrimary,
   requireMetricsToken,
   type Env,
   type JobRegistry,
@@ -28,7 +29,9 @@ export const workerEnvSchema = baseEnvSchema.extend({
   ...metricsEnvShape,
   ...alertEnvShape,
   ...replicaAcksEnvShape,
-}).superRefine(requireMetricsToken);
+})
+  .superRefine(requireMetricsToken)
+  .superRefine(requireOneReplicatedPrimary);
 
 export type WorkerConfig = Omit<z.output<typeof workerEnvSchema>, 'WORKER_QUEUES'> & {
   /** Never empty, and every name is a queue of the registry. */

@@ -1,6 +1,5 @@
-import { drumlineKeys, FLOW_STALE_MS, flowKey, flowWaitMs, luaScript, type DrumlineKeys, type FlowLimit, type JobDefinition } from '@drumline/core/runtime';
+import { drumlineKeys, FLOW_STALE_MS, flowKey, flowWaitMs, luaScript, type DrumlineKeys, type FlowLimit, type JobDefinition, type RedisConnection } from '@drumline/core/runtime';
 import { DelayedError, Queue, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 
 export interface FlowGateOptions {
   /** How long a concurrency place outlives a dead worker: WORKER_LOCK_MS; renewed while the run runs. */
@@ -39,7 +38,7 @@ export class FlowGate {
   private readonly releasing = new Set<Promise<void>>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly options: FlowGateOptions,
   ) {

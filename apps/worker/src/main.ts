@@ -42,18 +42,18 @@ const queueNames = [...new Set([...config.WORKER_QUEUES, ...(initTasks.length > 
 const logger = createLogger({ app: 'worker', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 const stopRequested = shutdownSignal(); // listening before the first job can start
 const redisHealth = new RedisHealth({ logger });
-const connection = createRedis(config.REDIS_URL, { health: redisHealth });
+const connection = createRedis(config, { health: redisHealth });
 // The gate's own connection: the runs of a tick, held until it, all ask at once (one claim call, see
 // ClaimBatch) and all record how they ended soon after, and none of it waits behind BullMQ's commands.
 // Auto-pipelined, so those last-run writes share writes too; BullMQ's connection stays as BullMQ
 // wants it (its issues report errors with auto-pipelining).
-const gateConnection = createRedis(config.REDIS_URL, { enableAutoPipelining: true, health: redisHealth });
+const gateConnection = createRedis(config, { enableAutoPipelining: true, health: redisHealth });
 const gate = new ScheduleGate(gateConnection, config.KEY_PREFIX, {
   overlapLockMs: config.WORKER_LOCK_MS,
   tickClaimSeconds: TICK_CLAIM_SECONDS,
   replicaAcks: { replicas: config.REDIS_WAIT_REPLICAS, timeoutMs: config.REDIS_WAIT_TIMEOUT_MS },
 });
-const cancelSubscriber = createRedis(config.REDIS_URL, { health: redisHealth });
+const cancelSubscriber = createRedis(config, { health: redisHealth });
 const metrics = createMetricsRegistry('worker');
 createRedisUpGauge(metrics, redisHealth);
 const alerts = new AlertWebhook({ url: config.ALERT_WEBHOOK_URL, publicUrl: config.PUBLIC_URL, logger, counter: createAlertMetrics(metrics) });

@@ -1,6 +1,5 @@
-import { drumlineKeys, isMisfiredRun, jitterOffsetMs, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ReplicaAcks, ScheduleStore, type LastRun, type ReplicaAcksOptions, type ScheduleRecord } from '@drumline/core/runtime';
+import { drumlineKeys, isMisfiredRun, jitterOffsetMs, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ReplicaAcks, ScheduleStore, type LastRun, type RedisConnection, type ReplicaAcksOptions, type ScheduleRecord } from '@drumline/core/runtime';
 import { DelayedError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { ClaimBatch, type ClaimReply } from './claim-batch.js';
 import type { BeforeScheduledRun } from './scheduled-run-gate.js';
 
@@ -43,7 +42,7 @@ export class ScheduleGate {
   private readonly replicaAcks: ReplicaAcks;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
     private readonly options: ScheduleGateOptions,
   ) {

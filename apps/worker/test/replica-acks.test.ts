@@ -27,13 +27,13 @@ let worker: Worker;
 
 beforeAll(async () => {
   topology = await ReplicatedRedis.start({ replicas: 1 });
-  redis = createRedis(topology.primary.url);
+  redis = createRedis({ REDIS_URL: topology.primary.url });
   queues = new QueueSet(registry, redis, prefix);
   await new ScheduleStore(redis, prefix).putFromApi(apiScheduleRecord(registry, 'nightly', { job: 'report', every: '1h' }));
-  const gateConnection = createRedis(topology.primary.url, { enableAutoPipelining: true });
+  const gateConnection = createRedis({ REDIS_URL: topology.primary.url }, { enableAutoPipelining: true });
   const gate = new ScheduleGate(gateConnection, prefix, { overlapLockMs: 5000, tickClaimSeconds: 60, replicaAcks: { replicas: 1, timeoutMs: 1500 } });
   const runner = new JobRunner({ registry, logger: createLogger({ app: 'test', level: 'silent' }), beforeScheduledRun: gateScheduledRuns(gate) });
-  worker = new Worker('acked', runner.process, { connection: createRedis(topology.primary.url), prefix, concurrency: 2 });
+  worker = new Worker('acked', runner.process, { connection: createRedis({ REDIS_URL: topology.primary.url }), prefix, concurrency: 2 });
   await worker.waitUntilReady();
 });
 

@@ -2,7 +2,7 @@
 // init tasks, materializer), built from the scheduler's own compiled modules, with the job list
 // swapped for SCALE_SCHEDULES generated code schedules. Env: as apps/scheduler, plus SCALE_SCHEDULES.
 import { once } from 'node:events';
-import { closeRedis, createJobRegistry, createLogger, createRedis, LeaderElection, QueueSet, ScheduleStore } from '@drumline/core/runtime';
+import { baseEnvSchema, closeRedis, createJobRegistry, createLogger, createRedis, LeaderElection, parseEnv, QueueSet, ScheduleStore } from '@drumline/core/runtime';
 import { runInitTasks } from '@drumline/scheduler/dist/init-runner.js';
 import { Materializer } from '@drumline/scheduler/dist/materializer.js';
 import { reconcileSchedules } from '@drumline/scheduler/dist/reconcile.js';
@@ -13,7 +13,7 @@ const leaseTtlMs = Number(env.LEASE_TTL_MS ?? 5000);
 const pollMs = Number(env.SCHEDULER_POLL_MS ?? 500);
 const logger = createLogger({ app: 'scheduler', level: env.LOG_LEVEL === 'silent' ? 'silent' : 'info' });
 const registry = createJobRegistry(generatedJobs(Number(env.SCALE_SCHEDULES ?? 10_000)));
-const redis = createRedis(env.REDIS_URL ?? '');
+const redis = createRedis(parseEnv(baseEnvSchema, env));
 const prefix = env.KEY_PREFIX ?? 'drumline';
 const queues = new QueueSet(registry, redis, prefix);
 const initQueues = new QueueSet(createJobRegistry([]), redis, prefix);

@@ -16,8 +16,8 @@ function configError(schema: z.ZodObject, env: Env): ConfigError {
 
 describe('parseEnv', () => {
   it('applies the defaults when nothing is set', () => {
+    // No Redis variable set: createRedis connects to DEFAULT_REDIS_URL (see redis.test.ts).
     expect(parseEnv(baseEnvSchema, {})).toEqual({
-      REDIS_URL: 'redis://127.0.0.1:6379',
       KEY_PREFIX: 'drumline',
       LOG_LEVEL: 'info',
       LOG_PRETTY: false,
@@ -141,5 +141,98 @@ describe('listEnv', () => {
 
   it('reads a single item as a list of one', () => {
     expect(parseEnv(schema, { QUEUES: 'email' })).toEqual({ QUEUES: ['email'] });
+  });
+});
+
+describe('the Redis connection variables', () => {
+  it('reads REDIS_SENTINELS and REDIS_CLUSTER_NODES as host:port lists, IPv6 addresses in brackets', () => {
+    expect(parseEnv(baseEnvSchema, { REDIS_SENTINELS: 'sentinel-1:26379, 10.0.0.7:26380,[::1]:26381', REDIS_SENTINEL_NAME: 'drumline-primary' })).toMatchObject({
+      REDIS_SENTINELS: [
+        { host: 'sentinel-1', port: 26_379 },
+        { host: '10.0.0.7', port: 26_380 },
+        { host: '::1', port: 26_381 },
+      ],
+      REDIS_SENTINEL_NAME: 'drumline-primary',
+    });
+    expect(parseEnv(baseEnvSchema, { REDIS_CLUSTER_NODES: 'redis-a:7000,redis-b:7001', REDIS_PASSWORD: 's3cret', REDIS_TLS: 'true' })).toMatchObject({
+      REDIS_CLUSTER_NODES: [
+        { host: 'redis-a', port: 7000 },
+        { host: 'redis-b', port: 7001 },
+      ],
+      REDIS_PASSWORD: 's3cret',
+      REDIS_TLS: true,
+    });
+  });
+
+  it.each([
+    ['REDIS_CLUSTER_NODES', 'redis-a', 'must be host:port pairs separated by commas; `redis-a` is not one'],
+    ['REDIS_CLUSTER_NODES', 'redis-a:7000,redis-b', '`redis-b` is not one'],
+    ['REDIS_CLUSTER_NODES', 'redis-a:0', '`redis-a:0` is not one'],
+    ['REDIS_CLUSTER_NODES', 'redis-a:65536', '`redis-a:65536` is not one'],
+    ['REDIS_CLUSTER_NODES', 'redis://redis-a:7000', '`redis://redis-a:7000` is not one'],
+    ['REDIS_CLUSTER_NODES', '::1:7000', '`::1:7000` is not one'],
+    ['REDIS_CLUSTER_NODES', ' , ', 'must name at least one host:port'],
+    ['REDIS_SENTINELS', 'sentinel-1', '`sentinel-1` is not one'],
+    ['REDIS_TLS', 'maybe', 'Invalid option: expected one of'],
+  ])('refuses %s=%j, naming the variable and the item', (variable, value, rule) => {
+    // Each with the rest of its shape set right, so the one bad value is all there is to say.
+    const rest = { REDIS_SENTINELS: { REDIS_SENTINEL_NAME: 'primary' }, REDIS_CLUSTER_NODES: {}, REDIS_TLS: { REDIS_CLUSTER_NODES: 'redis-a:7000' } }[variable];
+    const error = configError(baseEnvSchema, { ...rest, [variable]: value });
+
+    expect(error.variables).toEqual([variable]);
+    expect(error.message).toMatch(new RegExp(`^invalid configuration:\\n  ${variable} .+$`));
+    expect(error.message).toContain(rule);
+  });
+
+  it.each([
+    [{ REDIS_URL: 'redis://redis:6379', REDIS_CLUSTER_NODES: 'redis-a:7000' }, ['REDIS_CLUSTER_NODES'], 'REDIS_CLUSTER_NODES cannot be set together with REDIS_URL'],
+    [{ REDIS_URL: 'redis://redis:6379', REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'p' }, ['REDIS_SENTINELS'], 'REDIS_SENTINELS cannot be set together with REDIS_URL'],
+    [{ REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'p', REDIS_CLUSTER_NODES: 'redis-a:7000' }, ['REDIS_CLUSTER_NODES'], 'REDIS_CLUSTER_NODES cannot be set together with REDIS_SENTINELS'],
+    [
+      { REDIS_URL: 'redis://redis:6379', REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'p', REDIS_CLUSTER_NODES: 'redis-a:7000' },
+      ['REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'],
+      'REDIS_CLUSTER_NODES cannot be set together with REDIS_URL',
+    ],
+  ])('refuses two ways to reach Redis at once, naming both variables: %j', (env, variables, says) => {
+    const error = configError(baseEnvSchema, env);
+
+    expect(error.variables).toEqual(variables);
+    expect(error.message).toContain(says);
+    expect(error.message).toContain('set one of REDIS_URL (one Redis), REDIS_SENTINELS (Sentinel) or REDIS_CLUSTER_NODES (Cluster)');
+  });
+
+  it('requires REDIS_SENTINEL_NAME with REDIS_SENTINELS', () => {
+    const error = configError(baseEnvSchema, { REDIS_SENTINELS: 's:26379' });
+
+    expect(error.variables).toEqual(['REDIS_SENTINEL_NAME']);
+    expect(error.message).toBe('invalid configuration:\n  REDIS_SENTINEL_NAME is required with REDIS_SENTINELS: the name the sentinels monitor the primary under');
+  });
+
+  it.each(['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'])('refuses %s without REDIS_SENTINELS, which alone reads it', (variable) => {
+    for (const env of [{}, { REDIS_CLUSTER_NODES: 'redis-a:7000' }]) {
+      const error = configError(baseEnvSchema, { ...env, [variable]: 'x' });
+      expect(error.variables).toEqual([variable]);
+      expect(error.message).toContain(`${variable} is only read with REDIS_SENTINELS`);
+    }
+  });
+
+  it.each(['REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_TLS'])('refuses %s with REDIS_URL, whose URL carries its credentials and TLS', (variable) => {
+    for (const env of [{}, { REDIS_URL: 'redis://redis:6379' }]) {
+      const error = configError(baseEnvSchema, { ...env, [variable]: variable === 'REDIS_TLS' ? 'true' : 'x' });
+      expect(error.variables).toEqual([variable]);
+      expect(error.message).toContain(`${variable} is only read with REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL, put the credentials in the URL`);
+    }
+  });
+
+  it('gives the data nodes of Sentinel their credentials and TLS, and the sentinels their password', () => {
+    const config = parseEnv(baseEnvSchema, {
+      REDIS_SENTINELS: 's:26379',
+      REDIS_SENTINEL_NAME: 'p',
+      REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+      REDIS_USERNAME: 'drumline',
+      REDIS_PASSWORD: 'data-secret',
+      REDIS_TLS: 'true',
+    });
+    expect(config).toMatchObject({ REDIS_SENTINEL_PASSWORD: 'sentinel-secret', REDIS_USERNAME: 'drumline', REDIS_PASSWORD: 'data-secret', REDIS_TLS: true });
   });
 });

@@ -20,7 +20,7 @@ const perSecond = defineJob({
   rateLimit: { max: 3, perMs: 1000 },
   handler: () => undefined,
 });
-const redis = createRedis(TEST_REDIS_URL);
+const redis = createRedis({ REDIS_URL: TEST_REDIS_URL });
 const prefix = uniquePrefix('core-flow-enqueue');
 const queues = new QueueSet(createJobRegistry([perTenant, perSecond]), redis, prefix);
 const queue = queues.queueOf(perTenant);

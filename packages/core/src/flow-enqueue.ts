@@ -1,5 +1,4 @@
 import type { JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { JobDefinition } from './define-job.js';
 import { flowKey, type FlowLimit, type RateLimit } from './flow-policy.js';
@@ -7,6 +6,7 @@ import { FLOW_STALE_MS, flowWaitMs } from './flow-wait.js';
 import { drumlineKeys, type DrumlineKeys } from './keys.js';
 import type { EnqueueOptions } from './queues.js';
 import { parseScheduledRunId } from './scheduled-run-id.js';
+import type { RedisConnection } from './redis.js';
 import { luaScript } from './scripts.js';
 
 /** BullMQ's deduplication id of a job's dedupe or debounce key: one namespace per job. */
@@ -70,7 +70,7 @@ export class FlowAdmission {
   private readonly keys: DrumlineKeys;
   private readonly admit;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisConnection, prefix: string) {
     this.keys = drumlineKeys(prefix);
     this.admit = luaScript(redis, 'flow-admit');
   }

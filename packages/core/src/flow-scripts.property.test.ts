@@ -10,7 +10,7 @@ import { luaScript } from './scripts.js';
 // Invariants: never more than `limit` places held at once; a run is let through only while the
 // runs enqueued before it that still wait leave a place free (first come, first served); every run asking
 // again after every other run ended gets through (nothing is stuck).
-const redis = createRedis(TEST_REDIS_URL);
+const redis = createRedis({ REDIS_URL: TEST_REDIS_URL });
 const prefix = uniquePrefix('core-flow-scripts');
 const admit = luaScript(redis, 'flow-admit');
 const acquire = luaScript(redis, 'flow-acquire');

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
 import { drumlineKeys } from './keys.js';
 import type { Logger } from './logger.js';
+import type { RedisConnection } from './redis.js';
 import { luaScript } from './scripts.js';
 
 export interface LeaderElectionOptions {
@@ -38,7 +38,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   private connectedOnce: boolean;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
     private readonly options: LeaderElectionOptions,
   ) {

@@ -19,7 +19,7 @@ describe('QueueSet.close', () => {
     process.on('unhandledRejection', record);
     try {
       // Port 1 refuses at once; closing while ioredis is between two connect attempts is the case BullMQ mishandles.
-      const redis = createRedis('redis://127.0.0.1:1');
+      const redis = createRedis({ REDIS_URL: 'redis://127.0.0.1:1' });
       redis.on('error', () => {});
       const queues = new QueueSet(registry, redis, 't-core-close');
       for (const queue of queues.all()) queue.on('error', () => {});
@@ -39,7 +39,7 @@ describe('QueueSet.close', () => {
 
 describe('QueueSet.enqueue', () => {
   it.each(['a\ud800', 'user:42', ''])('refuses the jobId %j with InvalidIdError naming the rule, and adds nothing', async (jobId) => {
-    const redis = createRedis(TEST_REDIS_URL);
+    const redis = createRedis({ REDIS_URL: TEST_REDIS_URL });
     const prefix = uniquePrefix('core-queue-ids');
     const queues = new QueueSet(registry, redis, prefix);
     try {

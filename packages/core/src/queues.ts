@@ -1,5 +1,4 @@
 import { Queue, type Job, type JobsOptions, type KeepJobs } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { EventEmitter } from 'node:events';
 import type { JobDefinition, RetentionPolicy } from './define-job.js';
 import { FlowAdmission, flowEnqueue, type FlowEnqueue } from './flow-enqueue.js';
@@ -7,6 +6,7 @@ import { InvalidIdError, InvalidPayloadError } from './errors/index.js';
 import { isRunId, RUN_ID_RULE } from './ids.js';
 import type { JobRegistry } from './job-registry.js';
 import type { RedisHealth } from './redis-health.js';
+import type { RedisConnection } from './redis.js';
 
 /** Per-call options of an enqueue, on top of the job's own retry and retention policy. */
 export interface EnqueueOptions {
@@ -57,7 +57,7 @@ export class QueueSet {
   /** `health`: the process's tracker, which hears the connection errors BullMQ re-emits on each queue. */
   constructor(
     readonly registry: JobRegistry,
-    private readonly connection: Redis,
+    private readonly connection: RedisConnection,
     readonly prefix: string,
     health?: RedisHealth,
   ) {

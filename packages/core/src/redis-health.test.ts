@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeRedis, createRedis } from './redis.js';
 import { RedisHealth } from './redis-health.js';
@@ -31,7 +32,7 @@ describe('RedisHealth', () => {
     const health = new RedisHealth({ logger, reminderMs: 30_000, now: () => now });
     const bullmq = new EventEmitter();
     health.watch(bullmq);
-    const redis = createRedis(DEAD_URL, { health, retryStrategy: () => 10 });
+    const redis = createRedis({ REDIS_URL: DEAD_URL }, { health, retryStrategy: () => 10 });
     open.push(redis);
     let errors = 0;
     redis.on('error', () => (errors += 1));
@@ -51,10 +52,10 @@ describe('RedisHealth', () => {
     const { logger, records } = capturedLogger();
     const health = new RedisHealth({ logger });
     // Down first (nothing listens), then pointed at the test Redis, as a restarted Redis comes back.
-    const redis = createRedis(DEAD_URL, { health, retryStrategy: () => 10 });
+    const redis = createRedis({ REDIS_URL: DEAD_URL }, { health, retryStrategy: () => 10 });
     open.push(redis);
     await expect.poll(() => records.some((record) => record.msg === 'redis unreachable; retrying'), { timeout: 10_000 }).toBe(true);
-    redis.options.port = 6379;
+    (redis as Redis).options.port = 6379;
 
     await expect.poll(() => health.up, { timeout: 10_000 }).toBe(true);
     expect(records.filter((record) => record.msg === 'redis reachable again')).toHaveLength(1);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis.js';
 import type { Logger } from './logger.js';
 
 /** What Node, ioredis and BullMQ say when a connection cannot reach Redis. */
@@ -33,7 +33,7 @@ interface Outage {
  * while it lasts, and one line when every connection is ready again.
  */
 export class RedisHealth {
-  private readonly connections = new Set<Redis>();
+  private readonly connections = new Set<RedisConnection>();
   private outage: Outage | undefined;
   private readonly reminderMs: number;
   private readonly now: () => number;
@@ -50,7 +50,7 @@ export class RedisHealth {
   }
 
   /** Listens to a connection's errors and state (`createRedis` does it); a closed connection is forgotten. */
-  track(redis: Redis): Redis {
+  track(redis: RedisConnection): RedisConnection {
     this.connections.add(redis);
     redis.on('error', (error: Error) => this.connectionError(error));
     redis.on('ready', () => this.recovered());

@@ -9,7 +9,7 @@ let redis: ReturnType<typeof createRedis>;
 
 beforeAll(async () => {
   topology = await ReplicatedRedis.start({ replicas: 1 });
-  redis = createRedis(topology.primary.url);
+  redis = createRedis({ REDIS_URL: topology.primary.url });
 });
 
 afterAll(async () => {

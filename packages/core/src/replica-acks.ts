@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisConnection } from './redis.js';
 
 export interface ReplicaAcksOptions {
   /** Replicas that must hold a write before it counts as made; 0 asks for none. */
@@ -21,9 +22,12 @@ export class ReplicaAcks {
   private next: Promise<number> | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     readonly options: ReplicaAcksOptions,
-  ) {}
+  ) {
+    // WAIT counts the replicas of the node a connection wrote to; a cluster connection writes to many.
+    if (options.replicas > 0 && redis instanceof Cluster) throw new Error('REDIS_WAIT_REPLICAS is not supported on a Redis Cluster connection');
+  }
 
   get enabled(): boolean {
     return this.options.replicas > 0;

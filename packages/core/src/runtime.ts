@@ -9,10 +9,24 @@ export { DEFAULT_JOBS_MODULE, describeDefinitionError, jobsModuleSpecifier, load
 export type { LoadDefinitionsOptions, UserDefinitions } from './load-definitions.js';
 export { normalizeTiming, ticksAfter, assertTimeZone } from './schedule-spec.js';
 export type { NormalizedTiming } from './schedule-spec.js';
-export { alertEnvShape, baseEnvSchema, replicaAcksEnvShape, bearerTokenEnv, intEnv, listEnv, metricsEnvShape, parseEnv, requireMetricsToken } from './config.js';
-export type { Env } from './config.js';
-export { createRedis, closeRedis } from './redis.js';
-export type { CreateRedisOptions } from './redis.js';
+export {
+  alertEnvShape,
+  baseEnvSchema,
+  bearerTokenEnv,
+  hostPortListEnv,
+  intEnv,
+  listEnv,
+  metricsEnvShape,
+  parseEnv,
+  redisEnvShape,
+  replicaAcksEnvShape,
+  requireOneReplicatedPrimary,
+  requireMetricsToken,
+  requireOneRedisShape,
+} from './config.js';
+export type { Env, HostPort, RedisEnv } from './config.js';
+export { createRedis, closeRedis, DEFAULT_REDIS_URL } from './redis.js';
+export type { CreateRedisOptions, RedisConnection } from './redis.js';
 export { RedisHealth } from './redis-health.js';
 export { ReplicaAcks } from './replica-acks.js';
 export type { ReplicaAcksOptions } from './replica-acks.js';

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import { DrumlineError } from './errors/index.js';
 import { drumlineKeys, type DrumlineKeys } from './keys.js';
 import type { ScheduleRecord } from './schedule-record.js';
+import type { RedisConnection } from './redis.js';
 import { luaScript } from './scripts.js';
 import type { NormalizedTiming } from './schedule-spec.js';
 
@@ -64,7 +64,7 @@ export class ScheduleStore {
   private readonly putApiSchedule;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
   ) {
     this.keys = drumlineKeys(prefix);

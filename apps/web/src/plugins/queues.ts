@@ -1,6 +1,5 @@
-import { closeRedis, drumlineKeys, type DrumlineKeys, type JobRegistry, type QueueSet, type RedisHealth } from '@drumline/core/runtime';
+import { closeRedis, drumlineKeys, type DrumlineKeys, type JobRegistry, type QueueSet, type RedisHealth, type RedisConnection } from '@drumline/core/runtime';
 import fp from 'fastify-plugin';
-import type { Redis } from 'ioredis';
 import { RunEvents } from '../run-events.js';
 
 declare module 'fastify' {
@@ -10,7 +9,7 @@ declare module 'fastify' {
     /** The init tasks' queue, for the dashboard only: the web never enqueues init tasks. */
     initQueues: QueueSet | undefined;
     /** The connection the queues share, for health checks and Drumline's own keys. */
-    redis: Redis;
+    redis: RedisConnection;
     /** Whether `redis` is connected, without a round trip. */
     redisHealth: RedisHealth;
     /** Drumline's keys under the queues' prefix. */
@@ -24,7 +23,7 @@ export interface QueuesPluginOptions {
   registry: JobRegistry;
   queues: QueueSet;
   initQueues?: QueueSet | undefined;
-  redis: Redis;
+  redis: RedisConnection;
   redisHealth: RedisHealth;
 }
 
@@ -34,7 +33,7 @@ export const queuesPlugin = fp<QueuesPluginOptions>(
     app.decorate('registry', registry);
     app.decorate('queues', queues);
     app.decorate('initQueues', initQueues);
-    app.decorate('redis', redis);
+    app.decorate<RedisConnection, 'redis'>('redis', redis);
     // It listens to `redis` and the queues: an outage is logged once, not per queue and retry.
     app.decorate('redisHealth', redisHealth);
     app.decorate('keys', drumlineKeys(queues.prefix));

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import type { RedisConnection } from '@drumline/core/runtime';
 
 /** A condition /readyz waits for; resolves with why the app is not ready yet, or undefined when it is. */
 export type ReadinessCheck = () => Promise<string | undefined>;
@@ -25,7 +25,7 @@ async function within<T>(ms: number, work: Promise<T>, fallback: T): Promise<T> 
 }
 
 /** Resolves true once `redis` is connected, or false after `ms`. */
-function connected(redis: Redis, ms: number): Promise<boolean> {
+function connected(redis: RedisConnection, ms: number): Promise<boolean> {
   if (redis.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const settle = (ready: boolean) => {
@@ -39,7 +39,7 @@ function connected(redis: Redis, ms: number): Promise<boolean> {
   });
 }
 
-function redisReadiness(redis: Redis, timeoutMs: number): ReadinessCheck {
+function redisReadiness(redis: RedisConnection, timeoutMs: number): ReadinessCheck {
   return async () => {
     const deadline = Date.now() + timeoutMs;
     // Waiting for the connection rather than sending PING at once: while disconnected, ioredis
