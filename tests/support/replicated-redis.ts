@@ -202,6 +202,16 @@ export class ReplicatedRedis {
     return [this.primary, ...this.replicas].find((node) => String(node.port) === port);
   }
 
+  /**
+   * Makes `replica` fall behind for good: it stops (SIGSTOP), and the primary drops its link, so
+   * what the primary writes from now on never reaches it (a mere pause would not do: what was sent
+   * waits in the socket and arrives when it resumes). Resume it to let it reconnect.
+   */
+  async cutOff(replica: RedisNode): Promise<void> {
+    replica.pause();
+    await this.primary.ask((client) => client.call('CLIENT', 'KILL', 'TYPE', 'replica'));
+  }
+
   /** Kills every process and deletes the directory, for an afterAll. */
   async destroy(): Promise<void> {
     for (const node of [...this.sentinels, ...this.replicas, this.primary]) {
