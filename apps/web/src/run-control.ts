@@ -24,11 +24,16 @@ export async function cancelRun(app: FastifyInstance, run: Job, reason: string):
   const state = await run.getState();
   if (FINISHED.has(state)) throw new RunStateConflictError(id, state, 'only a run that has not finished can be cancelled');
   if (NOT_STARTED.has(state)) {
-    try {
-      await run.remove();
-      return { id, state: 'cancelled' };
-    } catch {
+    const removed = await run.remove().then(
+      () => true,
       // A worker took it between the two reads (BullMQ refuses to remove a locked job): abort it there.
+      () => false,
+    );
+    if (removed) {
+      const definition = app.registry.find(run.name);
+      // At worst the place lapses on its own (FLOW_RESERVATION_MS): a payload its job no longer reads cannot name it.
+      if (definition) await app.queues.withdrawn(definition, run).catch(() => undefined);
+      return { id, state: 'cancelled' };
     }
   }
   await app.redis.publish(app.keys.runCancels, JSON.stringify({ queue: run.queueName, runId: id, reason }));

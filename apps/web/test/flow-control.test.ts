@@ -92,3 +92,26 @@ describe('dedupe and debounce', () => {
     expect(duplicates).toEqual([ids[0]]);
   });
 });
+
+describe('a concurrency place taken at enqueue', () => {
+  const slots = () => web().app.keys.flow('sync-tenant', 'concurrency', 'cancelled-tenant').slots;
+
+  it('is taken by each run enqueued while nobody waits, and the run after the limit waits delayed', async () => {
+    const runs = await Promise.all([1, 2].map(() => post('/api/jobs/sync-tenant', { data: { tenantId: 'full-tenant' } })));
+    expect(runs.map((run) => run.statusCode)).toEqual([202, 202]);
+    expect(await web().app.redis.zcard(web().app.keys.flow('sync-tenant', 'concurrency', 'full-tenant').slots)).toBe(2);
+    const third = await post('/api/jobs/sync-tenant', { data: { tenantId: 'full-tenant' } });
+    expect(await web().queueOf('sync-tenant').getJobState(third.json().id)).toBe('delayed');
+  });
+
+  it('is given back when its run is cancelled before it started, so the next run need not wait for it to lapse', async () => {
+    const first = await post('/api/jobs/sync-tenant', { data: { tenantId: 'cancelled-tenant' } });
+    await post('/api/jobs/sync-tenant', { data: { tenantId: 'cancelled-tenant' } });
+    expect(await web().app.redis.zcard(slots())).toBe(2);
+    const cancelled = await post(`/api/jobs/sync-tenant/runs/${first.json().id}/cancel`, {});
+    expect(cancelled.json()).toMatchObject({ state: 'cancelled' });
+    expect(await web().app.redis.zscore(slots(), first.json().id)).toBeNull();
+    const next = await post('/api/jobs/sync-tenant', { data: { tenantId: 'cancelled-tenant' } });
+    expect(await web().queueOf('sync-tenant').getJobState(next.json().id)).toBe('waiting');
+  });
+});

@@ -1,9 +1,14 @@
-import { drumlineKeys, FLOW_STALE_MS, flowKey, flowWaitMs, luaScript, type DrumlineKeys, type FlowLimit, type JobDefinition, type RedisConnection } from '@drumline/core/runtime';
+import { drumlineKeys, FLOW_STALE_MS, flowKey, flowReservationOf, flowWaitMs, luaScript, type DrumlineKeys, type FlowLimit, type JobDefinition, type RedisConnection } from '@drumline/core/runtime';
 import { DelayedError, Queue, type Job } from 'bullmq';
 
 export interface FlowGateOptions {
   /** How long a concurrency place outlives a dead worker: WORKER_LOCK_MS; renewed while the run runs. */
   holdMs: number;
+  /**
+   * Where places are given back, if not on the acquiring connection: an auto-pipelined one sends
+   * the releases of the runs that end in one turn of the event loop in one write.
+   */
+  releaseConnection?: RedisConnection;
   /** Told of each run put in line: `drumline_flow_waits_total`. */
   onWait?: (job: string, control: 'concurrency' | 'rate') => void;
 }
@@ -20,6 +25,9 @@ export interface FlowPass {
 const NOTHING_HELD: FlowPass = Object.freeze({ waited: false, release: async () => undefined });
 
 type Keys = ReturnType<DrumlineKeys['flow']>;
+
+/** How far the web's clock, which dated a place taken at enqueue, may be ahead of this host's. */
+const CLOCK_MARGIN_MS = 2000;
 
 /**
  * A job's concurrency and rate limits, over every worker: before its handler, a run takes a place
@@ -44,7 +52,7 @@ export class FlowGate {
   ) {
     this.keys = drumlineKeys(prefix);
     this.acquire = luaScript(redis, 'flow-acquire');
-    this.giveBack = luaScript(redis, 'flow-release');
+    this.giveBack = luaScript(options.releaseConnection ?? redis, 'flow-release');
   }
 
   /**
@@ -60,10 +68,13 @@ export class FlowGate {
     let slot: FlowPass | undefined;
     if (concurrency) {
       const keys = this.keys.flow(definition.name, 'concurrency', flowKey(definition.name, 'concurrency', concurrency.key, data));
-      const answer = await this.take(keys, runId, runId, concurrency, this.options.holdMs, job.timestamp);
-      if (answer.wait) return this.park(job, token, definition.name, 'concurrency', flowWaitMs(concurrency, answer.rank, answer.lapse, Date.now()));
-      waited = answer.waited;
-      slot = this.held(job, keys, concurrency.limit);
+      const reservedFor = this.reservedFor(job);
+      if (reservedFor === undefined) {
+        const answer = await this.take(keys, runId, runId, concurrency, this.options.holdMs, job.timestamp);
+        if (answer.wait) return this.park(job, token, definition.name, 'concurrency', flowWaitMs(concurrency, answer.rank, answer.lapse, Date.now()));
+        waited = answer.waited;
+      }
+      slot = this.held(job, keys, concurrency.limit, reservedFor);
     }
     if (rateLimit) {
       const keys = this.keys.flow(definition.name, 'rate', flowKey(definition.name, 'rateLimit', rateLimit.key, data));
@@ -97,18 +108,42 @@ export class FlowGate {
     throw new DelayedError();
   }
 
-  /** A concurrency slot: renewed while the run runs, given back (and the line woken) once. */
-  private held(job: Job, keys: Keys, limit: number): FlowPass {
+  /**
+   * How much longer (ms) the place this run took at enqueue is surely still its own, when the run
+   * may start on it without asking Redis: a first attempt, with more than CLOCK_MARGIN_MS of it
+   * left by this host's clock (the web's set it), and no more than `holdMs`, so that a place held
+   * by a worker that then dies lapses as soon as one it asked for would.
+   */
+  private reservedFor(job: Job): number | undefined {
+    const until = flowReservationOf(job.opts);
+    if (until === undefined || job.attemptsStarted > 1) return undefined;
+    const left = until - Date.now();
+    return left > CLOCK_MARGIN_MS && left <= this.options.holdMs ? left - CLOCK_MARGIN_MS : undefined;
+  }
+
+  /**
+   * A concurrency slot: renewed while the run runs (first within `reservedFor`, for a place taken
+   * at enqueue), given back (and the line woken) once.
+   */
+  private held(job: Job, keys: Keys, limit: number, reservedFor?: number): FlowPass {
     const holder = job.id as string;
     const holdMs = this.options.holdMs;
-    const renewal = setInterval(() => void this.redis.zadd(keys.slots, 'XX', Date.now() + holdMs, holder).catch(() => undefined), Math.max(100, Math.floor(holdMs / 3)));
-    renewal.unref();
+    const everyMs = Math.max(100, Math.floor(holdMs / 3));
+    let renewal: NodeJS.Timeout;
+    const renewIn = (ms: number) => {
+      renewal = setTimeout(() => {
+        void this.redis.zadd(keys.slots, 'XX', Date.now() + holdMs, holder).catch(() => undefined);
+        renewIn(everyMs);
+      }, ms);
+      renewal.unref();
+    };
+    renewIn(reservedFor === undefined ? everyMs : Math.min(everyMs, Math.floor(reservedFor / 2)));
     let released: Promise<void> | undefined;
     return {
       waited: false,
       release: () => {
         if (!released) {
-          clearInterval(renewal);
+          clearTimeout(renewal);
           const giving = this.wakeHeads(job.queueName, keys, holder, limit);
           released = giving.finally(() => this.releasing.delete(giving));
           this.releasing.add(giving);
@@ -124,10 +159,11 @@ export class FlowGate {
    * from the line, and the one behind it woken instead.
    */
   private async wakeHeads(queueName: string, keys: Keys, holder: string, limit: number): Promise<void> {
-    let queue = this.queues.get(queueName);
-    if (!queue) this.queues.set(queueName, (queue = new Queue(queueName, { connection: this.redis, prefix: this.prefix })));
     for (let round = 0, giveBack = holder; round < 10; round += 1, giveBack = '') {
       const heads = (await this.giveBack([keys.slots, keys.line], [giveBack, limit, Date.now()])) as string[];
+      if (heads.length === 0) return; // nobody waits: the common case, kept cheap
+      let queue = this.queues.get(queueName);
+      if (!queue) this.queues.set(queueName, (queue = new Queue(queueName, { connection: this.redis, prefix: this.prefix })));
       const dropped = (await Promise.all(heads.map((id) => this.wake(queue, id)))).filter((id): id is string => id !== undefined);
       if (dropped.length === 0) return;
       await this.redis.multi().zrem(keys.line, ...dropped).zrem(keys.seen, ...dropped).exec();

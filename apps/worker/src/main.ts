@@ -61,7 +61,7 @@ const flowWaits = createFlowWaitsCounter(metrics);
 // On BullMQ's connection, not the auto-pipelined gate's: each run waits for its acquire before its
 // handler, and an auto-pipelined command waits a turn of the event loop to be sent (flow-throughput
 // in pnpm bench: 0.71 of the unlimited job's rate against 0.60 on the gate's connection).
-const flowGate = new FlowGate(connection, config.KEY_PREFIX, { holdMs: config.WORKER_LOCK_MS, onWait: (job, limit) => flowWaits.labels(job, limit).inc() });
+const flowGate = new FlowGate(connection, config.KEY_PREFIX, { holdMs: config.WORKER_LOCK_MS, releaseConnection: gateConnection, onWait: (job, limit) => flowWaits.labels(job, limit).inc() });
 const runner = new JobRunner({
   registry,
   logger,

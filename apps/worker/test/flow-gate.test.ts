@@ -54,7 +54,19 @@ const rated = defineJob({
   handler: () => timed(0),
 });
 
-const registry = createJobRegistry([limited, single, rated]);
+// On a queue of its own, served by a worker whose places last longer than one taken at enqueue
+// (WORKER_LOCK_MS at its default): its runs may start on the place they took at enqueue.
+const RESERVED_QUEUE = 'flow-gate-reserved';
+const reserved = defineJob({
+  name: 'reserved',
+  queue: RESERVED_QUEUE,
+  schema: z.object({ sleepMs: z.number().int() }),
+  concurrency: { limit: 1 },
+  attempts: 1,
+  handler: ({ sleepMs }) => timed(sleepMs),
+});
+
+const registry = createJobRegistry([limited, single, rated, reserved]);
 const keys = drumlineKeys(prefix);
 const { logger, lines } = recordingLogger({ app: 'flow-gate-test' });
 logger.level = 'debug';
@@ -75,6 +87,11 @@ beforeAll(async () => {
     const runner = new JobRunner({ registry, logger, beforeScheduledRun: admitEveryRun, flowGate: gate });
     workers.push(new Worker(QUEUE, runner.process, { connection, prefix, concurrency: 5 }));
   }
+  const connection = connectTestRedis();
+  const gate = new FlowGate(connection, prefix, { holdMs: 40_000 });
+  gates.push(gate);
+  const runner = new JobRunner({ registry, logger, beforeScheduledRun: admitEveryRun, flowGate: gate });
+  workers.push(new Worker(RESERVED_QUEUE, runner.process, { connection, prefix, concurrency: 5 }));
   await Promise.all(workers.map((worker) => worker.waitUntilReady()));
 });
 
@@ -86,8 +103,7 @@ afterAll(async () => {
   await closeRedis(redis);
 });
 
-async function finished(runs: readonly Job[], timeout = 30_000): Promise<Timed[]> {
-  const queue = queues.queueOf(limited);
+async function finished(runs: readonly Job[], timeout = 30_000, queue = queues.queueOf(limited)): Promise<Timed[]> {
   await expect.poll(async () => (await Promise.all(runs.map((run) => queue.getJobState(run.id as string)))).filter((state) => state !== 'completed').length, { timeout, interval: 50 }).toBe(0);
   const read = await Promise.all(runs.map((run) => queue.getJob(run.id as string)));
   for (const run of read) expect(run?.attemptsMade, run?.id).toBe(1);
@@ -151,6 +167,45 @@ describe('concurrency: { key, limit: 2 } over two workers', () => {
     const timings = await finished([...busy, behind], 10_000);
     expect(timings[2]?.startedAt).toBeGreaterThanOrEqual(Math.min(timings[0]?.finishedAt as number, timings[1]?.finishedAt as number));
     expect(await redis.zscore(keys.flow('limited', 'concurrency', 'removed').line, removed.id as string)).toBeNull();
+  });
+});
+
+describe('a place taken at enqueue', () => {
+  const slots = keys.flow('reserved', 'concurrency', '*').slots;
+  const queue = () => queues.queueOf(reserved);
+
+  it('is the run\'s while it runs: a run enqueued meanwhile waits, and starts once the first ended and gave it back', async () => {
+    const first = await queues.add(reserved, { sleepMs: 300 });
+    expect(await redis.zscore(slots, first.id as string)).not.toBeNull();
+    expect((await queue().getJob(first.id as string))?.opts).toHaveProperty('drumlineFlowHeldUntil');
+    await expect.poll(() => first.getState(), { timeout: 10_000, interval: 20 }).toBe('active');
+    const second = await queues.add(reserved, { sleepMs: 0 });
+    expect(await second.getState()).toBe('delayed');
+    const [firstTimed, secondTimed] = await finished([first, second], 30_000, queue());
+    expect(secondTimed?.startedAt).toBeGreaterThanOrEqual(firstTimed?.finishedAt as number);
+    expect(await redis.zcard(slots)).toBe(0);
+  });
+
+  it('is renewed while its run outlives it, so nobody takes it before the run ends', async () => {
+    // A place taken at enqueue a moment before it lapses: the run must renew it in time.
+    const heldUntil = Date.now() + 2600;
+    const long = await queue().add('reserved', { sleepMs: 3500 }, { jobId: 'about-to-lapse', drumlineFlowHeldUntil: heldUntil } as object);
+    await redis.zadd(slots, heldUntil, 'about-to-lapse');
+    await expect.poll(() => long.getState(), { timeout: 10_000, interval: 20 }).toBe('active');
+    await expect.poll(() => Date.now(), { timeout: 10_000, interval: 100 }).toBeGreaterThan(heldUntil + 200);
+    expect(Number(await redis.zscore(slots, 'about-to-lapse'))).toBeGreaterThan(Date.now());
+    const next = await queues.add(reserved, { sleepMs: 0 });
+    const [longTimed, nextTimed] = await finished([long, next], 30_000, queue());
+    expect(nextTimed?.startedAt).toBeGreaterThanOrEqual(longTimed?.finishedAt as number);
+  });
+
+  it('that lapsed before its run started is asked for again: with the key full by then, the run waits its turn', async () => {
+    await redis.zadd(slots, Date.now() + 60_000, 'someone-else');
+    const late = await queue().add('reserved', { sleepMs: 0 }, { jobId: 'lapsed', drumlineFlowHeldUntil: Date.now() - 1 } as object);
+    await expect.poll(async () => (await queue().getJob('lapsed'))?.delay ?? 0, { timeout: 10_000, interval: 20 }).toBeGreaterThan(0);
+    expect(await late.getState()).toBe('delayed');
+    await redis.zrem(slots, 'someone-else');
+    await finished([late], 5 * HEAD_RECHECK_MS, queue());
   });
 });
 

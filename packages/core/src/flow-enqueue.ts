@@ -25,9 +25,38 @@ export interface KeyedLimit {
 export interface FlowEnqueue {
   options: JobsOptions;
   limits: KeyedLimit[];
+  /** It may take its concurrency place at enqueue (see FlowAdmission): its id is new, and nothing but that limit applies. */
+  reservable: boolean;
 }
 
-const NO_FLOW: FlowEnqueue = Object.freeze({ options: Object.freeze({}), limits: [] });
+/**
+ * How long a concurrency place taken at enqueue waits for its run to start: the default
+ * WORKER_LOCK_MS, so that a place taken for a run that was then removed comes back as soon as a
+ * dead worker's would.
+ */
+export const FLOW_RESERVATION_MS = 30_000;
+
+/**
+ * The job option (BullMQ keeps options it does not know) carrying until when (epoch ms) the run
+ * holds the concurrency place it took at enqueue.
+ */
+export const FLOW_RESERVATION_OPTION = 'drumlineFlowHeldUntil';
+
+/** Until when `opts` says its run holds a place taken at enqueue, if it does. */
+export function flowReservationOf(opts: object): number | undefined {
+  const until = (opts as Record<string, unknown>)[FLOW_RESERVATION_OPTION];
+  return typeof until === 'number' ? until : undefined;
+}
+
+/** What a flow limit's admission at enqueue said. */
+export interface Admission {
+  /** How long the run must wait before it may start (0: it may now). */
+  waitMs: number;
+  /** Until when (epoch ms) it holds the place it took, when it took one. */
+  heldUntil?: number;
+}
+
+const NO_FLOW: FlowEnqueue = Object.freeze({ options: Object.freeze({}), limits: [], reservable: false });
 
 /**
  * What flow control makes of one enqueue, its keys checked first: a key function that throws or
@@ -52,12 +81,14 @@ export function flowEnqueue(job: JobDefinition, data: unknown, options: EnqueueO
   const scheduled = options.jobId !== undefined && parseScheduledRunId(options.jobId) !== undefined;
   // Runs under a limit need their id before they are added: it is their place in line.
   const jobId = options.jobId ?? randomUUID();
-  if (dedupe && !scheduled) return { limits, options: { jobId, deduplication: { id: deduplicationId(job, flowKey(job.name, 'dedupe', dedupe.key, parsed, path)), ttl: dedupe.ttlMs } } };
+  if (dedupe && !scheduled) return { limits, reservable: false, options: { jobId, deduplication: { id: deduplicationId(job, flowKey(job.name, 'dedupe', dedupe.key, parsed, path)), ttl: dedupe.ttlMs } } };
   if (debounce && !scheduled) {
     const id = deduplicationId(job, flowKey(job.name, 'debounce', debounce.key, parsed, path));
-    return { limits, options: { jobId, delay: Math.max(options.delay ?? 0, debounce.waitMs), deduplication: { id, replace: true, keepLastIfActive: true } } };
+    return { limits, reservable: false, options: { jobId, delay: Math.max(options.delay ?? 0, debounce.waitMs), deduplication: { id, replace: true, keepLastIfActive: true } } };
   }
-  return { limits, options: limits.length > 0 ? { jobId } : {} };
+  // A caller's jobId may name a run that exists, or has finished: a place taken for it would be held by nobody.
+  const reservable = options.jobId === undefined && concurrency !== undefined && !rateLimit;
+  return { limits, reservable, options: limits.length > 0 ? { jobId } : {} };
 }
 
 /**
@@ -68,21 +99,35 @@ export function flowEnqueue(job: JobDefinition, data: unknown, options: EnqueueO
  */
 export class FlowAdmission {
   private readonly keys: DrumlineKeys;
-  private readonly admit;
+  private readonly admitScript;
 
-  constructor(redis: RedisConnection, prefix: string) {
+  constructor(
+    private readonly redis: RedisConnection,
+    prefix: string,
+  ) {
     this.keys = drumlineKeys(prefix);
-    this.admit = luaScript(redis, 'flow-admit');
+    this.admitScript = luaScript(redis, 'flow-admit');
   }
 
-  /** How long run `runId` of `job` must wait for its limits before it may start (0: it may now). */
-  async waitFor(job: JobDefinition, limits: readonly KeyedLimit[], runId: string, now = Date.now()): Promise<number> {
-    let wait = 0;
+  /**
+   * How long run `runId` of `job` must wait for its limits before it may start. With `reserve`
+   * (a run with a concurrency limit only and an id of its own), a run that nobody waits ahead of
+   * takes its place now, and its worker starts it without asking again.
+   */
+  async admit(job: JobDefinition, limits: readonly KeyedLimit[], runId: string, reserve = false, now = Date.now()): Promise<Admission> {
+    let waitMs = 0;
+    let heldUntil: number | undefined;
     for (const { control, key, limit } of limits) {
       const keys = this.keys.flow(job.name, control, key);
-      const reply = (await this.admit([keys.slots, keys.line, keys.seen, keys.seq], [runId, limit.limit, now, now, FLOW_STALE_MS])) as number[];
-      if (reply[0] === 0) wait = Math.max(wait, flowWaitMs(limit, Number(reply[1]), Number(reply[2]), now));
+      const reply = (await this.admitScript([keys.slots, keys.line, keys.seen, keys.seq], [runId, limit.limit, now, now, FLOW_STALE_MS, reserve ? FLOW_RESERVATION_MS : 0])) as number[];
+      if (reply[0] === 2) heldUntil = Number(reply[1]);
+      if (reply[0] === 0) waitMs = Math.max(waitMs, flowWaitMs(limit, Number(reply[1]), Number(reply[2]), now));
     }
-    return wait;
+    return heldUntil === undefined ? { waitMs } : { waitMs, heldUntil };
+  }
+
+  /** Gives back the concurrency place a run removed before it started had taken at enqueue, so nobody waits for it to lapse. */
+  async withdraw(job: JobDefinition, limits: readonly KeyedLimit[], runId: string): Promise<void> {
+    for (const { control, key } of limits) if (control === 'concurrency') await this.redis.zrem(this.keys.flow(job.name, control, key).slots, runId);
   }
 }

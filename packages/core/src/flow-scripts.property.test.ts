@@ -6,7 +6,8 @@ import { closeRedis, createRedis } from './redis.js';
 import { luaScript } from './scripts.js';
 
 // The flow-control scripts (lua/flow-*.lua) against a slow model, on generated sequences of what
-// runs do: enqueue (admit), ask before their handler (acquire), end (release), and time passing.
+// runs do: enqueue (admit, some taking their place at once), ask before their handler (acquire), end
+// (release), and time passing.
 // Invariants: never more than `limit` places held at once; a run is let through only while the
 // runs enqueued before it that still wait leave a place free (first come, first served); every run asking
 // again after every other run ended gets through (nothing is stuck).
@@ -17,6 +18,8 @@ const acquire = luaScript(redis, 'flow-acquire');
 const release = luaScript(redis, 'flow-release');
 const STALE_MS = 90_000;
 const HOLD_MS = 30_000;
+// Longer than any generated case lasts (60 steps of at most 400 ms): lapses are the worker tests' to check.
+const RESERVE_MS = 30_000;
 let sequence = 0;
 
 afterAll(async () => {
@@ -24,11 +27,12 @@ afterAll(async () => {
   await closeRedis(redis);
 });
 
-type Step = { kind: 'enqueue' } | { kind: 'ask'; run: number } | { kind: 'end'; run: number } | { kind: 'wait'; ms: number };
+/** `reserve`: the run may take its place at enqueue (a run with an id of its own under a concurrency limit only). */
+type Step = { kind: 'enqueue'; reserve: boolean } | { kind: 'ask'; run: number } | { kind: 'end'; run: number } | { kind: 'wait'; ms: number };
 
 const steps = fc.array(
   fc.oneof(
-    { weight: 3, arbitrary: fc.constant<Step>({ kind: 'enqueue' }) },
+    { weight: 3, arbitrary: fc.boolean().map<Step>((reserve) => ({ kind: 'enqueue', reserve })) },
     { weight: 4, arbitrary: fc.nat(11).map<Step>((run) => ({ kind: 'ask', run })) },
     { weight: 3, arbitrary: fc.nat(11).map<Step>((run) => ({ kind: 'end', run })) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 400 }).map<Step>((ms) => ({ kind: 'wait', ms })) },
@@ -60,7 +64,19 @@ describe('the flow-control scripts', () => {
           const id = `run-${enqueued.length}`;
           enqueued.push(id);
           arrival = now;
-          await admit([keys.slots, keys.line, keys.seen, keys.seq], [id, limit, now, now, STALE_MS]);
+          const nobodyAhead = enqueued.slice(0, -1).every((other) => holding.has(other) || ended.has(other));
+          const mayTake = step.reserve && nobodyAhead && holding.size < limit;
+          const reply = (await admit([keys.slots, keys.line, keys.seen, keys.seq], [id, limit, now, now, STALE_MS, step.reserve ? RESERVE_MS : 0])) as number[];
+          expect(reply[0] === 2, mayTake ? `${id} did not take the free place` : `${id} took a place`).toBe(mayTake);
+          if (reply[0] === 2) {
+            // A place taken at enqueue: only when asked for, nobody waits ahead, and one is free.
+            const ahead = enqueued.slice(0, -1).filter((other) => !holding.has(other) && !ended.has(other));
+            expect(step.reserve).toBe(true);
+            expect(ahead, `${id} took a place ahead of ${ahead.join(', ')}`).toEqual([]);
+            expect(holding.size).toBeLessThan(limit);
+            expect(reply[1]).toBe(now + RESERVE_MS);
+            holding.add(id);
+          }
         }
         const id = step.kind === 'ask' || step.kind === 'end' ? enqueued[step.run] : undefined;
         if (!id || ended.has(id)) continue;

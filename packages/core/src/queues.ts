@@ -1,7 +1,7 @@
 import { Queue, type Job, type JobsOptions, type KeepJobs } from 'bullmq';
 import type { EventEmitter } from 'node:events';
 import type { JobDefinition, RetentionPolicy } from './define-job.js';
-import { FlowAdmission, flowEnqueue, type FlowEnqueue } from './flow-enqueue.js';
+import { FLOW_RESERVATION_OPTION, FlowAdmission, flowEnqueue, flowReservationOf, type FlowEnqueue } from './flow-enqueue.js';
 import { InvalidIdError, InvalidPayloadError } from './errors/index.js';
 import { isRunId, RUN_ID_RULE } from './ids.js';
 import type { JobRegistry } from './job-registry.js';
@@ -110,12 +110,19 @@ export class QueueSet {
     return this.queueOf(job).addBulk(items.map((item, index) => ({ name: job.name, data: item.data, opts: opts[index] })));
   }
 
+  /** After `run` of `job` was removed before it started: gives back the flow place it took at enqueue, if it took one. */
+  async withdrawn(job: JobDefinition, run: Job): Promise<void> {
+    if (flowReservationOf(run.opts) === undefined) return;
+    await this.admission.withdraw(job, flowEnqueue(job, run.data, { jobId: run.id as string }).limits, run.id as string);
+  }
+
   /** A run under a limit whose key is full starts delayed by its wait in line; one asked to start later is judged when it does. */
   private async optionsWithFlow(job: JobDefinition, options: EnqueueOptions, flow: FlowEnqueue): Promise<JobsOptions> {
     const opts = { ...jobOptionsFor(job, options), ...flow.options };
     if (flow.limits.length === 0 || (opts.delay ?? 0) > 0) return opts;
-    const wait = await this.admission.waitFor(job, flow.limits, opts.jobId as string);
-    return wait > 0 ? { ...opts, delay: wait } : opts;
+    const { waitMs, heldUntil } = await this.admission.admit(job, flow.limits, opts.jobId as string, flow.reservable);
+    if (heldUntil !== undefined) return { ...opts, [FLOW_RESERVATION_OPTION]: heldUntil } as JobsOptions;
+    return waitMs > 0 ? { ...opts, delay: waitMs } : opts;
   }
 
   /**

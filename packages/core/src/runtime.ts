@@ -3,6 +3,7 @@
 export * from './index.js';
 export { createJobRegistry } from './job-registry.js';
 export { flowKey, MAX_FLOW_KEY_LENGTH } from './flow-policy.js';
+export { flowReservationOf } from './flow-enqueue.js';
 export { FLOW_STALE_MS, flowWaitMs, HEAD_RECHECK_MS, MAX_FLOW_WAIT_MS } from './flow-wait.js';
 export type { FlowLimit, FlowPolicy, RateLimit } from './flow-policy.js';
 export { DEFAULT_JOBS_MODULE, describeDefinitionError, jobsModuleSpecifier, loadDefinitions, readJobsModule } from './load-definitions.js';
