@@ -1,7 +1,7 @@
 import { alertEnvShape, baseEnvSchema, intEnv, MAX_PROMOTE_AHEAD_MS, metricsEnvShape, parseEnv, requireMetricsToken, type Env } from '@drumline/core/runtime';
 import { z } from 'zod';
 
-const schedulerEnvSchema = baseEnvSchema
+export const schedulerEnvSchema = baseEnvSchema
   .extend({
     /** A dead leader is replaced within this time (plus one standby poll, a tenth of it). */
     LEASE_TTL_MS: intEnv(1000, 600_000).default(5000),

@@ -62,7 +62,9 @@ async function main(): Promise<void> {
   const metricsServer =
     config.METRICS_PORT === undefined
       ? undefined
-      : await startMetricsServer({ registry: metricsRegistry, port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN ?? '', logger });
+      : // A standby's /readyz is 200 too: it is the failover, so Kubernetes should count it for the
+        // PodDisruptionBudget and a rollout. Which replica leads is in the body (and drumline_scheduler_is_leader).
+        await startMetricsServer({ registry: metricsRegistry, port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN ?? '', logger, redisHealth, status: () => ({ leader: election.isLeader }) });
 
   // Leadership can flip while a step is awaited; each step re-checks it, so the chain stays in order.
   let leadership: Promise<void> = Promise.resolve();

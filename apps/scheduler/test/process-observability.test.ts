@@ -46,6 +46,11 @@ async function startScheduler(name: string): Promise<Scheduler> {
 }
 
 const isLeader = async (scheduler: Scheduler) => sample(await scrape(scheduler.metricsUrl, METRICS_TOKEN), 'drumline_scheduler_is_leader');
+/** The probe a kubelet sends: no token. */
+const readyz = async (scheduler: Scheduler) => {
+  const response = await fetch(scheduler.metricsUrl.replace(/\/metrics$/, '/readyz'));
+  return { code: response.status, body: (await response.json()) as unknown };
+};
 
 beforeAll(async () => {
   receiver = await WebhookReceiver.start<Alert>();
@@ -67,12 +72,15 @@ afterAll(async () => {
 });
 
 describe('the scheduler processes, observed', () => {
-  it('serve metrics only with METRICS_TOKEN; the leader gauge and the leader-change counter follow a failover', async () => {
+  it('serve metrics only with METRICS_TOKEN and /readyz to anyone, 200 on leader and standby alike; the leader gauge, the leader-change counter and /readyz\'s `leader` follow a failover', async () => {
     const first = await startScheduler('scheduler-0');
     expect((await fetch(first.metricsUrl)).status).toBe(401);
     await expect.poll(() => isLeader(first), { timeout: 15_000 }).toBe(1);
     const second = await startScheduler('scheduler-1');
     expect(await isLeader(second)).toBe(0);
+    // Both are ready, the standby too (it is the failover); the body tells which one leads.
+    expect(await readyz(first)).toEqual({ code: 200, body: { status: 'ok', leader: true } });
+    expect(await readyz(second)).toEqual({ code: 200, body: { status: 'ok', leader: false } });
 
     const body = await scrape(first.metricsUrl, METRICS_TOKEN);
     expect(sample(body, 'drumline_scheduler_leader_changes_total')).toBe(1);
@@ -91,6 +99,7 @@ describe('the scheduler processes, observed', () => {
 
     expect(await first.app.stop()).toEqual({ code: 0, signal: null });
     await expect.poll(() => isLeader(second), { timeout: 10_000 }).toBe(1);
+    expect(await readyz(second)).toEqual({ code: 200, body: { status: 'ok', leader: true } });
     expect(sample(await scrape(second.metricsUrl, METRICS_TOKEN), 'drumline_scheduler_leader_changes_total')).toBe(1);
     // The new leader finds the same outage already alerted: no second page.
     await second.app.waitForLog((log) => log.msg === 'materializing schedules');

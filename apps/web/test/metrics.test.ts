@@ -52,6 +52,30 @@ describe('GET /metrics on the web', () => {
     expect(sample(body, 'process_resident_memory_bytes', { app: 'web' })).toBeGreaterThan(0);
   });
 
+  it('counts as backlog the waiting, prioritized and due delayed jobs of each queue, not those delayed into the future', async () => {
+    const prefix = uniquePrefix('web-metrics-backlog');
+    const own = await startWeb({ prefix, env: { METRICS_TOKEN } });
+    try {
+      await own.queues.enqueue('ping', {});
+      await own.queues.enqueue('ping', {}, { priority: 3 });
+      await own.queues.enqueue('ping', {}, { delay: 60_000 });
+      await own.queues.enqueue('ping', {}, { delay: 1 });
+      const queue = own.queueOf('ping');
+      // No worker runs here, so nothing promotes the short delay: once due, it is still in `delayed`.
+      const deadline = Date.now() + 5_000;
+      let backlog: number | undefined;
+      do {
+        const response = await own.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+        backlog = sample(response.body, 'drumline_queue_backlog', { queue: queue.name });
+      } while (backlog !== 3 && Date.now() < deadline);
+      expect(backlog).toBe(3);
+      expect(await queue.getJobCounts('delayed')).toEqual({ delayed: 2 });
+    } finally {
+      await own.app.close();
+      await deleteTestKeys(prefix);
+    }
+  });
+
   it("shows the dead-man's switch flag as drumline_schedule_overdue and in GET /api/schedules, never for a paused schedule", async () => {
     const store = new ScheduleStore(web.app.redis, prefix);
     for (const id of ['stuck', 'resting', 'fine']) await store.putFromApi(apiScheduleRecord(web.app.registry, id, { job: 'ping', every: '1m' }));

@@ -73,7 +73,7 @@ const runner = new JobRunner({
 const metricsServer =
   config.METRICS_PORT === undefined
     ? undefined
-    : await startMetricsServer({ registry: metrics, port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN ?? '', logger });
+    : await startMetricsServer({ registry: metrics, port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN ?? '', logger, redisHealth });
 const workers = queueNames.map((queue) => {
   const worker = new Worker(queue, runner.process, {
     // Stored on each job as `processedBy`, so the dashboard and a test can tell which replica ran it.

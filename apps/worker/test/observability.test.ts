@@ -38,9 +38,13 @@ async function startWorker(env: Record<string, string>): Promise<{ worker: AppPr
 }
 
 describe('the worker process, observed', () => {
-  it('counts runs by outcome on its metrics port, behind METRICS_TOKEN, and alerts once when a run fails for good', async () => {
+  it('counts runs by outcome on its metrics port, behind METRICS_TOKEN (its probes open), and alerts once when a run fails for good', async () => {
     const { worker, metricsUrl } = await startWorker({ ALERT_WEBHOOK_URL: receiver.url, PUBLIC_URL: 'http://jobs.example.com' });
     expect((await fetch(metricsUrl)).status).toBe(401);
+    // The probes need no token: a kubelet sends none.
+    const probe = async (path: string) => (await fetch(metricsUrl.replace(/\/metrics$/, path))).json();
+    expect(await probe('/healthz')).toEqual({ status: 'ok' });
+    expect(await probe('/readyz')).toEqual({ status: 'ok' });
 
     // A tick two hours late, of a schedule whose misfire policy drops late ticks, as after a worker outage.
     await new ScheduleStore(redis, prefix).putFromApi(apiScheduleRecord(registry, 'hourly-ping', { job: 'ping', every: '1h', misfire: 'skip' }));

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
+import type { RedisHealth } from './redis-health.js';
 
 export interface MetricsServerOptions {
   registry: Registry;
@@ -12,6 +13,10 @@ export interface MetricsServerOptions {
   /** Every request must send `Authorization: Bearer <token>` (the scheme in any case). */
   token: string;
   logger: Logger;
+  /** The process's Redis connections: GET /readyz is 503 while they are not all ready. */
+  redisHealth?: RedisHealth;
+  /** Fields added to the JSON of GET /readyz, such as the scheduler's `leader`. */
+  status?: () => Record<string, boolean | number | string>;
 }
 
 /** A listening metrics server; `close()` stops it (scrapes in flight finish first). */
@@ -24,15 +29,25 @@ export interface MetricsServer {
 /**
  * Serves `GET /metrics` of `registry` on a port of its own, behind a Bearer token: the worker and
  * the scheduler have no HTTP server otherwise, and a framework for one route would cost more
- * start-up time and memory than it saves.
+ * start-up time and memory than it saves. The probes `GET /healthz` (the process answers) and
+ * `GET /readyz` (200, or 503 with a reason) need no token, as the web's do: a kubelet cannot send one
+ * from a Secret, and they tell nothing but whether the process can work.
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const { registry, logger } = options;
   const expected = Buffer.from(options.token);
   const server: Server = createServer((request, response) => {
     const path = request.url?.split('?')[0];
-    if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
+    const readable = request.method === 'GET' || request.method === 'HEAD';
+    if (readable && (path === '/healthz' || path === '/readyz')) {
+      const reason = path === '/readyz' && options.redisHealth?.up === false ? 'redis is not connected' : undefined;
+      const extra = path === '/readyz' ? options.status?.() : undefined;
+      const body = reason === undefined ? { status: 'ok', ...extra } : { status: 'unavailable', reason, ...extra };
+      response.writeHead(reason === undefined ? 200 : 503, { 'content-type': 'application/json' }).end(request.method === 'HEAD' ? undefined : JSON.stringify(body));
+      return;
+    }
+    if (path !== '/metrics' || !readable) {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics, /healthz or /readyz\n');
       return;
     }
     if (!authorized(request, expected)) {

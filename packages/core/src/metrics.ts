@@ -188,6 +188,32 @@ export function createQueueJobsGauge(registry: Registry, queues: readonly string
   });
 }
 
+/** How many jobs of one queue a worker could take now (see `createQueueBacklogGauge`). */
+export type QueueBacklog = (queue: string) => Promise<number>;
+
+/**
+ * Registers `drumline_queue_backlog{queue}`: jobs a worker could start now, that is waiting plus
+ * prioritized plus delayed ones whose time has come, read from Redis at each scrape (one process per
+ * deployment: the web). It is what an autoscaler should follow: `drumline_queue_jobs{state="delayed"}`
+ * also counts runs due later (the scheduler adds ticks ahead, retries wait their backoff), and a
+ * delayed job only leaves its set when a worker asks for work, so with no free worker the due ones
+ * stay there. Left out while `reachable()` is false, as `drumline_queue_jobs` is.
+ */
+export function createQueueBacklogGauge(registry: Registry, queues: readonly string[], backlog: QueueBacklog, reachable: () => boolean = () => true): Gauge<'queue'> {
+  return new Gauge({
+    name: 'drumline_queue_backlog',
+    help: 'Jobs a worker could start now: waiting, prioritized and delayed ones that are due, read from Redis at scrape time',
+    labelNames: ['queue'],
+    registers: [registry],
+    async collect() {
+      if (!reachable()) return this.reset();
+      const all = await Promise.all(queues.map(backlog));
+      this.reset();
+      queues.forEach((queue, index) => this.labels(queue).set(all[index] ?? 0));
+    },
+  });
+}
+
 /**
  * Registers `drumline_schedule_overdue{schedule}`: 1 while the dead-man's switch flags the
  * schedule, 0 otherwise, read from Redis at each scrape (one process per deployment: the web);

@@ -81,6 +81,7 @@ export {
   createFlowWaitsCounter,
   createMetricsRegistry,
   createOverdueGauge,
+  createQueueBacklogGauge,
   createQueueJobsGauge,
   createRedisUpGauge,
   createRunMetrics,
@@ -89,7 +90,7 @@ export {
   createTicksMissedCounter,
   QUEUE_STATES,
 } from './metrics.js';
-export type { QueueCounts, RunMetrics, RunOutcome, SchedulerMetrics } from './metrics.js';
+export type { QueueBacklog, QueueCounts, RunMetrics, RunOutcome, SchedulerMetrics } from './metrics.js';
 export { DURATION_BUCKETS, JobRunSeries } from './run-series.js';
 export { startMetricsServer } from './metrics-server.js';
 export type { MetricsServer, MetricsServerOptions } from './metrics-server.js';

@@ -1,6 +1,7 @@
-import { createMetricsRegistry, createOverdueGauge, createQueueJobsGauge, createRedisUpGauge, ScheduleStore } from '@drumline/core/runtime';
+import { createMetricsRegistry, createOverdueGauge, createQueueBacklogGauge, createQueueJobsGauge, createRedisUpGauge, ScheduleStore } from '@drumline/core/runtime';
 import type { FastifyPluginAsync } from 'fastify';
 import { apiTokenAuth } from '../plugins/api-token-auth.js';
+import { queueBacklog } from './queue-backlog.js';
 
 export interface MetricsRoutesOptions {
   /** Every scrape must send `Authorization: Bearer <token>`. */
@@ -9,7 +10,7 @@ export interface MetricsRoutesOptions {
 
 /**
  * `GET /metrics` for Prometheus: the web's process metrics, and the deployment-wide series read
- * from Redis at scrape time (queue sizes, overdue schedules). The web serves those rather than
+ * from Redis at scrape time (queue sizes, the backlog autoscalers follow, overdue schedules). The web serves those rather than
  * the workers so that they are counted once, not once per replica.
  */
 export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (app, { token }) => {
@@ -23,6 +24,15 @@ export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (ap
     registry,
     [...queues.keys()],
     (name) => queues.get(name)?.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed') ?? Promise.resolve({}),
+    reachable,
+  );
+  createQueueBacklogGauge(
+    registry,
+    [...queues.keys()],
+    (name) => {
+      const queue = queues.get(name);
+      return queue ? queueBacklog(app.redis, queue, Date.now()) : Promise.resolve(0);
+    },
     reachable,
   );
   const store = new ScheduleStore(app.redis, app.queues.prefix);
