@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@drumline/core/runtime';
 
 /**
  * Jobs of `queue` a worker could start at `now`: its wait list, its prioritized set, and the delayed
@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
  * promoteDelayedJobs.lua reads with. One MULTI, so a job moving between the three is counted once.
  * `redis` is the connection the queue was made with.
  */
-export async function queueBacklog(redis: Redis, queue: Queue, now: number): Promise<number> {
+export async function queueBacklog(redis: RedisConnection, queue: Queue, now: number): Promise<number> {
   const replies = await redis
     .multi()
     .llen(queue.toKey('wait'))
