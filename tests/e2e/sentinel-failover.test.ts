@@ -89,6 +89,8 @@ function tickRuns(system: System): Map<number, number> {
 /** POSTs a `witness` run with an id of its own every 25 ms until stopped; remembers which were acknowledged (202). */
 function enqueueLoad(system: System) {
   const acknowledged: string[] = [];
+  /** When each acknowledgement came, in order. */
+  const acknowledgedAt: number[] = [];
   const refused = new Map<number | string, number>();
   let stopped = false;
   const loop = (async () => {
@@ -96,7 +98,10 @@ function enqueueLoad(system: System) {
       const jobId = `load-${n}`;
       try {
         const response = await api(system, 'POST', '/api/jobs/witness', { data: {}, opts: { jobId } });
-        if (response.status === 202) acknowledged.push(jobId);
+        if (response.status === 202) {
+          acknowledged.push(jobId);
+          acknowledgedAt.push(Date.now());
+        }
         else refused.set(response.status, (refused.get(response.status) ?? 0) + 1);
       } catch (error) {
         const reason = (error as Error).name;
@@ -107,6 +112,7 @@ function enqueueLoad(system: System) {
   })();
   return {
     acknowledged,
+    acknowledgedAt,
     refused,
     async stop() {
       stopped = true;
@@ -186,7 +192,10 @@ describe('Redis Sentinel failover under load', () => {
     const killedAt = Date.now();
     await failOverTo(system, replica);
     await bringBackOldPrimary(system, replica);
-    await untilTicksRun(system, 3, Date.now());
+    const recoveredAt = Date.now();
+    await untilTicksRun(system, 3, recoveredAt);
+    // The web follows the new primary by itself: enqueues are acknowledged again.
+    await expect.poll(() => load.acknowledgedAt.filter((at) => at > recoveredAt).length, { timeout: 20_000, interval: 200 }).toBeGreaterThan(0);
     const outcome = await settle(system, load, killedAt);
     report('primary killed, REDIS_WAIT_REPLICAS=1', outcome, load.refused);
     expect(outcome.twice).toEqual([]);
