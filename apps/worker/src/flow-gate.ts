@@ -78,7 +78,7 @@ export class FlowGate {
     }
     if (rateLimit) {
       const keys = this.keys.flow(definition.name, 'rate', flowKey(definition.name, 'rateLimit', rateLimit.key, data));
-        // One start per attempt: the same attempt asking again (a lost answer) is not counted twice.
+      // One start per attempt: the same attempt asking again (a lost answer) is not counted twice.
       const countedAt = Date.now();
       const answer = await this.take(keys, `${runId}#${job.attemptsStarted}`, runId, rateLimit, rateLimit.windowMs, job.timestamp, countedAt);
       if (answer.wait) {

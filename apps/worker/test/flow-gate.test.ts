@@ -66,7 +66,24 @@ const reserved = defineJob({
   handler: ({ sleepMs }) => timed(sleepMs),
 });
 
-const registry = createJobRegistry([limited, single, rated, reserved]);
+/** Under both limits at once; fails its first attempt when told to, so that a retry asks again. */
+const attemptStarts = new Map<string, number[]>();
+const both = defineJob({
+  name: 'both',
+  queue: QUEUE,
+  schema: z.object({ key: z.string(), failFirst: z.boolean().default(false) }),
+  concurrency: { key: (data) => data.key, limit: 1 },
+  rateLimit: { max: 1, perMs: 800, key: (data) => data.key },
+  attempts: 2,
+  backoff: { type: 'fixed', delayMs: 0 },
+  handler: async ({ failFirst }, { jobId, attempt }) => {
+    attemptStarts.set(jobId, [...(attemptStarts.get(jobId) ?? []), Date.now()]);
+    if (failFirst && attempt === 1) throw new Error('first attempt fails');
+    return timed(0);
+  },
+});
+
+const registry = createJobRegistry([limited, single, rated, reserved, both]);
 const keys = drumlineKeys(prefix);
 const { logger, lines } = recordingLogger({ app: 'flow-gate-test' });
 logger.level = 'debug';
@@ -221,3 +238,48 @@ describe('rateLimit: { max: 3, perMs: 500, key }', () => {
     for (let index = 3; index < counted.length; index += 1) expect((counted[index] as number) - (counted[index - 3] as number)).toBeGreaterThanOrEqual(500);
   });
 });
+
+describe('concurrency and rateLimit together', () => {
+  it('gives back the concurrency place of a run its rate limit puts in line, so it holds nothing while it waits', async () => {
+    const concurrencySlots = keys.flow('both', 'concurrency', 'pair').slots;
+    const [first, second] = await queues.addBulk(both, [{ data: { key: 'pair' } }, { data: { key: 'pair' } }]);
+    await finished([first as Job]);
+    // The second had its concurrency place, then the rate limit (1 per 800 ms) sent it to wait.
+    await expect.poll(async () => (await queues.queueOf(both).getJob(second?.id as string))?.delay ?? 0, { timeout: 10_000, interval: 20 }).toBeGreaterThan(0);
+    expect(await second?.getState()).toBe('delayed');
+    expect(await redis.zcard(concurrencySlots)).toBe(0);
+    const [firstTimed, secondTimed] = await finished([first as Job, second as Job], 10_000);
+    expect((secondTimed?.startedAt as number) - (firstTimed?.startedAt as number)).toBeGreaterThanOrEqual(800);
+  });
+
+  it('counts a retry as a new start against the rate limit', async () => {
+    const run = await queues.add(both, { key: 'retry', failFirst: true });
+    const queue = queues.queueOf(both);
+    await expect.poll(() => queue.getJobState(run.id as string), { timeout: 10_000, interval: 20 }).toBe('completed');
+    // The retry (no backoff) waited for the first attempt's start to leave the 800 ms window.
+    const [firstStart, secondStart] = attemptStarts.get(run.id as string) ?? [];
+    expect((secondStart as number) - (firstStart as number)).toBeGreaterThanOrEqual(800 - 50);
+  });
+});
+
+describe('FlowGate.close', () => {
+  it('waits for the places under way to be given back', async () => {
+    const connection = connectTestRedis();
+    const gate = new FlowGate(connection, prefix, { holdMs: 5000 });
+    const queueName = 'flow-gate-close';
+    const closing = defineJob({ name: 'closing', queue: queueName, schema: z.object({}), concurrency: { limit: 1 }, attempts: 1, handler: () => timed(0) });
+    const closingRegistry = createJobRegistry([closing]);
+    const closingQueues = new QueueSet(closingRegistry, redis, prefix);
+    const worker = new Worker(queueName, new JobRunner({ registry: closingRegistry, logger, beforeScheduledRun: admitEveryRun, flowGate: gate }).process, { connection, prefix });
+    try {
+      const run = await closingQueues.add(closing, {});
+      await expect.poll(() => run.getState(), { timeout: 10_000, interval: 20 }).toBe('completed');
+    } finally {
+      await worker.close();
+      await gate.close();
+      await closingQueues.close();
+    }
+    expect(await redis.zcard(keys.flow('closing', 'concurrency', '*').slots)).toBe(0);
+  });
+});
+
