@@ -95,7 +95,8 @@ describe('the worker process, observed', () => {
     await expect.poll(() => after.getState(), { timeout: 10_000 }).toBe('completed');
 
     await expect.poll(async () => sample(await scrape(metricsUrl, METRICS_TOKEN), 'drumline_alerts_total', { kind: 'run-failed', result: 'failed' }), { timeout: 15_000 }).toBe(1);
-    expect(worker.logs().some((log) => log.msg === 'alert webhook failed; the alert is lost')).toBe(true);
+    // The counter and the log line are written together, but the line reaches stdout on its own time.
+    await expect.poll(() => worker.logs().some((log) => log.msg === 'alert webhook failed; the alert is lost'), { timeout: 5000 }).toBe(true);
     expect(await worker.stop()).toEqual({ code: 0, signal: null });
   });
 });
