@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, startApp, stopApps, type AppProcess } from '../support/processes.js';
-import { ReplicatedRedis, SENTINEL_MASTER_NAME, type RedisNode } from '../support/replicated-redis.js';
+import { ReplicatedRedis, SENTINEL_MASTER_NAME, type RedisNode } from '@drumline/test-redis';
 
 // Redis failovers for real: a primary, a replica and three sentinels (redis-server processes on
 // loopback), and the whole system on them through Sentinel: the web, two schedulers, three workers,
@@ -129,11 +129,7 @@ async function failOverTo(system: System, next: RedisNode): Promise<void> {
 
 /** Restarts the dead primary, empty, as a crashed pod comes back: the sentinels make it a replica of the new one. */
 async function bringBackOldPrimary(system: System, next: RedisNode): Promise<void> {
-  await system.topology.primary.start();
-  await expect
-    .poll(() => system.topology.primary.ask(async (client) => /role:slave/.test(await client.info('replication'))), { timeout: 30_000, interval: 200 })
-    .toBe(true);
-  await system.topology.untilReplicasInSync(next);
+  await system.topology.rejoin(system.topology.primary, next);
 }
 
 interface Outcome {
