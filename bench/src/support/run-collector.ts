@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseScheduledRunId } from '@drumline/core/runtime';
 import type { Redis } from 'ioredis';
 import { percentile, round } from './stats.js';
 
@@ -13,6 +14,18 @@ export interface TickRun {
 
 /** Reads the schedule and nominal tick out of a job id, or undefined for any other job. */
 export type TickOf = (jobId: string) => { scheduleId: string; tickMs: number } | undefined;
+
+/** A Drumline run of a schedule's tick: `<schedule>@<tick>` (a manual run of a schedule is not one). */
+export const drumlineTick: TickOf = (id) => {
+  const run = parseScheduledRunId(id);
+  return run && !run.manual ? { scheduleId: run.scheduleId, tickMs: run.scheduledFor.getTime() } : undefined;
+};
+
+/** A BullMQ job scheduler's job: `repeat:<scheduler>:<tick>`. */
+export const bullmqTick: TickOf = (id) => {
+  const match = /^repeat:(.+):(\d+)$/.exec(id);
+  return match ? { scheduleId: match[1] as string, tickMs: Number(match[2]) } : undefined;
+};
 
 export interface TickReport {
   expected: number;
