@@ -219,9 +219,10 @@ export class ReplicatedRedis {
   }
 
   /**
-   * Starts a dead data node again, empty, as a crashed pod comes back, and waits until the sentinels
-   * have made it a replica of `primary` (it may boot as a primary, or as a replica of a node that no
-   * longer is one) and it holds all `primary` has written.
+   * Starts a dead data node again, as a crashed pod comes back, and waits until the sentinels have
+   * made it a replica of `primary` and it holds all `primary` had written. It boots with its
+   * arguments of old (a primary, or a replica of a node that may no longer be one) and with the
+   * snapshot of its last full sync as a replica, if it had one: nothing of it survives the resync.
    */
   async rejoin(node: RedisNode, primary: RedisNode, timeoutMs = 30_000): Promise<void> {
     await node.start();
