@@ -128,8 +128,8 @@ async function failOverTo(system: System, next: RedisNode): Promise<void> {
 }
 
 /** Restarts the dead primary, empty, as a crashed pod comes back: the sentinels make it a replica of the new one. */
-async function bringBackOldPrimary(system: System, next: RedisNode): Promise<void> {
-  await system.topology.rejoin(system.topology.primary, next);
+async function bringBackOldPrimary(system: System): Promise<void> {
+  await system.topology.rejoin(system.topology.primary);
 }
 
 interface Outcome {
@@ -181,7 +181,7 @@ describe('Redis Sentinel failover under load', () => {
     const [replica] = system.topology.replicas as [RedisNode];
     const killedAt = Date.now();
     await failOverTo(system, replica);
-    await bringBackOldPrimary(system, replica);
+    await bringBackOldPrimary(system);
     await untilTicksRun(system, 3, Date.now());
     const outcome = await settle(system, load, killedAt);
     report('primary killed, REDIS_WAIT_REPLICAS=1', outcome, load.refused);
@@ -206,7 +206,7 @@ describe('Redis Sentinel failover under load', () => {
     await system.topology.primary.kill();
     replica.resume();
     await expect.poll(() => system.topology.currentPrimary(), { timeout: 30_000, interval: 200 }).toBe(replica);
-    await bringBackOldPrimary(system, replica);
+    await bringBackOldPrimary(system);
     await untilTicksRun(system, 3, Date.now());
     return { system, outcome: await settle(system, load, killedAt), load };
   }

@@ -186,23 +186,33 @@ export class ReplicatedRedis {
   async untilSentinelsSee(primary: RedisNode, replicas: number, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const views = await Promise.all(
-        this.sentinels
-          .filter((sentinel) => sentinel.running)
-          .map((sentinel) =>
-            sentinel.ask(async (client) => {
+      const { sees, views } = await this.sentinelsSee(primary, replicas);
+      if (sees) return;
+      if (Date.now() > deadline) throw new Error(`the sentinels did not all see ${primary.role} on ${primary.port} as master with ${replicas} replicas up within ${timeoutMs} ms: ${views}`);
+      await sleep(100);
+    }
+  }
+
+  /** Whether every running sentinel names `primary` as the master and knows `replicas` replicas of it that are up, and what each sees. */
+  private async sentinelsSee(primary: RedisNode, replicas: number): Promise<{ sees: boolean; views: string }> {
+    const views = await Promise.all(
+      this.sentinels
+        .filter((sentinel) => sentinel.running)
+        .map((sentinel) =>
+          sentinel
+            .ask(async (client) => {
               const master = (await client.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER_NAME)) as string[] | null;
               const known = (await client.call('SENTINEL', 'replicas', SENTINEL_MASTER_NAME)) as string[][];
               // Each replica is a flat list of fields and values; a healthy one's `flags` is just `slave`.
-              const up = known.filter((fields) => fields[fields.indexOf('flags') + 1] === 'slave');
-              return master?.[1] === String(primary.port) && up.length >= replicas;
-            }).catch(() => false),
-          ),
-      );
-      if (views.every(Boolean)) return;
-      if (Date.now() > deadline) throw new Error(`the sentinels did not all see ${primary.role} on ${primary.port} as master within ${timeoutMs} ms`);
-      await sleep(100);
-    }
+              const field = (fields: string[], name: string) => fields[fields.indexOf(name) + 1];
+              const up = known.filter((fields) => field(fields, 'flags') === 'slave');
+              const view = `${sentinel.role} names ${master?.[1]}, replicas ${known.map((fields) => `${field(fields, 'port')} (${field(fields, 'flags')})`).join(', ')}`;
+              return { sees: master?.[1] === String(primary.port) && up.length >= replicas, view };
+            })
+            .catch((error: Error) => ({ sees: false, view: `${sentinel.role}: ${error.message}` })),
+        ),
+    );
+    return { sees: views.every((view) => view.sees), views: views.map((view) => view.view).join('; ') };
   }
 
   /** The data node the sentinels name as master now (undefined while they disagree or none answers). */
@@ -219,21 +229,42 @@ export class ReplicatedRedis {
   }
 
   /**
-   * Starts a dead data node again, as a crashed pod comes back, and waits until the sentinels have
-   * made it a replica of `primary` and it holds all `primary` had written. It boots with its
-   * arguments of old (a primary, or a replica of a node that may no longer be one) and with the
-   * snapshot of its last full sync as a replica, if it had one: nothing of it survives the resync.
+   * Starts a dead data node again, as a crashed pod comes back, and waits until the topology is
+   * whole again (see untilSettled); returns the primary then. The node boots with its arguments of
+   * old (a primary, or a replica of a node that may no longer be one) and with the snapshot of its
+   * last full sync as a replica, if it had one: nothing of it survives the resync.
    */
-  async rejoin(node: RedisNode, primary: RedisNode, timeoutMs = 30_000): Promise<void> {
+  async rejoin(node: RedisNode, timeoutMs = 30_000): Promise<RedisNode> {
     await node.start();
+    return this.untilSettled(timeoutMs);
+  }
+
+  /**
+   * Waits until every sentinel names the same primary and sees every other running data node up as
+   * its replica, and those hold all it had written; returns that primary. Whichever it is: the
+   * primary may change meanwhile, when a sentinel that could not reach a just-promoted primary for
+   * down-after-milliseconds (a busy machine) fails over again, even to the node that just came back.
+   */
+  async untilSettled(timeoutMs = 30_000): Promise<RedisNode> {
     const deadline = Date.now() + timeoutMs;
+    let last = 'the sentinels agree on no primary';
     for (;;) {
-      const info = await node.ask((client) => client.info('replication')).catch(() => '');
-      if (/role:slave/.test(info) && new RegExp(`master_port:${primary.port}\r?\n`).test(info) && /master_link_status:up/.test(info)) break;
-      if (Date.now() > deadline) throw new Error(`${node.role} on ${node.port} did not become a replica of ${primary.role} on ${primary.port} within ${timeoutMs} ms:\n${info}`);
+      const primary = await this.currentPrimary();
+      if (primary) {
+        const seen = await this.sentinelsSee(primary, this.dataNodes.filter((node) => node.running).length - 1);
+        last = seen.views;
+        if (seen.sees) {
+          try {
+            await this.untilReplicasInSync(primary, Math.max(1000, Math.min(5000, deadline - Date.now())));
+            return primary;
+          } catch (error) {
+            last = (error as Error).message;
+          }
+        }
+      }
+      if (Date.now() > deadline) throw new Error(`the topology was not whole again within ${timeoutMs} ms: ${last}`);
       await sleep(100);
     }
-    await this.untilReplicasInSync(primary, Math.max(1000, deadline - Date.now()));
   }
 
   /**
