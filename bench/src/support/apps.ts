@@ -64,9 +64,9 @@ export async function waitHttpReady(child: NodeProcess, url: string, timeoutMs =
   }
 }
 
-/** Drumline's worker app on `queue` (default: `default`) only. */
-export function startWorkerApp(redis: RedisTarget, prefix: string, concurrency: number, name = 'drumline worker', queue = 'default'): NodeProcess {
-  return NodeProcess.start(name, entries.worker, appEnv(redis, prefix, { WORKER_QUEUES: queue, WORKER_CONCURRENCY: String(concurrency) }));
+/** Drumline's worker app on `queue` (default: `default`) only, with `extra` env (REDIS_WAIT_REPLICAS, say). */
+export function startWorkerApp(redis: RedisTarget, prefix: string, concurrency: number, name = 'drumline worker', queue = 'default', extra: Record<string, string> = {}): NodeProcess {
+  return NodeProcess.start(name, entries.worker, appEnv(redis, prefix, { WORKER_QUEUES: queue, WORKER_CONCURRENCY: String(concurrency), ...extra }));
 }
 
 /** A bare BullMQ worker with a no-op processor on `queue` (default: `default`) only. */

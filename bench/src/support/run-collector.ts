@@ -104,6 +104,13 @@ export class RunCollector {
     return this.runs.filter((run) => where(run.tickMs)).map((run) => run.ranAt - run.tickMs);
   }
 
+  /** When the first run of a tick after `afterMs` started (its handler's `at`), or undefined while none has been seen. */
+  firstRunOfTickAfter(afterMs: number): number | undefined {
+    let first: number | undefined;
+    for (const run of this.runs) if (run.tickMs > afterMs && (first === undefined || run.ranAt < first)) first = run.ranAt;
+    return first;
+  }
+
   /** The longest time between two polls: above ~1 s at 500 runs/s, retention may have trimmed runs unseen. */
   get longestPollGapMs(): number {
     return this.longestGapMs;
