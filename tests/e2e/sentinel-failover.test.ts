@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, startApp, stopApps, type AppProcess } from '../support/processes.js';
-import { ReplicatedRedis, SENTINEL_MASTER_NAME, type RedisNode } from '../support/replicated-redis.js';
+import { ReplicatedRedis, SENTINEL_MASTER_NAME, type RedisNode } from '@drumline/test-redis';
 
 // Redis failovers for real: a primary, a replica and three sentinels (redis-server processes on
 // loopback), and the whole system on them through Sentinel: the web, two schedulers, three workers,
@@ -134,12 +134,8 @@ async function failOverTo(system: System, next: RedisNode): Promise<void> {
 }
 
 /** Restarts the dead primary, empty, as a crashed pod comes back: the sentinels make it a replica of the new one. */
-async function bringBackOldPrimary(system: System, next: RedisNode): Promise<void> {
-  await system.topology.primary.start();
-  await expect
-    .poll(() => system.topology.primary.ask(async (client) => /role:slave/.test(await client.info('replication'))), { timeout: 30_000, interval: 200 })
-    .toBe(true);
-  await system.topology.untilReplicasInSync(next);
+async function bringBackOldPrimary(system: System): Promise<void> {
+  await system.topology.rejoin(system.topology.primary);
 }
 
 interface Outcome {
@@ -191,7 +187,7 @@ describe('Redis Sentinel failover under load', () => {
     const [replica] = system.topology.replicas as [RedisNode];
     const killedAt = Date.now();
     await failOverTo(system, replica);
-    await bringBackOldPrimary(system, replica);
+    await bringBackOldPrimary(system);
     const recoveredAt = Date.now();
     await untilTicksRun(system, 3, recoveredAt);
     // The web follows the new primary by itself: enqueues are acknowledged again.
@@ -219,7 +215,7 @@ describe('Redis Sentinel failover under load', () => {
     await system.topology.primary.kill();
     replica.resume();
     await expect.poll(() => system.topology.currentPrimary(), { timeout: 30_000, interval: 200 }).toBe(replica);
-    await bringBackOldPrimary(system, replica);
+    await bringBackOldPrimary(system);
     await untilTicksRun(system, 3, Date.now());
     return { system, outcome: await settle(system, load, killedAt), load };
   }

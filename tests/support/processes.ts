@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+// One free-port helper for the tests and the bench, in the package that starts Redis topologies on such ports.
+export { freePort } from '@drumline/test-redis';
 
 /**
  * Helpers to run the built apps as separate processes, the way compose runs them
@@ -209,18 +211,6 @@ export function startApp(app: string, options: StartAppOptions = {}): AppProcess
 /** Stops every app given (SIGTERM, then SIGKILL past the timeout), for an afterAll. Never throws. */
 export async function stopApps(apps: Iterable<AppProcess | undefined>, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
   await Promise.all([...apps].map((app) => app?.stop(timeoutMs).catch(() => undefined)));
-}
-
-/** A TCP port nobody listens on right now, from the OS. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port assigned'))));
-    });
-  });
 }
 
 function describe(exit: Exit | undefined): string {

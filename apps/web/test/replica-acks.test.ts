@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReplicatedRedis } from '../../../tests/support/replicated-redis.js';
+import { ReplicatedRedis } from '@drumline/test-redis';
 import { startWeb, withToken, type TestWeb } from './web-harness.js';
 
 // REDIS_WAIT_REPLICAS on the web, against a real primary and replica: a 2xx to a write means the

@@ -2,7 +2,7 @@ import { apiScheduleRecord, createJobRegistry, createLogger, createRedis, define
 import { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ReplicatedRedis } from '../../../tests/support/replicated-redis.js';
+import { ReplicatedRedis } from '@drumline/test-redis';
 import { JobRunner } from '../src/job-runner.js';
 import { gateScheduledRuns, ScheduleGate } from '../src/schedule-gate.js';
 

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { apiScheduleRecord, drumlineKeys, parseScheduledRunId, ScheduleStore, scheduledRunId, type Cursor } from '@drumline/core/runtime';
+import { apiScheduleRecord, drumlineKeys, ScheduleStore, scheduledRunId, type Cursor } from '@drumline/core/runtime';
 import { Queue } from 'bullmq';
 import { markInitDone, pingOptions, registry, startBareWorker, startSchedulerApp, startWorkerApp, stopAll, waitForWorkers } from '../support/apps.js';
 import type { NodeProcess } from '../support/node-process.js';
 import type { RedisServer } from '../support/redis-server.js';
-import { RunCollector, type TickReport } from '../support/run-collector.js';
+import { bullmqTick, drumlineTick, RunCollector, type TickReport } from '../support/run-collector.js';
 import { check, type BenchContext, type Measured, type Scenario } from '../support/scenario.js';
 import { median, percentile, round } from '../support/stats.js';
 
@@ -47,10 +47,7 @@ async function drumlineRuns(context: BenchContext, repeats: number): Promise<Dru
   const store = new ScheduleStore(redis.client, PREFIX);
   for (const id of ids) await store.putFromApi(apiScheduleRecord(registry, id, { job: 'ping', every: EVERY_MS }));
   const processes: NodeProcess[] = [startWorkerApp(redis, PREFIX, 10)];
-  const collector = new RunCollector(redis.client, `${PREFIX}:default`, (id) => {
-    const run = parseScheduledRunId(id);
-    return run ? { scheduleId: run.scheduleId, tickMs: run.scheduledFor.getTime() } : undefined;
-  });
+  const collector = new RunCollector(redis.client, `${PREFIX}:default`, drumlineTick);
   try {
     await waitForWorkers(redis, PREFIX, 'default', 1, 15_000, processes);
     let leader = startStandby(redis, 'scheduler 1');
@@ -117,10 +114,7 @@ async function baselineRuns(context: BenchContext, repeats: number): Promise<Tic
   const workers = [startBareWorker(redis, PREFIX, 10, 'bare worker 1'), startBareWorker(redis, PREFIX, 10, 'bare worker 2')];
   const all = [...workers];
   const queue = new Queue('default', { connection: redis.client, prefix: PREFIX });
-  const collector = new RunCollector(redis.client, `${PREFIX}:default`, (id) => {
-    const match = /^repeat:(.+):(\d+)$/.exec(id);
-    return match ? { scheduleId: match[1] as string, tickMs: Number(match[2]) } : undefined;
-  });
+  const collector = new RunCollector(redis.client, `${PREFIX}:default`, bullmqTick);
   try {
     await waitForWorkers(redis, PREFIX, 'default', 2, 15_000, workers);
     const startDate = Math.ceil((Date.now() + 1500) / 1000) * 1000;

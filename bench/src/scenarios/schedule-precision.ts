@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { apiScheduleRecord, parseScheduledRunId, ScheduleStore } from '@drumline/core/runtime';
+import { apiScheduleRecord, ScheduleStore } from '@drumline/core/runtime';
 import { Queue } from 'bullmq';
 import { markInitDone, pingOptions, registry, startBareWorker, startSchedulerApp, startWorkerApp, stopAll, waitForWorkers } from '../support/apps.js';
 import type { NodeProcess } from '../support/node-process.js';
 import type { RedisServer } from '../support/redis-server.js';
-import { RunCollector, type TickOf, type TickReport } from '../support/run-collector.js';
+import { bullmqTick, drumlineTick, RunCollector, type TickOf, type TickReport } from '../support/run-collector.js';
 import { check, type BenchContext, type Measured, type Scenario } from '../support/scenario.js';
 import { percentile, round } from '../support/stats.js';
 
@@ -18,15 +18,6 @@ const MAX_P99_MS = 50;
  * it is reported, and BullMQ's better p99 of the two is the one Drumline is held to.
  */
 const SLOTS_PER_RUN = [1, 0.2] as const;
-
-const drumlineTick: TickOf = (id) => {
-  const run = parseScheduledRunId(id);
-  return run && !run.manual ? { scheduleId: run.scheduleId, tickMs: run.scheduledFor.getTime() } : undefined;
-};
-const bullmqTick: TickOf = (id) => {
-  const match = /^repeat:(.+):(\d+)$/.exec(id);
-  return match ? { scheduleId: match[1] as string, tickMs: Number(match[2]) } : undefined;
-};
 
 const scheduleIds = (count: number) => Array.from({ length: count }, (_, index) => `prec-${String(index).padStart(4, '0')}`);
 /** The first whole second at least `leadMs` from now. */

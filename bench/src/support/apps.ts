@@ -5,7 +5,7 @@ import { jobs } from '@drumline/test-jobs';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { entries, NodeProcess } from './node-process.js';
-import type { RedisServer } from './redis-server.js';
+import type { RedisTarget } from './redis-server.js';
 
 /** The framework's test jobs (the apps load them with JOBS_MODULE): `ping` is the near-no-op every Drumline run uses. */
 export const registry = createJobRegistry(jobs);
@@ -19,8 +19,9 @@ const JOBS_MODULE = fileURLToPath(import.meta.resolve('@drumline/test-jobs'));
 
 export const API_TOKEN = 'bench-token-0123456789abcdef';
 
-export function appEnv(redis: RedisServer, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { REDIS_URL: redis.url, KEY_PREFIX: prefix, LOG_LEVEL: 'warn', RELEASE, JOBS_MODULE, ...extra };
+/** An app's env: how it reaches `redis` (REDIS_URL, or Sentinel's variables), the key prefix, and `extra`. */
+export function appEnv(redis: RedisTarget, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...redis.env, KEY_PREFIX: prefix, LOG_LEVEL: 'warn', RELEASE, JOBS_MODULE, ...extra };
 }
 
 /**
@@ -33,7 +34,7 @@ export async function markInitDone(client: Redis, prefix: string): Promise<void>
 }
 
 /** Waits until `count` workers are connected to `queue` (BullMQ names their connections). */
-export async function waitForWorkers(redis: RedisServer, prefix: string, queue: string, count: number, timeoutMs = 15_000, who?: NodeProcess[]): Promise<void> {
+export async function waitForWorkers(redis: RedisTarget, prefix: string, queue: string, count: number, timeoutMs = 15_000, who?: NodeProcess[]): Promise<void> {
   const probe = new Queue(queue, { connection: redis.client, prefix });
   const deadline = Date.now() + timeoutMs;
   try {
@@ -63,18 +64,18 @@ export async function waitHttpReady(child: NodeProcess, url: string, timeoutMs =
   }
 }
 
-/** Drumline's worker app on `queue` (default: `default`) only. */
-export function startWorkerApp(redis: RedisServer, prefix: string, concurrency: number, name = 'drumline worker', queue = 'default'): NodeProcess {
-  return NodeProcess.start(name, entries.worker, appEnv(redis, prefix, { WORKER_QUEUES: queue, WORKER_CONCURRENCY: String(concurrency) }));
+/** Drumline's worker app on `queue` (default: `default`) only, with `extra` env (REDIS_WAIT_REPLICAS, say). */
+export function startWorkerApp(redis: RedisTarget, prefix: string, concurrency: number, name = 'drumline worker', queue = 'default', extra: Record<string, string> = {}): NodeProcess {
+  return NodeProcess.start(name, entries.worker, appEnv(redis, prefix, { WORKER_QUEUES: queue, WORKER_CONCURRENCY: String(concurrency), ...extra }));
 }
 
 /** A bare BullMQ worker with a no-op processor on `queue` (default: `default`) only. */
-export function startBareWorker(redis: RedisServer, prefix: string, concurrency: number, name = 'bare worker', queue = 'default'): NodeProcess {
-  return NodeProcess.start(name, entries.bareWorker, { REDIS_URL: redis.url, KEY_PREFIX: prefix, QUEUES: queue, CONCURRENCY: String(concurrency) });
+export function startBareWorker(redis: RedisTarget, prefix: string, concurrency: number, name = 'bare worker', queue = 'default'): NodeProcess {
+  return NodeProcess.start(name, entries.bareWorker, { ...redis.env, KEY_PREFIX: prefix, QUEUES: queue, CONCURRENCY: String(concurrency) });
 }
 
 /** Drumline's scheduler app; LOG_LEVEL info, because the scenarios wait for its election and materializing lines. */
-export function startSchedulerApp(redis: RedisServer, prefix: string, name = 'drumline scheduler', extra: Record<string, string> = {}): NodeProcess {
+export function startSchedulerApp(redis: RedisTarget, prefix: string, name = 'drumline scheduler', extra: Record<string, string> = {}): NodeProcess {
   return NodeProcess.start(name, entries.scheduler, appEnv(redis, prefix, { LOG_LEVEL: 'info', RELEASE, ...extra }));
 }
 

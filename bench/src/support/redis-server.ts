@@ -1,26 +1,28 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '@drumline/test-redis';
 import { Redis } from 'ioredis';
 
-/** A port nobody listens on right now, chosen by the kernel. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('could not get a free port');
-  return address.port;
+export { freePort };
+
+/**
+ * A Redis the benchmark's processes use: the env that tells an app (or a bare baseline process) how
+ * to reach it, as `REDIS_URL` or as `REDIS_SENTINELS` with `REDIS_SENTINEL_NAME`, and the
+ * benchmark's own client of it, for setting up, counting and polling.
+ */
+export interface RedisTarget {
+  readonly env: Record<string, string>;
+  readonly client: Redis;
 }
 
 /**
  * The benchmark's own `redis-server`, on a free port, without persistence, so no other Redis on the
  * machine is touched and no fork for RDB snapshots skews a figure.
  */
-export class RedisServer {
+export class RedisServer implements RedisTarget {
   private constructor(
     readonly url: string,
     readonly port: number,
@@ -53,6 +55,10 @@ export class RedisServer {
       }
     }
     return new RedisServer(url, port, child, dir, client);
+  }
+
+  get env(): Record<string, string> {
+    return { REDIS_URL: this.url };
   }
 
   async version(): Promise<string> {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseScheduledRunId } from '@drumline/core/runtime';
 import type { Redis } from 'ioredis';
 import { percentile, round } from './stats.js';
 
@@ -13,6 +14,18 @@ export interface TickRun {
 
 /** Reads the schedule and nominal tick out of a job id, or undefined for any other job. */
 export type TickOf = (jobId: string) => { scheduleId: string; tickMs: number } | undefined;
+
+/** A Drumline run of a schedule's tick: `<schedule>@<tick>` (a manual run of a schedule is not one). */
+export const drumlineTick: TickOf = (id) => {
+  const run = parseScheduledRunId(id);
+  return run && !run.manual ? { scheduleId: run.scheduleId, tickMs: run.scheduledFor.getTime() } : undefined;
+};
+
+/** A BullMQ job scheduler's job: `repeat:<scheduler>:<tick>`. */
+export const bullmqTick: TickOf = (id) => {
+  const match = /^repeat:(.+):(\d+)$/.exec(id);
+  return match ? { scheduleId: match[1] as string, tickMs: Number(match[2]) } : undefined;
+};
 
 export interface TickReport {
   expected: number;
@@ -89,6 +102,13 @@ export class RunCollector {
   /** Lateness (handler ran − tick) of every run whose tick `where` accepts. */
   lateness(where: (tickMs: number) => boolean): number[] {
     return this.runs.filter((run) => where(run.tickMs)).map((run) => run.ranAt - run.tickMs);
+  }
+
+  /** When the first run of a tick after `afterMs` started (its handler's `at`), or undefined while none has been seen. */
+  firstRunOfTickAfter(afterMs: number): number | undefined {
+    let first: number | undefined;
+    for (const run of this.runs) if (run.tickMs > afterMs && (first === undefined || run.ranAt < first)) first = run.ranAt;
+    return first;
   }
 
   /** The longest time between two polls: above ~1 s at 500 runs/s, retention may have trimmed runs unseen. */

@@ -8,6 +8,7 @@ export const SCENARIO_NAMES = [
   'bulk-enqueue',
   'schedule-precision',
   'failover',
+  'sentinel-failover',
   'schedule-scale',
   'schedule-listing',
   'idle-memory',

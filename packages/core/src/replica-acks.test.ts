@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReplicatedRedis } from '../../../tests/support/replicated-redis.js';
+import { ReplicatedRedis } from '@drumline/test-redis';
 import { ReplicaAcks } from './replica-acks.js';
 import { createRedis } from './redis.js';
 

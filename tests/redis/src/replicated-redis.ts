@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { freePort } from './processes.js';
+import { freePort } from './free-port.js';
 
 /** The master name the sentinels of a ReplicatedRedis watch. */
 export const SENTINEL_MASTER_NAME = 'drumline';
@@ -91,6 +91,8 @@ export interface ReplicatedRedisOptions {
   sentinels?: number;
   /** How long a primary may not answer before a sentinel deems it down. */
   downAfterMs?: number;
+  /** Sentinel's `failover-timeout`: how long a failover may take before another sentinel tries; 4 × downAfterMs unless given. */
+  failoverTimeoutMs?: number;
 }
 
 /**
@@ -106,7 +108,7 @@ export class ReplicatedRedis {
     private readonly dir: string,
   ) {}
 
-  static async start({ replicas = 1, sentinels = 0, downAfterMs = 1000 }: ReplicatedRedisOptions = {}): Promise<ReplicatedRedis> {
+  static async start({ replicas = 1, sentinels = 0, downAfterMs = 1000, failoverTimeoutMs = downAfterMs * 4 }: ReplicatedRedisOptions = {}): Promise<ReplicatedRedis> {
     const dir = mkdtempSync(join(tmpdir(), 'drumline-replicated-'));
     const dataArgs = (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'];
     const primaryPort = await freePort();
@@ -128,7 +130,7 @@ export class ReplicatedRedis {
           `dir ${dir}`,
           `sentinel monitor ${SENTINEL_MASTER_NAME} 127.0.0.1 ${primaryPort} ${Math.floor(sentinels / 2) + 1}`,
           `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} ${downAfterMs}`,
-          `sentinel failover-timeout ${SENTINEL_MASTER_NAME} ${downAfterMs * 4}`,
+          `sentinel failover-timeout ${SENTINEL_MASTER_NAME} ${failoverTimeoutMs}`,
           `sentinel parallel-syncs ${SENTINEL_MASTER_NAME} 1`,
           '',
         ].join('\n'),
@@ -154,39 +156,63 @@ export class ReplicatedRedis {
     return this.sentinels.map((sentinel) => sentinel.address).join(',');
   }
 
-  /** Waits until every running replica is connected to `primary` and has all it has written. */
+  /** Every data node: the one started as primary, then the replicas (any of them may be primary after a failover). */
+  get dataNodes(): RedisNode[] {
+    return [this.primary, ...this.replicas];
+  }
+
+  /**
+   * Waits until every other running data node is a replica connected to `primary` and holds all
+   * that `primary` had written when this was called. Not "the same offset": under a steady write
+   * load the offsets a primary shows (its replicas acknowledge once a second) are rarely equal.
+   */
   async untilReplicasInSync(primary = this.primary, timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const replicas = this.replicas.filter((replica) => replica !== primary && replica.running);
+    const replicas = this.dataNodes.filter((node) => node !== primary && node.running);
+    const written = Number(/master_repl_offset:(\d+)/.exec(await primary.ask((client) => client.info('replication')))?.[1] ?? Number.NaN);
     for (;;) {
       const info = await primary.ask((client) => client.info('replication'));
-      const offset = Number(/master_repl_offset:(\d+)/.exec(info)?.[1] ?? -1);
-      const inSync = replicas.filter((replica) => new RegExp(`slave\\d+:ip=127\\.0\\.0\\.1,port=${replica.port},state=online,offset=(\\d+)`).exec(info)?.[1] === String(offset));
+      const inSync = replicas.filter((replica) => {
+        const acknowledged = new RegExp(`slave\\d+:ip=127\\.0\\.0\\.1,port=${replica.port},state=online,offset=(\\d+)`).exec(info)?.[1];
+        return acknowledged !== undefined && Number(acknowledged) >= written;
+      });
       if (inSync.length === replicas.length) return;
-      if (Date.now() > deadline) throw new Error(`replicas not in sync with ${primary.role} on ${primary.port} within ${timeoutMs} ms:\n${info}`);
+      if (Date.now() > deadline) throw new Error(`replicas not in sync with ${primary.role} on ${primary.port} (offset ${written}) within ${timeoutMs} ms:\n${info}`);
       await sleep(50);
     }
   }
 
-  /** Waits until every sentinel names `primary` as the master, with `replicas` replicas known. */
+  /** Waits until every sentinel names `primary` as the master and knows `replicas` replicas that are up (not down or disconnected). */
   async untilSentinelsSee(primary: RedisNode, replicas: number, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const views = await Promise.all(
-        this.sentinels
-          .filter((sentinel) => sentinel.running)
-          .map((sentinel) =>
-            sentinel.ask(async (client) => {
-              const master = (await client.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER_NAME)) as string[] | null;
-              const known = (await client.call('SENTINEL', 'replicas', SENTINEL_MASTER_NAME)) as unknown[];
-              return master?.[1] === String(primary.port) && known.length >= replicas;
-            }).catch(() => false),
-          ),
-      );
-      if (views.every(Boolean)) return;
-      if (Date.now() > deadline) throw new Error(`the sentinels did not all see ${primary.role} on ${primary.port} as master within ${timeoutMs} ms`);
+      const { sees, views } = await this.sentinelsSee(primary, replicas);
+      if (sees) return;
+      if (Date.now() > deadline) throw new Error(`the sentinels did not all see ${primary.role} on ${primary.port} as master with ${replicas} replicas up within ${timeoutMs} ms: ${views}`);
       await sleep(100);
     }
+  }
+
+  /** Whether every running sentinel names `primary` as the master and knows `replicas` replicas of it that are up, and what each sees. */
+  private async sentinelsSee(primary: RedisNode, replicas: number): Promise<{ sees: boolean; views: string }> {
+    const views = await Promise.all(
+      this.sentinels
+        .filter((sentinel) => sentinel.running)
+        .map((sentinel) =>
+          sentinel
+            .ask(async (client) => {
+              const master = (await client.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER_NAME)) as string[] | null;
+              const known = (await client.call('SENTINEL', 'replicas', SENTINEL_MASTER_NAME)) as string[][];
+              // Each replica is a flat list of fields and values; a healthy one's `flags` is just `slave`.
+              const field = (fields: string[], name: string) => fields[fields.indexOf(name) + 1];
+              const up = known.filter((fields) => field(fields, 'flags') === 'slave');
+              const view = `${sentinel.role} names ${master?.[1]}, replicas ${known.map((fields) => `${field(fields, 'port')} (${field(fields, 'flags')})`).join(', ')}`;
+              return { sees: master?.[1] === String(primary.port) && up.length >= replicas, view };
+            })
+            .catch((error: Error) => ({ sees: false, view: `${sentinel.role}: ${error.message}` })),
+        ),
+    );
+    return { sees: views.every((view) => view.sees), views: views.map((view) => view.view).join('; ') };
   }
 
   /** The data node the sentinels name as master now (undefined while they disagree or none answers). */
@@ -199,7 +225,46 @@ export class ReplicatedRedis {
     const named = new Set(ports.map((address) => address?.[1]));
     if (named.size !== 1) return undefined;
     const [port] = [...named];
-    return [this.primary, ...this.replicas].find((node) => String(node.port) === port);
+    return this.dataNodes.find((node) => String(node.port) === port);
+  }
+
+  /**
+   * Starts a dead data node again, as a crashed pod comes back, and waits until the topology is
+   * whole again (see untilSettled); returns the primary then. The node boots with its arguments of
+   * old (a primary, or a replica of a node that may no longer be one) and with the snapshot of its
+   * last full sync as a replica, if it had one: nothing of it survives the resync.
+   */
+  async rejoin(node: RedisNode, timeoutMs = 30_000): Promise<RedisNode> {
+    await node.start();
+    return this.untilSettled(timeoutMs);
+  }
+
+  /**
+   * Waits until every sentinel names the same primary and sees every other running data node up as
+   * its replica, and those hold all it had written; returns that primary. Whichever it is: the
+   * primary may change meanwhile, when a sentinel that could not reach a just-promoted primary for
+   * down-after-milliseconds (a busy machine) fails over again, even to the node that just came back.
+   */
+  async untilSettled(timeoutMs = 30_000): Promise<RedisNode> {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'the sentinels agree on no primary';
+    for (;;) {
+      const primary = await this.currentPrimary();
+      if (primary) {
+        const seen = await this.sentinelsSee(primary, this.dataNodes.filter((node) => node.running).length - 1);
+        last = seen.views;
+        if (seen.sees) {
+          try {
+            await this.untilReplicasInSync(primary, Math.max(1000, Math.min(5000, deadline - Date.now())));
+            return primary;
+          } catch (error) {
+            last = (error as Error).message;
+          }
+        }
+      }
+      if (Date.now() > deadline) throw new Error(`the topology was not whole again within ${timeoutMs} ms: ${last}`);
+      await sleep(100);
+    }
   }
 
   /**
