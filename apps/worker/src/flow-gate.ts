@@ -1,4 +1,4 @@
-import { drumlineKeys, FLOW_STALE_MS, flowKey, flowWaitMs, luaScript, type DrumlineKeys, type FlowLimit, type JobDefinition, type RedisConnection } from '@drumline/core/runtime';
+import { drumlineKeys, FLOW_STALE_MS, flowKey, flowWaitMs, keyLayoutOf, luaScript, queuePrefix, type DrumlineKeys, type FlowLimit, type JobDefinition, type RedisConnection } from '@drumline/core/runtime';
 import { DelayedError, Queue, type Job } from 'bullmq';
 
 export interface FlowGateOptions {
@@ -42,7 +42,7 @@ export class FlowGate {
     private readonly prefix: string,
     private readonly options: FlowGateOptions,
   ) {
-    this.keys = drumlineKeys(prefix);
+    this.keys = drumlineKeys(prefix, keyLayoutOf(redis));
     this.acquire = luaScript(redis, 'flow-acquire');
     this.giveBack = luaScript(redis, 'flow-release');
   }
@@ -125,7 +125,7 @@ export class FlowGate {
    */
   private async wakeHeads(queueName: string, keys: Keys, holder: string, limit: number): Promise<void> {
     let queue = this.queues.get(queueName);
-    if (!queue) this.queues.set(queueName, (queue = new Queue(queueName, { connection: this.redis, prefix: this.prefix })));
+    if (!queue) this.queues.set(queueName, (queue = new Queue(queueName, { connection: this.redis, prefix: queuePrefix(this.prefix, queueName, keyLayoutOf(this.redis)) })));
     for (let round = 0, giveBack = holder; round < 10; round += 1, giveBack = '') {
       const heads = (await this.giveBack([keys.slots, keys.line], [giveBack, limit, Date.now()])) as string[];
       const dropped = (await Promise.all(heads.map((id) => this.wake(queue, id)))).filter((id): id is string => id !== undefined);

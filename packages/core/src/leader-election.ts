@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { drumlineKeys } from './keys.js';
+import { drumlineKeys, keyLayoutOf } from './keys.js';
 import type { Logger } from './logger.js';
 import type { RedisConnection } from './redis.js';
 import { luaScript } from './scripts.js';
@@ -42,7 +42,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     private readonly options: LeaderElectionOptions,
   ) {
     super();
-    this.keys = drumlineKeys(prefix);
+    this.keys = drumlineKeys(prefix, keyLayoutOf(redis));
     this.acquireLease = luaScript(redis, 'acquire-lease');
     this.renewLease = luaScript(redis, 'renew-lease');
     this.releaseLease = luaScript(redis, 'release-lease');

@@ -11,7 +11,11 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export interface CreateRedisOptions {
   /** Listens to the connection's errors and state: the apps pass their process's one tracker. */
   health?: RedisHealth;
-  /** Sends the commands of one turn of the event loop together (on a cluster, per node). */
+  /**
+   * Sends the commands of one turn of the event loop together. Not on a cluster: ioredis 5.11 sends
+   * a script call there in the pipeline of the node its key count would hash to, not its first
+   * key's, and the pipeline is refused (redis/ioredis#2109).
+   */
   enableAutoPipelining?: boolean;
   /** How long to wait before reconnecting after the `times`-th failure, or null to give up (on a cluster: to reach it again). */
   retryStrategy?: (times: number) => number | null;
@@ -27,7 +31,6 @@ export function createRedis(env: RedisEnv, { health, enableAutoPipelining = fals
   let redis: RedisConnection;
   if (env.REDIS_CLUSTER_NODES) {
     redis = new Cluster(env.REDIS_CLUSTER_NODES, {
-      enableAutoPipelining,
       ...(retryStrategy ? { clusterRetryStrategy: retryStrategy } : {}),
       redisOptions: { maxRetriesPerRequest: null, ...dataNodeOptions(env) },
     });
