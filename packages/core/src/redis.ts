@@ -31,6 +31,7 @@ export function createRedis(env: RedisEnv, { health, enableAutoPipelining = fals
   let redis: RedisConnection;
   if (env.REDIS_CLUSTER_NODES) {
     redis = new Cluster(env.REDIS_CLUSTER_NODES, {
+      ...RIDE_OUT_FAILOVER,
       ...(retryStrategy ? { clusterRetryStrategy: retryStrategy } : {}),
       redisOptions: { maxRetriesPerRequest: null, ...dataNodeOptions(env) },
     });
@@ -51,6 +52,15 @@ export function createRedis(env: RedisEnv, { health, enableAutoPipelining = fals
   health?.track(redis);
   return redis;
 }
+
+/**
+ * While a shard's replica takes over from its dead primary, the cluster answers CLUSTERDOWN (or not
+ * at all, then MOVED to the new primary). ioredis retries such a command, but by default only 16
+ * times in all, 100 ms apart: a failover of more than about 1.6 s failed every command in flight,
+ * and with them the attempts of the runs that sent them. Spaced and counted so, a command waits out
+ * a failover of up to a minute, as a command to one Redis waits out its restart.
+ */
+const RIDE_OUT_FAILOVER = { retryDelayOnFailover: 300, retryDelayOnClusterDown: 300, retryDelayOnMoved: 50, maxRedirections: 200 } as const;
 
 /** Credentials and TLS of the data nodes found through Sentinel or Cluster (a REDIS_URL carries its own). */
 function dataNodeOptions(env: RedisEnv): RedisOptions {
