@@ -145,6 +145,23 @@ describe('Drumline on a Redis Cluster of three shards', () => {
     expect(new Set(await Promise.all(own.map((key) => client.cluster('KEYSLOT', key)))).size).toBe(1);
   });
 
+  it("cancels an active run on the worker that holds it, the request reaching it through the cluster's pub/sub", async () => {
+    const { body: run } = await api<{ id: string }>('POST', '/api/jobs/ping-tenants', { data: { sleepMs: 120_000 } });
+    await expect.poll(async () => (await (queues.get('tenants') as Queue).getJob(run.id))?.getState(), { timeout: 30_000 }).toBe('active');
+
+    expect(await api('POST', `/api/jobs/ping-tenants/runs/${run.id}/cancel`)).toEqual({ status: 200, body: { id: run.id, state: 'cancelling' } });
+    const finished = await api<{ state: string; failedReason: string; attemptsMade: number }>('GET', `/api/jobs/ping-tenants/runs/${run.id}?wait=30s`);
+    expect(finished.body).toMatchObject({ state: 'failed', attemptsMade: 1 });
+    expect(finished.body.failedReason).toMatch(/^cancelled/);
+  });
+
+  it("shows the three queues in the dashboard, with what each holds", async () => {
+    const response = await fetch(`${baseUrl}/admin/queues/api/queues`, { headers: { authorization: `Basic ${Buffer.from('test-admin:test-password-long-enough').toString('base64')}` } });
+    expect(response.status).toBe(200);
+    const { queues: shown } = (await response.json()) as { queues: { name: string; counts: { completed: number } }[] };
+    for (const queue of Object.values(JOBS)) expect(shown.find((entry) => entry.name === queue)?.counts.completed).toBeGreaterThanOrEqual(21);
+  });
+
   it('runs each tick of a schedule on each queue exactly once, with two schedulers and two workers, and a backfill once', async () => {
     for (const { id, job } of SCHEDULES) {
       const { status } = await api('PUT', `/api/schedules/${id}`, { job, every: '1s', misfire: 'all' });
