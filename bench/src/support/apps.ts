@@ -1,11 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { createJobRegistry, drumlineKeys, jobOptionsFor } from '@drumline/core/runtime';
+import { createJobRegistry, drumlineKeys, jobOptionsFor, keyLayoutOf, queuePrefix, type RedisConnection } from '@drumline/core/runtime';
 import { jobs } from '@drumline/test-jobs';
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { entries, NodeProcess } from './node-process.js';
 import type { RedisServer } from './redis-server.js';
+
+/** A Redis of the benchmark's own (one server, or a cluster): how the apps reach it, and a client for bookkeeping. */
+export interface BenchRedis {
+  env(): Record<string, string>;
+  readonly client: RedisConnection;
+}
 
 /** The framework's test jobs (the apps load them with JOBS_MODULE): `ping` is the near-no-op every Drumline run uses. */
 export const registry = createJobRegistry(jobs);
@@ -19,8 +24,8 @@ const JOBS_MODULE = fileURLToPath(import.meta.resolve('@drumline/test-jobs'));
 
 export const API_TOKEN = 'bench-token-0123456789abcdef';
 
-export function appEnv(redis: RedisServer, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { REDIS_URL: redis.url, KEY_PREFIX: prefix, LOG_LEVEL: 'warn', RELEASE, JOBS_MODULE, ...extra };
+export function appEnv(redis: BenchRedis, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...redis.env(), KEY_PREFIX: prefix, LOG_LEVEL: 'warn', RELEASE, JOBS_MODULE, ...extra };
 }
 
 /**
@@ -28,13 +33,13 @@ export function appEnv(redis: RedisServer, prefix: string, extra: Record<string,
  * the scheduler then goes straight to materializing. Init tasks are not what these scenarios
  * measure, and the worker would otherwise have to consume their queue first.
  */
-export async function markInitDone(client: Redis, prefix: string): Promise<void> {
-  await client.hset(drumlineKeys(prefix).initDone, RELEASE, String(Date.now()));
+export async function markInitDone(client: RedisConnection, prefix: string): Promise<void> {
+  await client.hset(drumlineKeys(prefix, keyLayoutOf(client)).initDone, RELEASE, String(Date.now()));
 }
 
 /** Waits until `count` workers are connected to `queue` (BullMQ names their connections). */
-export async function waitForWorkers(redis: RedisServer, prefix: string, queue: string, count: number, timeoutMs = 15_000, who?: NodeProcess[]): Promise<void> {
-  const probe = new Queue(queue, { connection: redis.client, prefix });
+export async function waitForWorkers(redis: BenchRedis, prefix: string, queue: string, count: number, timeoutMs = 15_000, who?: NodeProcess[]): Promise<void> {
+  const probe = new Queue(queue, { connection: redis.client, prefix: queuePrefix(prefix, queue, keyLayoutOf(redis.client)) });
   const deadline = Date.now() + timeoutMs;
   try {
     while ((await probe.getWorkersCount()) < count) {
@@ -64,7 +69,7 @@ export async function waitHttpReady(child: NodeProcess, url: string, timeoutMs =
 }
 
 /** Drumline's worker app on `queue` (default: `default`) only. */
-export function startWorkerApp(redis: RedisServer, prefix: string, concurrency: number, name = 'drumline worker', queue = 'default'): NodeProcess {
+export function startWorkerApp(redis: BenchRedis, prefix: string, concurrency: number, name = 'drumline worker', queue = 'default'): NodeProcess {
   return NodeProcess.start(name, entries.worker, appEnv(redis, prefix, { WORKER_QUEUES: queue, WORKER_CONCURRENCY: String(concurrency) }));
 }
 

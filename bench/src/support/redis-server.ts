@@ -55,6 +55,11 @@ export class RedisServer {
     return new RedisServer(url, port, child, dir, client);
   }
 
+  /** How the apps reach it. */
+  env(): Record<string, string> {
+    return { REDIS_URL: this.url };
+  }
+
   async version(): Promise<string> {
     const info = await this.client.info('server');
     return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
