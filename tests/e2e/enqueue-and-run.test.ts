@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startApp, stopApps, type AppProcess } from '../support/processes.js';
 import { connectTestRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { apiCaller } from '../support/http-api.js';
 
 // The deployment as compose runs it, on one Redis under a prefix of its own: the web, a scheduler
 // (it runs the init tasks /readyz waits for) and two workers, each its own `node apps/<app>/dist/main.js`.
@@ -38,15 +39,7 @@ interface Run {
   returnValue: { pid: number; note?: string } | null;
 }
 
-async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${API_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-}
+const api = apiCaller(() => baseUrl, API_TOKEN);
 
 async function enqueuePing(data: { sleepMs?: number; note?: string }): Promise<Enqueued> {
   const { status, body } = await api<Enqueued>('POST', '/api/jobs/ping', { data });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startApp, stopApps, type AppProcess } from '../support/processes.js';
 import { OwnRedisServer } from '../support/redis-server.js';
+import { apiCaller } from '../support/http-api.js';
 
 // Schedule changes made through the API are state in Redis, not in any process: stop every app and
 // Redis itself (append-only file on, as compose runs it), start them again, and the changes are
@@ -21,15 +22,7 @@ interface ScheduleView {
   lastRun: { scheduledFor: string; state: string } | null;
 }
 
-async function api<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${API_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : null) as T };
-}
+const api = apiCaller(() => baseUrl, API_TOKEN);
 
 async function schedules(): Promise<Map<string, ScheduleView>> {
   const { status, body } = await api<{ schedules: ScheduleView[] }>('GET', '/api/schedules');

@@ -56,8 +56,10 @@ export class OwnRedisServer {
 export interface RedisProcessOptions {
   /** `--requirepass`, sent when probing it. */
   password?: string;
-  /** `redis-server <config file> --sentinel`: probed with PING, since a sentinel has no keys. */
+  /** `redis-server <config file> --sentinel`. */
   sentinel?: boolean;
+  /** Probe with PING, not a key read: a sentinel has no keys, a cluster node no slots yet. */
+  ping?: boolean;
 }
 
 /**
@@ -76,7 +78,7 @@ export async function startRedisProcess(port: number, args: string[], options: R
       try {
         await client.connect();
         // LOADING errors answer PING until the AOF is read back; a key read proves it is done.
-        if (options.sentinel) await client.ping();
+        if (options.sentinel || options.ping) await client.ping();
         else await client.get('drumline-test-probe');
         return child;
       } catch (error) {

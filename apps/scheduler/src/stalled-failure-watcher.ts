@@ -33,7 +33,7 @@ export class StalledFailureWatcher {
     const { queues, redis, logger } = this.options;
     this.listeners = queues.all().map((queue) => {
       // QueueEvents reads with a blocking XREAD, so it makes its own connection from this one.
-      const events = new QueueEvents(queue.name, { connection: redis, prefix: queues.prefix });
+      const events = new QueueEvents(queue.name, { connection: redis, prefix: queue.opts.prefix });
       events.on('failed', ({ jobId, failedReason }) => {
         if (failedReason === STALLED_FAILURE) void this.report(queue, jobId);
       });

@@ -1,4 +1,4 @@
-import { ConfigError, QueueSet, RedisHealth, createJobRegistry, createLogger, createRedis, drumlineKeys, loadDefinitions } from '@drumline/core/runtime';
+import { ConfigError, QueueSet, RedisHealth, createJobRegistry, createLogger, createRedis, loadDefinitions } from '@drumline/core/runtime';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { loadConfig, type WebConfig } from './config.js';
@@ -28,7 +28,7 @@ const queues = new QueueSet(registry, redis, config.KEY_PREFIX, redisHealth);
 const initQueues = new QueueSet(initRegistry, redis, config.KEY_PREFIX, redisHealth);
 // Init tasks run once per release before the deployment is ready: the scheduler marks them done.
 const initDone = async () =>
-  (initTasks as readonly unknown[]).length === 0 || (await redis.hexists(drumlineKeys(config.KEY_PREFIX).initDone, config.RELEASE)) === 1
+  (initTasks as readonly unknown[]).length === 0 || (await redis.hexists(queues.keys.initDone, config.RELEASE)) === 1
     ? undefined
     : `init tasks of release ${config.RELEASE} have not all completed (see the drumline-init queue)`;
 const app = buildApp({ config, registry, queues, initQueues, redis, redisHealth, logger, readinessChecks: [initDone] });

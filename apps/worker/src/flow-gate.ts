@@ -1,4 +1,4 @@
-import { drumlineKeys, FLOW_STALE_MS, flowKey, flowReservationOf, flowWaitMs, luaScript, type DrumlineKeys, type FlowLimit, type JobDefinition, type RedisConnection } from '@drumline/core/runtime';
+import { drumlineKeys, FLOW_STALE_MS, flowKey, flowReservationOf, flowWaitMs, keyLayoutOf, luaScript, queuePrefix, type DrumlineKeys, type FlowLimit, type JobDefinition, type RedisConnection } from '@drumline/core/runtime';
 import { DelayedError, Queue, type Job } from 'bullmq';
 
 export interface FlowGateOptions {
@@ -50,7 +50,7 @@ export class FlowGate {
     private readonly prefix: string,
     private readonly options: FlowGateOptions,
   ) {
-    this.keys = drumlineKeys(prefix);
+    this.keys = drumlineKeys(prefix, keyLayoutOf(redis));
     this.acquire = luaScript(redis, 'flow-acquire');
     this.giveBack = luaScript(options.releaseConnection ?? redis, 'flow-release');
   }
@@ -163,7 +163,7 @@ export class FlowGate {
       const heads = (await this.giveBack([keys.slots, keys.line], [giveBack, limit, Date.now()])) as string[];
       if (heads.length === 0) return; // nobody waits: the common case, kept cheap
       let queue = this.queues.get(queueName);
-      if (!queue) this.queues.set(queueName, (queue = new Queue(queueName, { connection: this.redis, prefix: this.prefix })));
+      if (!queue) this.queues.set(queueName, (queue = new Queue(queueName, { connection: this.redis, prefix: queuePrefix(this.prefix, queueName, keyLayoutOf(this.redis)) })));
       const dropped = (await Promise.all(heads.map((id) => this.wake(queue, id)))).filter((id): id is string => id !== undefined);
       if (dropped.length === 0) return;
       await this.redis.multi().zrem(keys.line, ...dropped).zrem(keys.seen, ...dropped).exec();

@@ -13,7 +13,9 @@ import {
   createTicksMissedCounter,
   drumlineKeys,
   INIT_QUEUE,
+  keyLayoutOf,
   loadDefinitions,
+  queuePrefix,
   RedisHealth,
   startMetricsServer,
   type JobRegistry,
@@ -79,7 +81,7 @@ const workers = queueNames.map((queue) => {
     // Stored on each job as `processedBy`, so the dashboard and a test can tell which replica ran it.
     name: `${hostname()}:${process.pid}`,
     connection,
-    prefix: config.KEY_PREFIX,
+    prefix: queuePrefix(config.KEY_PREFIX, queue, keyLayoutOf(connection)),
     concurrency: config.WORKER_CONCURRENCY,
     lockDuration: config.WORKER_LOCK_MS,
     // A dead worker's job is moved back only by a stalled check that runs after its lock expired;
@@ -91,7 +93,7 @@ const workers = queueNames.map((queue) => {
   return worker;
 });
 await Promise.all(workers.map((worker) => worker.waitUntilReady()));
-await listenForCancels(cancelSubscriber, drumlineKeys(config.KEY_PREFIX), runner, logger);
+await listenForCancels(cancelSubscriber, drumlineKeys(config.KEY_PREFIX, keyLayoutOf(cancelSubscriber)), runner, logger);
 logger.info({ queues: queueNames, concurrency: config.WORKER_CONCURRENCY, pid: process.pid }, 'worker ready');
 
 const signal = await stopRequested;

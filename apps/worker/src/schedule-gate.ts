@@ -1,4 +1,4 @@
-import { drumlineKeys, isMisfiredRun, jitterOffsetMs, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ReplicaAcks, ScheduleStore, type LastRun, type RedisConnection, type ReplicaAcksOptions, type ScheduleRecord } from '@drumline/core/runtime';
+import { isMisfiredRun, jitterOffsetMs, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ReplicaAcks, ScheduleStore, type DrumlineKeys, type LastRun, type RedisConnection, type ReplicaAcksOptions, type ScheduleRecord } from '@drumline/core/runtime';
 import { DelayedError, type Job } from 'bullmq';
 import { ClaimBatch, type ClaimReply } from './claim-batch.js';
 import type { BeforeScheduledRun } from './scheduled-run-gate.js';
@@ -34,7 +34,7 @@ export interface ScheduleGateOptions {
  * a dead worker's TTL releases. Manual triggers skip the pause and misfire checks.
  */
 export class ScheduleGate {
-  private readonly keys;
+  private readonly keys: DrumlineKeys;
   private readonly store: ScheduleStore;
   private readonly claims: ClaimBatch;
   private readonly renewLock;
@@ -46,8 +46,8 @@ export class ScheduleGate {
     prefix: string,
     private readonly options: ScheduleGateOptions,
   ) {
-    this.keys = drumlineKeys(prefix);
     this.store = new ScheduleStore(redis, prefix);
+    this.keys = this.store.keys;
     this.claims = new ClaimBatch(redis, this.keys, options);
     this.renewLock = luaScript(redis, 'renew-lease');
     this.releaseLock = luaScript(redis, 'release-lease');
@@ -101,6 +101,7 @@ export class ScheduleGate {
       active: active ? JSON.stringify(active) : '',
       manual: run.manual,
       startedAt: active?.startedAt ?? 0,
+      takenBefore: job.attemptsStarted > 1,
     });
     if (verdict !== 'ok' || !json) return { verdict: verdict as 'duplicate' | 'deleted' };
     return { verdict: 'ok', record: JSON.parse(json) as ScheduleRecord, paused: paused === 1, entry: entry ?? 'checked', firstStartedAt };

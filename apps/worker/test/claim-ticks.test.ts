@@ -32,7 +32,7 @@ type Reply = [string, string?, number?, string?, number?];
 function claim(...runs: Run[]): Promise<Reply[]> {
   const runKeys = runs.flatMap((run) => [keys.tickClaim(run.runId), keys.overlapLock(run.scheduleId), run.jobKey]);
   const runArgs = runs.flatMap((run) => [run.createdAt, run.scheduleId, run.active, run.manual ? '1' : '0', run.runId, run.startedAt]);
-  return claimTicks([keys.schedules, keys.schedulesPaused, keys.lastRuns, ...runKeys], [CLAIM_SECONDS, LOCK_MS, ...runArgs]) as Promise<Reply[]>;
+  return claimTicks([keys.schedules, keys.schedulesPaused, keys.lastRuns, ...runKeys], [CLAIM_SECONDS, LOCK_MS, 3, ...runArgs]) as Promise<Reply[]>;
 }
 
 const record = (id: string, overlap: 'allow' | 'skip' | 'queue') => JSON.stringify({ id, overlap });
@@ -181,7 +181,7 @@ describe('ClaimBatch', () => {
     const claims = batch();
     // 1001 runs: three script calls. Only the first run of `s` gets its lock; every `a` run enters.
     const runs = Array.from({ length: 1_001 }, (_, i) => (i % 2 === 0 ? run('s', i) : run('a', i)));
-    const replies = await Promise.all(runs.map((one) => claims.claim({ ...one, manual: false })));
+    const replies = await Promise.all(runs.map((one) => claims.claim({ ...one, manual: false, takenBefore: false })));
     expect(replies).toHaveLength(1_001);
     expect(replies[0]?.[3]).toBe('entered');
     expect(replies.filter((reply) => reply[3] === 'locked')).toHaveLength(500);
@@ -194,9 +194,9 @@ describe('ClaimBatch', () => {
     await redis.hset(keys.schedules, 'a', record('a', 'allow'));
     const connection = connectTestRedis();
     const claims = batch(connection);
-    expect((await claims.claim({ ...run('a', 1), manual: false }))[0]).toBe('ok');
+    expect((await claims.claim({ ...run('a', 1), manual: false, takenBefore: false }))[0]).toBe('ok');
     connection.disconnect();
-    const failed = await Promise.allSettled([claims.claim({ ...run('a', 2), manual: false }), claims.claim({ ...run('a', 3), manual: false })]);
+    const failed = await Promise.allSettled([claims.claim({ ...run('a', 2), manual: false, takenBefore: false }), claims.claim({ ...run('a', 3), manual: false, takenBefore: false })]);
     expect(failed.map((result) => result.status)).toEqual(['rejected', 'rejected']);
   });
 });

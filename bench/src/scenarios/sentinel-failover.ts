@@ -29,6 +29,7 @@ const pauseBeforeKill = (rep: number) => 3000 + ((rep * 617) % EVERY_MS);
 
 /** The topology, reached as the apps reach it: through the sentinels. */
 interface SentinelRedis extends RedisTarget {
+  readonly client: Redis;
   topology: ReplicatedRedis;
   /** When the first sentinel announced each failover it learned of (`+switch-master`). */
   switches: number[];
@@ -52,7 +53,7 @@ async function startSentinelRedis(): Promise<SentinelRedis> {
     topology,
     client,
     switches,
-    env: { REDIS_SENTINELS: topology.sentinelAddresses, REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME },
+    env: () => ({ REDIS_SENTINELS: topology.sentinelAddresses, REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME }),
     async close() {
       client.disconnect();
       announcer.disconnect();

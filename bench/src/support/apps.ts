@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { createJobRegistry, drumlineKeys, jobOptionsFor } from '@drumline/core/runtime';
+import { createJobRegistry, drumlineKeys, jobOptionsFor, keyLayoutOf, queuePrefix, type RedisConnection } from '@drumline/core/runtime';
 import { jobs } from '@drumline/test-jobs';
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { entries, NodeProcess } from './node-process.js';
 import type { RedisTarget } from './redis-server.js';
 
@@ -19,9 +18,9 @@ const JOBS_MODULE = fileURLToPath(import.meta.resolve('@drumline/test-jobs'));
 
 export const API_TOKEN = 'bench-token-0123456789abcdef';
 
-/** An app's env: how it reaches `redis` (REDIS_URL, or Sentinel's variables), the key prefix, and `extra`. */
+/** An app's env: how it reaches `redis` (REDIS_URL, Sentinel's or the cluster's variables), the key prefix, and `extra`. */
 export function appEnv(redis: RedisTarget, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { ...redis.env, KEY_PREFIX: prefix, LOG_LEVEL: 'warn', RELEASE, JOBS_MODULE, ...extra };
+  return { ...redis.env(), KEY_PREFIX: prefix, LOG_LEVEL: 'warn', RELEASE, JOBS_MODULE, ...extra };
 }
 
 /**
@@ -29,13 +28,13 @@ export function appEnv(redis: RedisTarget, prefix: string, extra: Record<string,
  * the scheduler then goes straight to materializing. Init tasks are not what these scenarios
  * measure, and the worker would otherwise have to consume their queue first.
  */
-export async function markInitDone(client: Redis, prefix: string): Promise<void> {
-  await client.hset(drumlineKeys(prefix).initDone, RELEASE, String(Date.now()));
+export async function markInitDone(client: RedisConnection, prefix: string): Promise<void> {
+  await client.hset(drumlineKeys(prefix, keyLayoutOf(client)).initDone, RELEASE, String(Date.now()));
 }
 
 /** Waits until `count` workers are connected to `queue` (BullMQ names their connections). */
 export async function waitForWorkers(redis: RedisTarget, prefix: string, queue: string, count: number, timeoutMs = 15_000, who?: NodeProcess[]): Promise<void> {
-  const probe = new Queue(queue, { connection: redis.client, prefix });
+  const probe = new Queue(queue, { connection: redis.client, prefix: queuePrefix(prefix, queue, keyLayoutOf(redis.client)) });
   const deadline = Date.now() + timeoutMs;
   try {
     while ((await probe.getWorkersCount()) < count) {
@@ -71,7 +70,7 @@ export function startWorkerApp(redis: RedisTarget, prefix: string, concurrency: 
 
 /** A bare BullMQ worker with a no-op processor on `queue` (default: `default`) only. */
 export function startBareWorker(redis: RedisTarget, prefix: string, concurrency: number, name = 'bare worker', queue = 'default'): NodeProcess {
-  return NodeProcess.start(name, entries.bareWorker, { ...redis.env, KEY_PREFIX: prefix, QUEUES: queue, CONCURRENCY: String(concurrency) });
+  return NodeProcess.start(name, entries.bareWorker, { ...redis.env(), KEY_PREFIX: prefix, QUEUES: queue, CONCURRENCY: String(concurrency) });
 }
 
 /** Drumline's scheduler app; LOG_LEVEL info, because the scenarios wait for its election and materializing lines. */

@@ -4,18 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '@drumline/test-redis';
+import type { RedisConnection } from '@drumline/core/runtime';
 import { Redis } from 'ioredis';
 
 export { freePort };
 
 /**
- * A Redis the benchmark's processes use: the env that tells an app (or a bare baseline process) how
- * to reach it, as `REDIS_URL` or as `REDIS_SENTINELS` with `REDIS_SENTINEL_NAME`, and the
- * benchmark's own client of it, for setting up, counting and polling.
+ * A Redis the benchmark's processes use (one server, a Sentinel topology or a cluster): the env that
+ * tells an app (or a bare baseline process) how to reach it, and the benchmark's own client of it,
+ * for setting up, counting and polling.
  */
 export interface RedisTarget {
-  readonly env: Record<string, string>;
-  readonly client: Redis;
+  env(): Record<string, string>;
+  readonly client: RedisConnection;
 }
 
 /**
@@ -57,7 +58,8 @@ export class RedisServer implements RedisTarget {
     return new RedisServer(url, port, child, dir, client);
   }
 
-  get env(): Record<string, string> {
+  /** How the apps reach it. */
+  env(): Record<string, string> {
     return { REDIS_URL: this.url };
   }
 

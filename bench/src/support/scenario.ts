@@ -12,6 +12,8 @@ export const SCENARIO_NAMES = [
   'schedule-scale',
   'schedule-listing',
   'idle-memory',
+  'cluster-worker-throughput',
+  'cluster-http-enqueue',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 

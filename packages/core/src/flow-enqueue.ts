@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { JobDefinition } from './define-job.js';
 import { flowKey, type FlowLimit, type RateLimit } from './flow-policy.js';
 import { FLOW_STALE_MS, flowWaitMs } from './flow-wait.js';
-import { drumlineKeys, type DrumlineKeys } from './keys.js';
+import { drumlineKeys, keyLayoutOf, type DrumlineKeys } from './keys.js';
 import type { EnqueueOptions } from './queues.js';
 import { parseScheduledRunId } from './scheduled-run-id.js';
 import type { RedisConnection } from './redis.js';
@@ -105,7 +105,7 @@ export class FlowAdmission {
     private readonly redis: RedisConnection,
     prefix: string,
   ) {
-    this.keys = drumlineKeys(prefix);
+    this.keys = drumlineKeys(prefix, keyLayoutOf(redis));
     this.admitScript = luaScript(redis, 'flow-admit');
   }
 

@@ -1,9 +1,33 @@
 /**
- * Every Redis key Drumline owns (BullMQ owns `<prefix>:<queue>:*`). One place builds them so the
- * prefix is applied everywhere and a test or a second deployment on the same Redis stays apart.
+ * How keys are laid out. `single` is one Redis, reached directly or through Sentinel: the layout
+ * Drumline always had, kept so that an existing deployment finds its queues and schedules. `cluster`
+ * is Redis Cluster, where every key a script or a transaction touches must hash to one slot: the
+ * part of a key in braces is all Redis hashes, so each queue's keys carry `{<queue>}` (its jobs,
+ * lists and events share a slot, and different queues spread over the shards) and Drumline's own
+ * keys carry `{drumline}` (schedules, cursors, the lease, claims and locks share another).
  */
-export function drumlineKeys(prefix: string) {
-  const base = `${prefix}:drumline`;
+export type KeyLayout = 'single' | 'cluster';
+
+/** The layout keys must have on `redis`: a Cluster connection needs `cluster`, any other `single`. */
+export function keyLayoutOf(redis: { readonly isCluster: boolean }): KeyLayout {
+  return redis.isCluster ? 'cluster' : 'single';
+}
+
+/**
+ * BullMQ's `prefix` option for `queue`: BullMQ names its keys `<prefix>:<queue>:<what>`, so on a
+ * cluster the queue's hash tag goes into the prefix (`<prefix>:{<queue>}:<queue>:wait`), as BullMQ's
+ * guide to Redis Cluster advises, and the queue keeps its name everywhere else.
+ */
+export function queuePrefix(prefix: string, queue: string, layout: KeyLayout): string {
+  return layout === 'cluster' ? `${prefix}:{${queue}}` : prefix;
+}
+
+/**
+ * Every Redis key Drumline owns (BullMQ owns those under `queuePrefix`). One place builds them so
+ * the prefix is applied everywhere and a test or a second deployment on the same Redis stays apart.
+ */
+export function drumlineKeys(prefix: string, layout: KeyLayout = 'single') {
+  const base = layout === 'cluster' ? `${prefix}:{drumline}` : `${prefix}:drumline`;
   return {
     /** String: the current leader's token, with the lease TTL. */
     leader: `${base}:leader`,
@@ -43,7 +67,8 @@ export function drumlineKeys(prefix: string) {
      * orders the runs enqueued in the same millisecond.
      */
     flow: (job: string, control: 'concurrency' | 'rate', key: string) => {
-      const tag = `${base}:flow:{${job}:${control}:${encodeURIComponent(key)}}`;
+      // In both layouts: Redis hashes the first `{...}` of a key, which here must be the limit's own.
+      const tag = `${prefix}:drumline:flow:{${job}:${control}:${encodeURIComponent(key)}}`;
       return { slots: `${tag}:slots`, line: `${tag}:line`, seen: `${tag}:seen`, seq: `${tag}:seq` };
     },
   } as const;

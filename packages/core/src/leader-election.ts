@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { drumlineKeys } from './keys.js';
+import { drumlineKeys, keyLayoutOf } from './keys.js';
 import type { Logger } from './logger.js';
 import type { RedisConnection } from './redis.js';
 import { luaScript } from './scripts.js';
@@ -44,7 +44,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   ) {
     super();
     this.connectedOnce = redis.status === 'ready';
-    this.keys = drumlineKeys(prefix);
+    this.keys = drumlineKeys(prefix, keyLayoutOf(redis));
     this.acquireLease = luaScript(redis, 'acquire-lease');
     this.renewLease = luaScript(redis, 'renew-lease');
     this.releaseLease = luaScript(redis, 'release-lease');

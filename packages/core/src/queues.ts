@@ -5,6 +5,7 @@ import { FLOW_RESERVATION_OPTION, FlowAdmission, flowEnqueue, flowReservationOf,
 import { InvalidIdError, InvalidPayloadError } from './errors/index.js';
 import { isRunId, RUN_ID_RULE } from './ids.js';
 import type { JobRegistry } from './job-registry.js';
+import { drumlineKeys, keyLayoutOf, queuePrefix, type DrumlineKeys } from './keys.js';
 import type { RedisHealth } from './redis-health.js';
 import type { RedisConnection } from './redis.js';
 
@@ -53,6 +54,8 @@ export function assertValidPayload(job: JobDefinition, data: unknown, pathPrefix
 export class QueueSet {
   private readonly queues = new Map<string, Queue>();
   private readonly admission: FlowAdmission;
+  /** Drumline's keys under the same prefix, laid out for the connection. */
+  readonly keys: DrumlineKeys;
 
   /** `health`: the process's tracker, which hears the connection errors BullMQ re-emits on each queue. */
   constructor(
@@ -62,8 +65,9 @@ export class QueueSet {
     health?: RedisHealth,
   ) {
     this.admission = new FlowAdmission(connection, prefix);
+    this.keys = drumlineKeys(prefix, keyLayoutOf(connection));
     for (const name of registry.queueNames) {
-      const queue = new Queue(name, { connection, prefix });
+      const queue = new Queue(name, { connection, prefix: queuePrefix(prefix, name, keyLayoutOf(connection)) });
       health?.watch(queue);
       this.queues.set(name, queue);
     }

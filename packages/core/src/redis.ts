@@ -11,7 +11,11 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export interface CreateRedisOptions {
   /** Listens to the connection's errors and state: the apps pass their process's one tracker. */
   health?: RedisHealth;
-  /** Sends the commands of one turn of the event loop together (on a cluster, per node). */
+  /**
+   * Sends the commands of one turn of the event loop together. Not on a cluster: ioredis 5.11 sends
+   * a script call there in the pipeline of the node its key count would hash to, not its first
+   * key's, and the pipeline is refused (redis/ioredis#2109).
+   */
   enableAutoPipelining?: boolean;
   /** How long to wait before reconnecting after the `times`-th failure, or null to give up (on a cluster: to reach it again). */
   retryStrategy?: (times: number) => number | null;
@@ -27,7 +31,7 @@ export function createRedis(env: RedisEnv, { health, enableAutoPipelining = fals
   let redis: RedisConnection;
   if (env.REDIS_CLUSTER_NODES) {
     redis = new Cluster(env.REDIS_CLUSTER_NODES, {
-      enableAutoPipelining,
+      ...RIDE_OUT_FAILOVER,
       ...(retryStrategy ? { clusterRetryStrategy: retryStrategy } : {}),
       redisOptions: { maxRetriesPerRequest: null, ...dataNodeOptions(env) },
     });
@@ -48,6 +52,15 @@ export function createRedis(env: RedisEnv, { health, enableAutoPipelining = fals
   health?.track(redis);
   return redis;
 }
+
+/**
+ * While a shard's replica takes over from its dead primary, the cluster answers CLUSTERDOWN (or not
+ * at all, then MOVED to the new primary). ioredis retries such a command, but by default only 16
+ * times in all, 100 ms apart: a failover of more than about 1.6 s failed every command in flight,
+ * and with them the attempts of the runs that sent them. Spaced and counted so, a command waits out
+ * a failover of up to a minute, as a command to one Redis waits out its restart.
+ */
+const RIDE_OUT_FAILOVER = { retryDelayOnFailover: 300, retryDelayOnClusterDown: 300, retryDelayOnMoved: 50, maxRedirections: 200 } as const;
 
 /** Credentials and TLS of the data nodes found through Sentinel or Cluster (a REDIS_URL carries its own). */
 function dataNodeOptions(env: RedisEnv): RedisOptions {

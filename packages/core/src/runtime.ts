@@ -55,8 +55,8 @@ export {
 } from './ids.js';
 export { InvalidIdError } from './errors/invalid-id-error.js';
 export type { ScheduledRun } from './scheduled-run-id.js';
-export { drumlineKeys } from './keys.js';
-export type { DrumlineKeys } from './keys.js';
+export { drumlineKeys, keyLayoutOf, queuePrefix } from './keys.js';
+export type { DrumlineKeys, KeyLayout } from './keys.js';
 export { luaScript } from './scripts.js';
 export { LeaderElection } from './leader-election.js';
 export type { LeaderElectionEvents, LeaderElectionOptions } from './leader-election.js';

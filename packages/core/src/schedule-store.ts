@@ -1,5 +1,5 @@
 import { DrumlineError } from './errors/index.js';
-import { drumlineKeys, type DrumlineKeys } from './keys.js';
+import { drumlineKeys, keyLayoutOf, type DrumlineKeys } from './keys.js';
 import type { ScheduleRecord } from './schedule-record.js';
 import type { RedisConnection } from './redis.js';
 import { luaScript } from './scripts.js';
@@ -67,7 +67,7 @@ export class ScheduleStore {
     private readonly redis: RedisConnection,
     prefix: string,
   ) {
-    this.keys = drumlineKeys(prefix);
+    this.keys = drumlineKeys(prefix, keyLayoutOf(redis));
     this.putApiSchedule = luaScript(redis, 'put-api-schedule');
   }
 

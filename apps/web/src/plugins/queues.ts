@@ -1,4 +1,4 @@
-import { closeRedis, drumlineKeys, type DrumlineKeys, type JobRegistry, type QueueSet, type RedisHealth, type RedisConnection } from '@drumline/core/runtime';
+import { closeRedis, type DrumlineKeys, type JobRegistry, type QueueSet, type RedisHealth, type RedisConnection } from '@drumline/core/runtime';
 import fp from 'fastify-plugin';
 import { RunEvents } from '../run-events.js';
 
@@ -12,7 +12,7 @@ declare module 'fastify' {
     redis: RedisConnection;
     /** Whether `redis` is connected, without a round trip. */
     redisHealth: RedisHealth;
-    /** Drumline's keys under the queues' prefix. */
+    /** Drumline's keys under the queues' prefix, laid out for the connection. */
     keys: DrumlineKeys;
     /** Each queue's completed and failed events, for requests that wait on a run. */
     runEvents: RunEvents;
@@ -36,7 +36,7 @@ export const queuesPlugin = fp<QueuesPluginOptions>(
     app.decorate<RedisConnection, 'redis'>('redis', redis);
     // It listens to `redis` and the queues: an outage is logged once, not per queue and retry.
     app.decorate('redisHealth', redisHealth);
-    app.decorate('keys', drumlineKeys(queues.prefix));
+    app.decorate('keys', queues.keys);
     const runEvents = new RunEvents(redis);
     app.decorate('runEvents', runEvents);
     app.addHook('onClose', async () => {

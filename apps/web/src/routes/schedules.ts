@@ -231,10 +231,15 @@ export class ScheduleService {
     const queue = this.app.queues.queueOf(job as JobDefinition);
     const runIds = ticks.map((tick) => scheduledRunId(id, tick));
     const { keys } = this.app;
-    const known = this.app.redis.pipeline();
-    for (const runId of runIds) known.exists(queue.toKey(runId), keys.tickClaim(runId));
-    const found = (await known.exec()) ?? [];
-    const missing = runIds.filter((_, index) => Number(found[index]?.[1] ?? 0) === 0);
+    // A run and its tick's claim lie in different slots on Redis Cluster (its queue's, Drumline's):
+    // one pipeline for each.
+    const exists = async (keyOf: (runId: string) => string) => {
+      const pipeline = this.app.redis.pipeline();
+      for (const runId of runIds) pipeline.exists(keyOf(runId));
+      return ((await pipeline.exec()) ?? []).map(([error, found]) => error === null && Number(found) > 0);
+    };
+    const [runs, claims] = await Promise.all([exists((runId) => queue.toKey(runId)), exists(keys.tickClaim)]);
+    const missing = runIds.filter((_, index) => !runs[index] && !claims[index]);
     if (missing.length > 0) {
       const mark = this.app.redis.pipeline();
       for (const runId of missing) mark.set(keys.backfilled(runId), String(now), 'EX', BACKFILL_MARK_SECONDS);

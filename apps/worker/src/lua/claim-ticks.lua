@@ -1,10 +1,13 @@
 -- Claims a batch of scheduled runs in one call: the runs of a tick, held until it, ask together.
--- KEYS[1] schedules hash, KEYS[2] paused set, KEYS[3] last-runs hash; then three per run i (from 0):
---   KEYS[4 + 3i] its tick claim, KEYS[5 + 3i] its schedule's overlap lock, KEYS[6 + 3i] its BullMQ job hash.
--- ARGV[1] claim TTL in seconds, ARGV[2] overlap lock TTL in ms; then six per run i:
---   ARGV[3 + 6i] the job's creation time, ARGV[4 + 6i] schedule id, ARGV[5 + 6i] the run's `active`
---   last run (JSON), or '' to only check, ARGV[6 + 6i] '1' for a manual run, ARGV[7 + 6i] run id,
---   ARGV[8 + 6i] when this attempt starts (ms).
+-- KEYS[1] schedules hash, KEYS[2] paused set, KEYS[3] last-runs hash; then k per run i (from 0):
+--   KEYS[4 + ki] its tick claim, KEYS[5 + ki] its schedule's overlap lock, and with k = 3,
+--   KEYS[6 + ki] its BullMQ job hash.
+-- ARGV[1] claim TTL in seconds, ARGV[2] overlap lock TTL in ms, ARGV[3] k: 3, or 2 on Redis Cluster,
+-- where a run's job hash lies in its queue's slot and the caller marks it apart (mark-run-started.lua);
+-- then six per run i:
+--   ARGV[4 + 6i] the job's creation time, ARGV[5 + 6i] schedule id, ARGV[6 + 6i] the run's `active`
+--   last run (JSON), or '' to only check, ARGV[7 + 6i] '1' for a manual run, ARGV[8 + 6i] run id,
+--   ARGV[9 + 6i] when this attempt starts (ms).
 -- Runs are claimed in order, each as if alone; the answer is one reply per run, in the same order.
 -- The first job created for a tick claims it; a later job with the same id (re-added after
 -- retention removed the first) is a duplicate. Retries of the claiming job pass again.
@@ -42,7 +45,7 @@ local function claim(tickClaim, lock, jobKey, createdAt, scheduleId, active, man
     end
   end
   local firstStart = startedAt
-  if redis.call('EXISTS', jobKey) == 1 then
+  if jobKey and redis.call('EXISTS', jobKey) == 1 then
     redis.call('HSET', jobKey, 'processedOn', startedAt)
     if redis.call('HSETNX', jobKey, FIRST_START, startedAt) == 0 then
       firstStart = redis.call('HGET', jobKey, FIRST_START)
@@ -55,10 +58,13 @@ local function claim(tickClaim, lock, jobKey, createdAt, scheduleId, active, man
   return { 'ok', record, paused, 'entered', tonumber(firstStart) }
 end
 
+local per = tonumber(ARGV[3])
 local replies = {}
-for i = 0, (#KEYS - 3) / 3 - 1 do
-  local a = 3 + 6 * i
-  local k = 4 + 3 * i
-  replies[i + 1] = claim(KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5])
+for i = 0, (#ARGV - 3) / 6 - 1 do
+  local a = 4 + 6 * i
+  local k = 4 + per * i
+  local jobKey = nil
+  if per == 3 then jobKey = KEYS[k + 2] end
+  replies[i + 1] = claim(KEYS[k], KEYS[k + 1], jobKey, ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5])
 end
 return replies
