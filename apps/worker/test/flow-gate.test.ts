@@ -1,4 +1,4 @@
-import { closeRedis, createJobRegistry, defineJob, drumlineKeys, HEAD_RECHECK_MS, QueueSet } from '@drumline/core/runtime';
+import { closeRedis, createJobRegistry, defineJob, drumlineKeys, flowReservationOf, HEAD_RECHECK_MS, QueueSet } from '@drumline/core/runtime';
 import { Worker, type Job } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -193,9 +193,11 @@ describe('a place taken at enqueue', () => {
 
   it('is the run\'s while it runs: a run enqueued meanwhile waits, and starts once the first ended and gave it back', async () => {
     const first = await queues.add(reserved, { sleepMs: 300 });
-    expect(await redis.zscore(slots, first.id as string)).not.toBeNull();
-    expect((await queue().getJob(first.id as string))?.opts).toHaveProperty('drumlineFlowHeldUntil');
+    const heldUntil = flowReservationOf((await queue().getJob(first.id as string))?.opts ?? {});
+    expect(Number(await redis.zscore(slots, first.id as string))).toBe(heldUntil);
     await expect.poll(() => first.getState(), { timeout: 10_000, interval: 20 }).toBe('active');
+    // Started on the place it took, without asking again: an ask would have renewed it to holdMs from now.
+    expect(Number(await redis.zscore(slots, first.id as string))).toBe(heldUntil);
     const second = await queues.add(reserved, { sleepMs: 0 });
     expect(await second.getState()).toBe('delayed');
     const [firstTimed, secondTimed] = await finished([first, second], 30_000, queue());
