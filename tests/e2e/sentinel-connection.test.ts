@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { ReplicatedRedis, SENTINEL_MASTER_NAME } from '@drumline/test-redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startApp, stopApps, type AppProcess } from '../support/processes.js';
-import { SentinelGroup } from '../support/redis-sentinel.js';
 
 // The three apps as compose runs them, reaching Redis through Sentinel: a primary, its replica and
 // a sentinel, each a redis-server of this file's own, the data nodes and the sentinel each with a
@@ -10,27 +9,29 @@ import { SentinelGroup } from '../support/redis-sentinel.js';
 
 const API_TOKEN = `e2e-${randomBytes(16).toString('hex')}`;
 const PREFIX = 'sentinel';
-let group: SentinelGroup;
-let primary: Redis;
-let replica: Redis;
+const PASSWORD = 'data-node-secret';
+const SENTINEL_PASSWORD = 'sentinel-secret';
+let topology: ReplicatedRedis;
 const apps: AppProcess[] = [];
+const sentinelEnv = () => ({
+  REDIS_SENTINELS: topology.sentinelAddresses,
+  REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
+  REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
+  REDIS_PASSWORD: PASSWORD,
+});
 
 beforeAll(async () => {
-  group = await SentinelGroup.start({ password: 'data-node-secret', sentinelPassword: 'sentinel-secret' });
-  primary = group.connectNode(group.primaryPort);
-  replica = group.connectNode(group.replicaPort);
+  topology = await ReplicatedRedis.start({ replicas: 1, sentinels: 1, password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD });
 });
 
 afterAll(async () => {
   await stopApps(apps);
-  primary?.disconnect();
-  replica?.disconnect();
-  await group?.destroy();
+  await topology?.destroy();
 });
 
 describe('the apps on Redis Sentinel', () => {
   it('find the primary through the sentinel with both passwords: the web enqueues, the worker runs it, the scheduler makes /readyz ready', async () => {
-    const common = { ...group.env(), KEY_PREFIX: PREFIX, LOG_LEVEL: 'info', RELEASE: 'e2e' };
+    const common = { ...sentinelEnv(), KEY_PREFIX: PREFIX, LOG_LEVEL: 'info', RELEASE: 'e2e' };
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const worker = startApp('worker', { env: { ...common, WORKER_CONCURRENCY: '2' } });
@@ -48,12 +49,13 @@ describe('the apps on Redis Sentinel', () => {
     expect(await done.json()).toMatchObject({ id: 'via-sentinel', state: 'completed', returnValue: { note: 'through sentinel', pid: worker.pid } });
 
     // Written to the primary the sentinel named, and from there replicated.
-    expect(await primary.hget(`${PREFIX}:default:via-sentinel`, 'finishedOn')).not.toBeNull();
-    await expect.poll(() => replica.hget(`${PREFIX}:default:via-sentinel`, 'finishedOn'), { timeout: 10_000 }).not.toBeNull();
+    expect(await topology.primary.ask((client) => client.hget(`${PREFIX}:default:via-sentinel`, 'finishedOn'))).not.toBeNull();
+    const [replica] = topology.replicas;
+    await expect.poll(() => replica?.ask((client) => client.hget(`${PREFIX}:default:via-sentinel`, 'finishedOn')), { timeout: 10_000 }).not.toBeNull();
   });
 
   it('refuses to start when REDIS_URL is set beside REDIS_SENTINELS, exiting 1 with a line naming both', async () => {
-    const worker = startApp('worker', { env: { ...group.env(), REDIS_URL: `redis://127.0.0.1:${group.primaryPort}`, KEY_PREFIX: PREFIX } });
+    const worker = startApp('worker', { env: { ...sentinelEnv(), REDIS_URL: topology.primary.url, KEY_PREFIX: PREFIX } });
     apps.push(worker);
 
     expect(await worker.exited).toEqual({ code: 1, signal: null });

@@ -17,6 +17,8 @@ export class RedisNode {
     readonly role: string,
     readonly port: number,
     private readonly args: string[],
+    /** Its `requirepass`, which this class's own clients send. */
+    private readonly password?: string,
   ) {}
 
   get url(): string {
@@ -37,7 +39,7 @@ export class RedisNode {
     this.child = child;
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const client = connect(this.port);
+      const client = connect(this.port, this.password);
       try {
         await client.ping();
         return;
@@ -70,7 +72,7 @@ export class RedisNode {
 
   /** A short-lived client of this node, closed after `use`. */
   async ask<T>(use: (client: Redis) => Promise<T>): Promise<T> {
-    const client = connect(this.port);
+    const client = connect(this.port, this.password);
     try {
       return await use(client);
     } finally {
@@ -79,8 +81,8 @@ export class RedisNode {
   }
 }
 
-function connect(port: number): Redis {
-  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: true });
+function connect(port: number, password?: string): Redis {
+  const client = new Redis({ host: '127.0.0.1', port, ...(password ? { password } : {}), lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: true });
   client.on('error', () => undefined); // refused while a node boots or after it died; callers see the rejection
   return client;
 }
@@ -93,6 +95,10 @@ export interface ReplicatedRedisOptions {
   downAfterMs?: number;
   /** Sentinel's `failover-timeout`: how long a failover may take before another sentinel tries; 4 × downAfterMs unless given. */
   failoverTimeoutMs?: number;
+  /** `requirepass` and `masterauth` of the data nodes (REDIS_PASSWORD), which the sentinels are told too. */
+  password?: string;
+  /** `requirepass` of the sentinels (REDIS_SENTINEL_PASSWORD). */
+  sentinelPassword?: string;
 }
 
 /**
@@ -108,15 +114,16 @@ export class ReplicatedRedis {
     private readonly dir: string,
   ) {}
 
-  static async start({ replicas = 1, sentinels = 0, downAfterMs = 1000, failoverTimeoutMs = downAfterMs * 4 }: ReplicatedRedisOptions = {}): Promise<ReplicatedRedis> {
+  static async start({ replicas = 1, sentinels = 0, downAfterMs = 1000, failoverTimeoutMs = downAfterMs * 4, password, sentinelPassword }: ReplicatedRedisOptions = {}): Promise<ReplicatedRedis> {
     const dir = mkdtempSync(join(tmpdir(), 'drumline-replicated-'));
-    const dataArgs = (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'];
+    const auth = password ? ['--requirepass', password, '--masterauth', password] : [];
+    const dataArgs = (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', ...auth];
     const primaryPort = await freePort();
-    const primary = new RedisNode('primary', primaryPort, dataArgs(primaryPort));
+    const primary = new RedisNode('primary', primaryPort, dataArgs(primaryPort), password);
     const replicaNodes: RedisNode[] = [];
     for (let i = 0; i < replicas; i += 1) {
       const port = await freePort();
-      replicaNodes.push(new RedisNode(`replica ${i + 1}`, port, [...dataArgs(port), '--replicaof', '127.0.0.1', String(primaryPort)]));
+      replicaNodes.push(new RedisNode(`replica ${i + 1}`, port, [...dataArgs(port), '--replicaof', '127.0.0.1', String(primaryPort)], password));
     }
     const sentinelNodes: RedisNode[] = [];
     for (let i = 0; i < sentinels; i += 1) {
@@ -132,10 +139,12 @@ export class ReplicatedRedis {
           `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} ${downAfterMs}`,
           `sentinel failover-timeout ${SENTINEL_MASTER_NAME} ${failoverTimeoutMs}`,
           `sentinel parallel-syncs ${SENTINEL_MASTER_NAME} 1`,
+          ...(password ? [`sentinel auth-pass ${SENTINEL_MASTER_NAME} ${password}`] : []),
+          ...(sentinelPassword ? [`requirepass ${sentinelPassword}`] : []),
           '',
         ].join('\n'),
       );
-      sentinelNodes.push(new RedisNode(`sentinel ${i + 1}`, port, [config, '--sentinel']));
+      sentinelNodes.push(new RedisNode(`sentinel ${i + 1}`, port, [config, '--sentinel'], sentinelPassword));
     }
     const topology = new ReplicatedRedis(primary, replicaNodes, sentinelNodes, dir);
     try {
