@@ -1,13 +1,11 @@
 import { drumlineKeys, FLOW_STALE_MS, flowKey, flowReservationOf, flowWaitMs, keyLayoutOf, luaScript, queuePrefix, type DrumlineKeys, type FlowLimit, type JobDefinition, type RedisConnection } from '@drumline/core/runtime';
 import { DelayedError, Queue, type Job } from 'bullmq';
+import { ReleaseBatch } from './release-batch.js';
 
 export interface FlowGateOptions {
   /** How long a concurrency place outlives a dead worker: WORKER_LOCK_MS; renewed while the run runs. */
   holdMs: number;
-  /**
-   * Where places are given back, if not on the acquiring connection: an auto-pipelined one sends
-   * the releases of the runs that end in one turn of the event loop in one write.
-   */
+  /** Where places are given back, if not on the acquiring connection (the gate's: off BullMQ's). */
   releaseConnection?: RedisConnection;
   /** Told of each run put in line: `drumline_flow_waits_total`. */
   onWait?: (job: string, control: 'concurrency' | 'rate') => void;
@@ -39,7 +37,7 @@ const CLOCK_MARGIN_MS = 2000;
 export class FlowGate {
   private readonly keys: DrumlineKeys;
   private readonly acquire;
-  private readonly giveBack;
+  private readonly releases: ReleaseBatch;
   /** For waking runs in line: one BullMQ queue handle per queue name, on this gate's connection. */
   private readonly queues = new Map<string, Queue>();
   /** Releases under way: a run's slot is given back after its processor returned, off its critical path. */
@@ -52,7 +50,7 @@ export class FlowGate {
   ) {
     this.keys = drumlineKeys(prefix, keyLayoutOf(redis));
     this.acquire = luaScript(redis, 'flow-acquire');
-    this.giveBack = luaScript(options.releaseConnection ?? redis, 'flow-release');
+    this.releases = new ReleaseBatch(options.releaseConnection ?? redis);
   }
 
   /**
@@ -160,7 +158,7 @@ export class FlowGate {
    */
   private async wakeHeads(queueName: string, keys: Keys, holder: string, limit: number): Promise<void> {
     for (let round = 0, giveBack = holder; round < 10; round += 1, giveBack = '') {
-      const heads = (await this.giveBack([keys.slots, keys.line], [giveBack, limit, Date.now()])) as string[];
+      const heads = await this.releases.release(keys.slots, keys.line, giveBack, limit);
       if (heads.length === 0) return; // nobody waits: the common case, kept cheap
       let queue = this.queues.get(queueName);
       if (!queue) this.queues.set(queueName, (queue = new Queue(queueName, { connection: this.redis, prefix: queuePrefix(this.prefix, queueName, keyLayoutOf(this.redis)) })));

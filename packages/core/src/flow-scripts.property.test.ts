@@ -90,7 +90,7 @@ describe('the flow-control scripts', () => {
           }
         }
         if (step.kind === 'end' && holding.has(id)) {
-          await release([keys.slots, keys.line], [id, limit, now]);
+          await release([keys.slots, keys.line], [now, id, limit]);
           holding.delete(id);
           ended.add(id);
         }
@@ -101,7 +101,7 @@ describe('the flow-control scripts', () => {
       for (const id of enqueued) {
         if (ended.has(id)) continue;
         if (!holding.has(id)) expect(await take(id), `${id} stuck`).toBe(true);
-        await release([keys.slots, keys.line], [id, limit, now]);
+        await release([keys.slots, keys.line], [now, id, limit]);
         ended.add(id);
       }
       expect(await redis.zcard(keys.line)).toBe(0);

@@ -14,6 +14,7 @@ const renew = luaScript(redis, 'renew-lease');
 const release = luaScript(redis, 'release-lease');
 const fencedWrite = luaScript(redis, 'fenced-hash-write');
 const putApiSchedule = luaScript(redis, 'put-api-schedule');
+const flowRelease = luaScript(redis, 'flow-release');
 
 /** The lease TTL the scripts are given; far from any other number here, so a swapped argument shows. */
 const LEASE_MS = 45_000;
@@ -154,3 +155,29 @@ describe('put-api-schedule.lua', () => {
     expect(await redis.exists(keys.schedulesChanged)).toBe(0);
   });
 });
+
+describe('flow-release.lua', () => {
+  it("gives back each pair's place and answers each pair with the heads of its own line, as many as it has places free", async () => {
+    const now = Date.now();
+    const a = keys.flow('release-test', 'concurrency', 'a');
+    const b = keys.flow('release-test', 'concurrency', 'b');
+    await redis.zadd(a.slots, now + 60_000, 'a-running', now + 60_000, 'a-other');
+    await redis.zadd(a.line, 1, 'a-first', 2, 'a-second');
+    await redis.zadd(b.slots, now + 60_000, 'b-running', now - 1, 'b-lapsed');
+    await redis.zadd(b.line, 1, 'b-first', 2, 'b-second', 3, 'b-third');
+    const heads = await flowRelease([a.slots, a.line, b.slots, b.line], [now, 'a-running', 2, 'b-running', 2]);
+    // a: one place freed (a-other still holds one); b: both (its other holder had lapsed).
+    expect(heads).toEqual([['a-first'], ['b-first', 'b-second']]);
+    expect(await redis.zrange(a.slots, 0, -1)).toEqual(['a-other']);
+    expect(await redis.zcard(b.slots)).toBe(0);
+  });
+
+  it('answers a pair whose key is still full with no heads', async () => {
+    const now = Date.now();
+    const full = keys.flow('release-test', 'concurrency', 'full');
+    await redis.zadd(full.slots, now + 60_000, 'one', now + 60_000, 'two');
+    await redis.zadd(full.line, 1, 'waiting');
+    expect(await flowRelease([full.slots, full.line], [now, 'not-a-holder', 2])).toEqual([[]]);
+  });
+});
+

@@ -1,11 +1,16 @@
--- Gives back a concurrency place and names the runs in line that may now take one.
--- KEYS: slots, line (as in flow-acquire.lua)
--- ARGV: holder, limit, now (ms)
--- Returns the run ids at the head of the line, as many as there are free places.
-local slots, line = KEYS[1], KEYS[2]
-local holder, limit, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('ZREM', slots, holder)
-redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
-local free = limit - redis.call('ZCARD', slots)
-if free <= 0 then return {} end
-return redis.call('ZRANGE', line, 0, free - 1)
+-- Gives back concurrency places, one per (slots, line) pair of KEYS, and names for each the runs in
+-- its line that may now take one. The releases of one turn of a worker's event loop come together.
+-- KEYS: slots 1, line 1, slots 2, line 2, ... (as in flow-acquire.lua; on a Redis Cluster, one pair)
+-- ARGV: now (ms), then holder 1, limit 1, holder 2, limit 2, ...
+-- Returns, for each pair, the run ids at the head of its line, as many as there are free places.
+local now = tonumber(ARGV[1])
+local heads = {}
+for i = 1, #KEYS / 2 do
+  local slots, line = KEYS[2 * i - 1], KEYS[2 * i]
+  local holder, limit = ARGV[2 * i], tonumber(ARGV[2 * i + 1])
+  redis.call('ZREM', slots, holder)
+  redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+  local free = limit - redis.call('ZCARD', slots)
+  heads[i] = free > 0 and redis.call('ZRANGE', line, 0, free - 1) or {}
+end
+return heads
