@@ -4,7 +4,7 @@ import { OTLP_DEFAULT_PORT, OtlpReceiver, type ReceivedSpan } from '../support/o
 import { freePort, startApp, stopApps, type AppProcess } from '../support/processes.js';
 import { connectTestRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
-// The built web and worker as separate processes (and a scheduler, for the init tasks), exporting their spans over OTLP/HTTP
+// The built web, worker and scheduler as separate processes, exporting their spans over OTLP/HTTP
 // (JSON) to a receiver this test runs on a loopback port; then the same apps without any OTEL_*
 // variable, which must export nothing. The chains are checked by ids: same trace, each parent span
 // id the span before it.
@@ -130,6 +130,30 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     expect(attempts[0]).toMatchObject({ status: ERROR, events: ['exception'], attributes: expect.objectContaining({ 'drumline.run.outcome': 'retried' }) });
     expect(attempts[1]).toMatchObject({ status: 0, attributes: expect.objectContaining({ 'drumline.run.outcome': 'completed' }) });
   });
+
+  it("makes a scheduled run's span a child of the leader's materialize span for its tick, linked to the pass that added it", async () => {
+    const { baseUrl } = deployment as Deployment;
+    const scheduleId = 'e2e-traced-1s';
+    expect((await api(baseUrl, 'PUT', `/api/schedules/${scheduleId}`, { job: 'ping', every: '1s', data: { note: 'scheduled' } })).status).toBe(201);
+    try {
+      await expect.poll(() => spans((span) => span.name === 'run ping' && span.attributes['drumline.schedule.id'] === scheduleId).length, { timeout: 30_000, interval: 100 }).toBeGreaterThan(0);
+      const run = spans((span) => span.name === 'run ping' && span.attributes['drumline.schedule.id'] === scheduleId)[0] as ReceivedSpan;
+      const tick = run.attributes['drumline.schedule.tick'];
+      expect(run.attributes['messaging.message.id']).toBe(`${scheduleId}@${String(tick)}`);
+
+      const materialize = await theSpan('the materialize span', (span) => span.spanId === run.parentSpanId);
+      expect(materialize).toMatchObject({ service: 'drumline-scheduler', name: 'materialize ping', kind: PRODUCER, traceId: run.traceId, parentSpanId: '' });
+      expect(materialize.attributes).toMatchObject({ 'drumline.schedule.id': scheduleId, 'drumline.schedule.tick': tick, 'drumline.leader.term': 1, 'messaging.message.id': run.attributes['messaging.message.id'] });
+
+      expect(materialize.links).toHaveLength(1);
+      const pass = await theSpan('the pass span', (span) => span.spanId === materialize.links[0]?.spanId);
+      expect(pass).toMatchObject({ service: 'drumline-scheduler', name: 'materialization pass', traceId: materialize.links[0]?.traceId });
+      expect(pass.attributes['drumline.leader.term']).toBe(1);
+      expect(pass.attributes['messaging.batch.message_count']).toBeGreaterThanOrEqual(1);
+    } finally {
+      await api(baseUrl, 'DELETE', `/api/schedules/${scheduleId}`);
+    }
+  });
 });
 
 describe('without OTEL_* variables', () => {
@@ -204,7 +228,7 @@ async function startWeb(receiver: OtlpReceiver, env: Record<string, string>) {
 }
 
 describe('a malformed OTEL_* variable', () => {
-  it.each(['web', 'worker'])('stops the %s at start-up with a message naming it', async (name) => {
+  it.each(['web', 'worker', 'scheduler'])('stops the %s at start-up with a message naming it', async (name) => {
     const app = startApp(name, {
       env: { REDIS_URL: TEST_REDIS_URL, KEY_PREFIX: uniquePrefix('e2e-tracing-bad'), ...dashboard, API_TOKEN, OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' },
     });
