@@ -71,11 +71,11 @@ export class JobRunner {
   private readonly metrics: RunMetrics | undefined;
   private readonly onFinalFailure: ((failure: FinalFailure) => void) | undefined;
   private readonly cancelGraceMs: number;
-  private readonly tracer: Tracer | undefined;
 
   constructor(options: JobRunnerOptions) {
     this.cancelGraceMs = options.cancelGraceMs ?? CANCEL_GRACE_MS;
-    this.tracer = options.tracer;
+    const { tracer } = options;
+    this.process = tracer ? (job, token) => this.traced(tracer, job, token) : (job, token) => this.run(job, token, undefined);
     this.registry = options.registry;
     this.logger = options.logger;
     this.beforeScheduledRun = options.beforeScheduledRun;
@@ -93,15 +93,17 @@ export class JobRunner {
    * The BullMQ processor. It takes two parameters on purpose: BullMQ then makes no AbortController
    * of its own per job; the run's signal is made on demand by RunContext.
    */
-  readonly process = async (job: Job, token?: string): Promise<unknown> => {
-    if (!this.tracer) return this.run(job, token, undefined);
-    const span = startRunSpan(this.tracer, job);
+  readonly process: (job: Job, token?: string) => Promise<unknown>;
+
+  /** `process` with tracing on: the attempt within its span (the untraced `process` calls `run` directly, at no cost). */
+  private async traced(tracer: Tracer, job: Job, token: string | undefined): Promise<unknown> {
+    const span = startRunSpan(tracer, job);
     try {
       return await this.run(job, token, span);
     } finally {
       span.end();
     }
-  };
+  }
 
   /** One attempt of `job`; `span`, with tracing on, is told how it went and is the active span around the handler. */
   private async run(job: Job, token: string | undefined, span: Span | undefined): Promise<unknown> {

@@ -107,13 +107,13 @@ export class QueueSet {
    * Adds one run without checking its payload: only for a caller that has just checked it against
    * `job.schema` itself (the HTTP routes validate the whole body). Everyone else calls `enqueue`.
    */
-  async add(job: JobDefinition, data: unknown, options: EnqueueOptions = {}): Promise<Job> {
+  add(job: JobDefinition, data: unknown, options: EnqueueOptions = {}): Promise<Job> {
     if (this.tracer) return this.traced(this.tracer, job, 1, async (traceOptions) => [await this.addOne(job, data, options, traceOptions)]).then(([run]) => run as Job);
     return this.addOne(job, data, options, undefined);
   }
 
   /** `add` for many runs, in one round trip; the same proviso holds. Every flow key is checked before any run is added. */
-  async addBulk(job: JobDefinition, items: { data: unknown; options?: EnqueueOptions }[]): Promise<Job[]> {
+  addBulk(job: JobDefinition, items: { data: unknown; options?: EnqueueOptions }[]): Promise<Job[]> {
     if (this.tracer) return this.traced(this.tracer, job, items.length, (traceOptions) => this.addMany(job, items, traceOptions));
     return this.addMany(job, items, undefined);
   }
