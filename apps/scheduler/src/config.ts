@@ -1,4 +1,15 @@
-import { alertEnvShape, baseEnvSchema, intEnv, MAX_PROMOTE_AHEAD_MS, metricsEnvShape, parseEnv, requireMetricsToken, type Env } from '@drumline/core/runtime';
+import {
+  alertEnvShape,
+  baseEnvSchema,
+  intEnv,
+  MAX_PROMOTE_AHEAD_MS,
+  metricsEnvShape,
+  parseEnv,
+  requireConsistentTracing,
+  requireMetricsToken,
+  tracingEnvShape,
+  type Env,
+} from '@drumline/core/runtime';
 import { z } from 'zod';
 
 export const schedulerEnvSchema = baseEnvSchema
@@ -20,8 +31,10 @@ export const schedulerEnvSchema = baseEnvSchema
     SCHEDULE_OVERDUE_MS: intEnv(1000, 86_400_000).default(60_000),
     ...metricsEnvShape,
     ...alertEnvShape,
+    ...tracingEnvShape,
   })
   .superRefine(requireMetricsToken)
+  .superRefine(requireConsistentTracing)
   .refine((env) => env.SCHEDULER_LOOKAHEAD_MS > env.LEASE_TTL_MS, {
     path: ['SCHEDULER_LOOKAHEAD_MS'],
     message: 'must be longer than LEASE_TTL_MS, so ticks already added keep firing while a standby takes over',

@@ -17,6 +17,7 @@ import {
   RedisHealth,
   ScheduleStore,
   startMetricsServer,
+  startTracing,
 } from '@drumline/core/runtime';
 import { loadSchedulerConfig } from './config.js';
 import { Materializer } from './materializer.js';
@@ -35,10 +36,11 @@ async function main(): Promise<void> {
   });
   const config = loadSchedulerConfig(process.env);
   const logger = createLogger({ app: 'scheduler', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+  const tracing = await startTracing(config, { serviceName: 'drumline-scheduler', logger });
   const redisHealth = new RedisHealth({ logger });
   const redis = createRedis(config, { health: redisHealth });
-  const queues = new QueueSet(registry, redis, config.KEY_PREFIX, redisHealth);
-  const initQueues = new QueueSet(initRegistry, redis, config.KEY_PREFIX, redisHealth);
+  const queues = new QueueSet(registry, redis, config.KEY_PREFIX, redisHealth, tracing?.tracer);
+  const initQueues = new QueueSet(initRegistry, redis, config.KEY_PREFIX, redisHealth, tracing?.tracer);
   const store = new ScheduleStore(redis, config.KEY_PREFIX);
   const election = new LeaderElection(redis, config.KEY_PREFIX, { leaseTtlMs: config.LEASE_TTL_MS, logger });
   const metricsRegistry = createMetricsRegistry('scheduler');
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
     promoteAheadMs: config.SCHEDULER_PROMOTE_AHEAD_MS,
     onMissed: reportMissedTicks({ redis, keys: store.keys, alerts, logger, metrics, overdueWatcher }),
     onStalled: reportStalledSchedule({ redis, keys: store.keys, alerts, logger, metrics, overdueWatcher }),
+    tracer: tracing?.tracer,
   });
   const metricsServer =
     config.METRICS_PORT === undefined
@@ -113,6 +116,7 @@ async function main(): Promise<void> {
   await metricsServer?.close();
   await Promise.all([queues.close(), initQueues.close()]);
   await closeRedis(redis);
+  await tracing?.shutdown(); // the last passes' spans
   logger.info('stopped');
 }
 

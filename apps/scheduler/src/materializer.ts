@@ -15,8 +15,10 @@ import {
   type ScheduleRecord,
   type ScheduleStore,
 } from '@drumline/core/runtime';
+import type { Tracer } from '@opentelemetry/api';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { JobsOptions, Queue } from 'bullmq';
+import { MaterializationTrace } from './materialization-trace.js';
 import { Promoter } from './promoter.js';
 import { RepeatingTask } from './repeating-task.js';
 
@@ -45,6 +47,8 @@ export interface MaterializerOptions {
   onMissed?: (schedule: ScheduleRecord, ticks: number[]) => void;
   /** Told when a cron or `every` schedule has no next tick: the time engine failed it (metrics, alerts). */
   onStalled?: (schedule: ScheduleRecord, after: number) => void;
+  /** With tracing on: a pass that adds runs is traced, and each run carries its span (see MaterializationTrace). */
+  tracer?: Tracer | undefined;
 }
 
 export interface PassResult {
@@ -56,6 +60,7 @@ export interface PassResult {
 interface PendingAdd {
   queue: Queue;
   name: string;
+  scheduleId: string;
   data: unknown;
   opts: JobsOptions & { jobId: string };
   tick: number;
@@ -163,13 +168,23 @@ export class Materializer {
     }
     for (const id of cursorDeletes) this.cursors.delete(id);
 
-    await this.addJobs(adds);
+    const traced = this.options.tracer && adds.length > 0 ? MaterializationTrace.start(this.options.tracer, election.term, adds) : undefined;
+    try {
+      await this.addJobs(adds);
+      traced?.added();
+    } catch (error) {
+      traced?.added(error);
+      traced?.end();
+      throw error;
+    }
     if (cursorWrites.length > 0 || cursorDeletes.length > 0) {
       if (!(await election.writeHashFenced(store.keys.cursors, cursorWrites, cursorDeletes))) {
         logger.warn('lost the lease during a pass; the new leader continues from the stored cursors');
+        traced?.end(true);
         return result;
       }
     }
+    traced?.end();
     for (const add of adds) if (add.promote && election.isLeader) this.promoter.promoteFor(add.tick, add.queue, add.opts.jobId);
     result.added = adds.length;
     return result;
@@ -275,6 +290,7 @@ export class Materializer {
       adds.push({
         queue,
         name: job.name,
+        scheduleId: record.id,
         data: record.data,
         opts: { ...base, jobId: scheduledRunId(record.id, tick), ...(delay > 0 ? { delay } : {}) },
         tick,

@@ -10,6 +10,7 @@ import {
   type ScheduleInput,
   type ScheduleRecord,
 } from '@drumline/core/runtime';
+import type { Tracer } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
@@ -32,6 +33,7 @@ export async function startScheduler(options: {
   startAt?: number;
   onMissed?: (schedule: ScheduleRecord, ticks: number[]) => void;
   onStalled?: (schedule: ScheduleRecord, after: number) => void;
+  tracer?: Tracer;
 }) {
   const redis = options.redis ?? connectTestRedis();
   const prefix = options.prefix ?? uniquePrefix(options.name);
@@ -53,6 +55,7 @@ export async function startScheduler(options: {
     now: () => clock,
     onMissed: options.onMissed,
     onStalled: options.onStalled,
+    tracer: options.tracer,
   });
   const elected = new Promise<void>((resolve) => election.once('elected', () => resolve()));
   election.start();

@@ -1,4 +1,5 @@
 import { MAX_RUN_ID_LENGTH, ReplicaAcks, type JobRegistry, type Logger, type QueueSet, type RedisHealth, type RedisConnection } from '@drumline/core/runtime';
+import type { Tracer } from '@opentelemetry/api';
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { WebConfig } from './config.js';
@@ -10,6 +11,7 @@ import { errorHandler, handleNotFound } from './plugins/error-handler.js';
 import { jsonBody } from './plugins/json-body.js';
 import { queuesPlugin } from './plugins/queues.js';
 import { replicaAcksHook } from './plugins/replica-acks.js';
+import { requestTracing } from './plugins/request-tracing.js';
 import { RequestLog } from './request-log.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -35,6 +37,8 @@ export interface AppDeps {
   logger: Logger;
   /** More conditions /readyz waits for (init tasks, for example); Redis answering PING is always one. */
   readinessChecks?: readonly ReadinessCheck[];
+  /** With tracing on: each /api request is a server span (the queues' enqueue spans are its children). */
+  tracer?: Tracer | undefined;
 }
 
 const DASHBOARD_PATH = '/admin/queues';
@@ -77,6 +81,8 @@ export function buildApp(deps: AppDeps) {
 
   app.register(
     async (api) => {
+      // First, so that a request refused by the token check has its span too.
+      if (deps.tracer) await api.register(requestTracing, { tracer: deps.tracer });
       await api.register(apiTokenAuth, { token: config.API_TOKEN });
       // WAIT on the connection the routes write with (the queues share it).
       await api.register(replicaAcksHook, { acks: new ReplicaAcks(deps.redis, { replicas: config.REDIS_WAIT_REPLICAS, timeoutMs: config.REDIS_WAIT_TIMEOUT_MS }) });

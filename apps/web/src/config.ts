@@ -1,4 +1,14 @@
-import { baseEnvSchema, bearerTokenEnv, intEnv, parseEnv, replicaAcksEnvShape, requireOneReplicatedPrimary, type Env } from '@drumline/core/runtime';
+import {
+  baseEnvSchema,
+  bearerTokenEnv,
+  intEnv,
+  parseEnv,
+  replicaAcksEnvShape,
+  requireConsistentTracing,
+  requireOneReplicatedPrimary,
+  tracingEnvShape,
+  type Env,
+} from '@drumline/core/runtime';
 import { z } from 'zod';
 
 /** The web process's environment: the shared variables plus its port, credentials and public address. */
@@ -20,7 +30,10 @@ export const webEnvSchema = baseEnvSchema.extend({
   /** Where users reach this server, for the OpenAPI document's `servers`; optional. */
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   ...replicaAcksEnvShape,
-}).superRefine(requireOneReplicatedPrimary);
+  ...tracingEnvShape,
+})
+  .superRefine(requireOneReplicatedPrimary)
+  .superRefine(requireConsistentTracing);
 
 export type WebConfig = z.output<typeof webEnvSchema>;
 

@@ -7,8 +7,10 @@ import {
   metricsEnvShape,
   parseEnv,
   replicaAcksEnvShape,
+  requireConsistentTracing,
   requireOneReplicatedPrimary,
   requireMetricsToken,
+  tracingEnvShape,
   type Env,
   type JobRegistry,
 } from '@drumline/core/runtime';
@@ -29,9 +31,11 @@ export const workerEnvSchema = baseEnvSchema.extend({
   ...metricsEnvShape,
   ...alertEnvShape,
   ...replicaAcksEnvShape,
+  ...tracingEnvShape,
 })
   .superRefine(requireMetricsToken)
-  .superRefine(requireOneReplicatedPrimary);
+  .superRefine(requireOneReplicatedPrimary)
+  .superRefine(requireConsistentTracing);
 
 export type WorkerConfig = Omit<z.output<typeof workerEnvSchema>, 'WORKER_QUEUES'> & {
   /** Never empty, and every name is a queue of the registry. */

@@ -1,8 +1,10 @@
 import {
+  failSpan,
   InvalidPayloadError,
   JobTimeoutError,
   MAX_PROMOTE_AHEAD_MS,
   parseScheduledRunId,
+  SpanAttributes,
   UnknownJobError,
   type JobDefinition,
   type JobRegistry,
@@ -10,12 +12,14 @@ import {
   type Logger,
   type RunMetrics,
 } from '@drumline/core/runtime';
+import { context, type Span, type Tracer } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { RunCancelledError } from './errors/run-cancelled-error.js';
 import { WorkerShutdownError } from './errors/worker-shutdown-error.js';
 import type { FlowGate, FlowPass } from './flow-gate.js';
 import { RunContext } from './run-context.js';
+import { activeRunContext, startRunSpan } from './run-span.js';
 import type { BeforeScheduledRun, ScheduledRunAdmission, ScheduledRunOutcome } from './scheduled-run-gate.js';
 
 /** How long a cancelled handler may go on before it is reported as ignoring its signal. */
@@ -38,6 +42,8 @@ export interface JobRunnerOptions {
   onFinalFailure?: (failure: FinalFailure) => void;
   /** How long a cancelled handler may go on before it is reported as ignoring its signal (default CANCEL_GRACE_MS). */
   cancelGraceMs?: number;
+  /** With tracing on: each call of the processor is a `run` span, a child of the run's enqueue (see run-span.ts). */
+  tracer?: Tracer | undefined;
 }
 
 /** A run that failed for good: its last attempt failed, or it could never succeed. */
@@ -68,6 +74,8 @@ export class JobRunner {
 
   constructor(options: JobRunnerOptions) {
     this.cancelGraceMs = options.cancelGraceMs ?? CANCEL_GRACE_MS;
+    const { tracer } = options;
+    this.process = tracer ? (job, token) => this.traced(tracer, job, token) : (job, token) => this.run(job, token, undefined);
     this.registry = options.registry;
     this.logger = options.logger;
     this.beforeScheduledRun = options.beforeScheduledRun;
@@ -85,11 +93,24 @@ export class JobRunner {
    * The BullMQ processor. It takes two parameters on purpose: BullMQ then makes no AbortController
    * of its own per job; the run's signal is made on demand by RunContext.
    */
-  readonly process = async (job: Job, token?: string): Promise<unknown> => {
+  readonly process: (job: Job, token?: string) => Promise<unknown>;
+
+  /** `process` with tracing on: the attempt within its span (the untraced `process` calls `run` directly, at no cost). */
+  private async traced(tracer: Tracer, job: Job, token: string | undefined): Promise<unknown> {
+    const span = startRunSpan(tracer, job);
+    try {
+      return await this.run(job, token, span);
+    } finally {
+      span.end();
+    }
+  }
+
+  /** One attempt of `job`; `span`, with tracing on, is told how it went and is the active span around the handler. */
+  private async run(job: Job, token: string | undefined, span: Span | undefined): Promise<unknown> {
     const definition = this.registry.find(job.name);
-    if (!definition) return this.refuse(job, new UnknownJobError(job.name));
+    if (!definition) return this.refuse(job, new UnknownJobError(job.name), span);
     const parsed = definition.schema.safeParse(job.data);
-    if (!parsed.success) return this.refuse(job, InvalidPayloadError.fromZod(definition.name, parsed.error));
+    if (!parsed.success) return this.refuse(job, InvalidPayloadError.fromZod(definition.name, parsed.error), span);
 
     const scheduled = parseScheduledRunId(job.id);
     const run = new RunContext(job, this.logger, scheduled?.scheduleId, scheduled?.scheduledFor);
@@ -107,6 +128,7 @@ export class JobRunner {
         admission = await this.beforeScheduledRun({ job, token, definition, ...scheduled, logger: run.logger, lateByDesign: flow?.waited ?? false });
         if (!admission.admit) {
           if (series) series.skipped += 1;
+          span?.setAttribute(SpanAttributes.outcome, 'skipped');
           return admission.result;
         }
         // A manual trigger's "tick" is when it was asked for: its wait says nothing about the schedule.
@@ -115,21 +137,30 @@ export class JobRunner {
         if (!scheduled.manual && run.attempt === 1) this.metrics?.lateness.labels(scheduled.scheduleId).observe((Date.now() - dueAt) / 1000);
       }
       startedAt = performance.now();
-      const result = await this.runHandler(definition, parsed.data, run);
+      const result = await this.runHandler(definition, parsed.data, run, span);
       if (series) series.completed += 1;
+      span?.setAttribute(SpanAttributes.outcome, 'completed');
       return result;
     } catch (error) {
       if (run.stopReason instanceof WorkerShutdownError) {
         // Not the job's fault: hand it to the next worker now rather than spend an attempt on it.
         outcome = REQUEUED;
+        span?.setAttribute(SpanAttributes.outcome, 'requeued');
         await job.moveToWait(token);
         throw new WaitingError();
       }
-      if (error instanceof DelayedError || error instanceof WaitingError) throw error; // the gate postponed the run
+      if (error instanceof DelayedError || error instanceof WaitingError) {
+        span?.setAttribute(SpanAttributes.outcome, 'postponed');
+        throw error; // the gate postponed the run
+      }
       const cancelled = run.stopReason instanceof RunCancelledError;
       const willRetry = !(error instanceof UnrecoverableError) && !cancelled && run.attempt < (job.opts.attempts ?? 1);
       outcome = { state: 'failed', reason: error instanceof Error ? error.message : String(error), willRetry };
       run.logger.warn({ err: error, willRetry }, 'run failed');
+      if (span) {
+        span.setAttribute(SpanAttributes.outcome, willRetry ? 'retried' : 'failed');
+        failSpan(span, error);
+      }
       if (!willRetry) this.finalFailure(job, run.attempt, outcome.reason, series);
       else if (series) series.retried += 1;
       // BullMQ retries any other error: a cancelled run must end here.
@@ -143,7 +174,7 @@ export class JobRunner {
       const held = flow;
       if (held) void this.release(run, () => held.release(), outcome);
     }
-  };
+  }
 
   /**
    * Aborts this process's run `runId` of `queue`, if it holds it: the attempt fails for good at once,
@@ -171,8 +202,12 @@ export class JobRunner {
   }
 
   /** Fails the job for good: retrying cannot fix an unknown job or a payload its schema refuses. */
-  private refuse(job: Job, error: Error): never {
+  private refuse(job: Job, error: Error, span: Span | undefined): never {
     const attempt = job.attemptsMade + 1;
+    if (span) {
+      span.setAttribute(SpanAttributes.outcome, 'failed');
+      failSpan(span, error);
+    }
     const scheduled = parseScheduledRunId(job.id);
     this.logger.error({ job: job.name, runId: job.id, attempt, scheduleId: scheduled?.scheduleId, err: error }, 'run refused');
     // An unknown job's name comes from whoever enqueued it: no series of its own, so a buggy producer cannot grow the label set.
@@ -217,13 +252,14 @@ export class JobRunner {
   }
 
   /** Resolves with the handler's result, or rejects with its error or the reason the run was stopped. */
-  private runHandler(definition: JobDefinition, data: unknown, run: RunContext): Promise<unknown> {
+  private runHandler(definition: JobDefinition, data: unknown, run: RunContext, span: Span | undefined): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (run.stopReason) return reject(run.stopReason); // stopped while the gate was deciding
       run.interrupt = reject;
       run.timer = setTimeout(() => run.stop(new JobTimeoutError(definition.name, definition.timeoutMs)), definition.timeoutMs);
       try {
-        const handled = Promise.resolve(definition.handler(data, run));
+        // The run's span is the active one in the handler, so the spans its own code makes are its children.
+        const handled = Promise.resolve(span ? context.with(activeRunContext(span), () => definition.handler(data, run)) : definition.handler(data, run));
         run.handler = handled;
         handled.then(resolve, reject);
       } catch (error) {

@@ -18,6 +18,7 @@ import {
   queuePrefix,
   RedisHealth,
   startMetricsServer,
+  startTracing,
   type JobRegistry,
 } from '@drumline/core/runtime';
 import { Worker } from 'bullmq';
@@ -43,6 +44,7 @@ const queueNames = [...new Set([...config.WORKER_QUEUES, ...(initTasks.length > 
 
 const logger = createLogger({ app: 'worker', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 const stopRequested = shutdownSignal(); // listening before the first job can start
+const tracing = await startTracing(config, { serviceName: 'drumline-worker', logger });
 const redisHealth = new RedisHealth({ logger });
 const connection = createRedis(config, { health: redisHealth });
 // The gate's own connection: the runs of a tick, held until it, all ask at once (one claim call, see
@@ -71,6 +73,7 @@ const runner = new JobRunner({
   beforeScheduledRun: countMissedTicks(gateScheduledRuns(gate), createTicksMissedCounter(metrics)),
   metrics: createRunMetrics(metrics),
   onFinalFailure: alertOnFinalFailure(alerts),
+  tracer: tracing?.tracer,
 });
 const metricsServer =
   config.METRICS_PORT === undefined
@@ -105,6 +108,7 @@ await closeRedis(cancelSubscriber);
 await flowGate.close();
 await closeRedis(gateConnection);
 await closeRedis(connection);
+await tracing?.shutdown(); // the spans of the last runs
 logger.info({ outcome }, 'worker stopped');
 process.exit(0);
 

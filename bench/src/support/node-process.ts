@@ -60,8 +60,11 @@ export class NodeProcess {
   static start(name: string, entry: string, env: Record<string, string>, nodeArgs: string[] = []): NodeProcess {
     // BENCH_NODE_ARGS reach the apps only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them.
     const extraArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    // BENCH_APP_ENV adds variables to every process started, e.g. `OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318`
+    // to measure with tracing on (the baselines read none of Drumline's variables).
+    const extraEnv = Object.fromEntries((process.env.BENCH_APP_ENV?.split(' ').filter(Boolean) ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
     const child = spawn(process.execPath, [...extraArgs, ...nodeArgs, entry], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_ENV: 'production', ...env },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_ENV: 'production', ...env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new NodeProcess(name, child);

@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { baseEnvSchema, intEnv, listEnv, parseEnv, type Env } from './config.js';
-import { ConfigError } from './errors/index.js';
-
-/** The ConfigError that parsing `env` throws; fails the test when it parses or throws something else. */
-function configError(schema: z.ZodObject, env: Env): ConfigError {
-  try {
-    parseEnv(schema, env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError, but the environment was accepted');
-}
+import { baseEnvSchema, intEnv, listEnv, parseEnv } from './config.js';
+import { configError } from './config.test-support.js';
 
 describe('parseEnv', () => {
   it('applies the defaults when nothing is set', () => {

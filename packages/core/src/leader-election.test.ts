@@ -56,9 +56,11 @@ describe('LeaderElection', () => {
     const candidate = election(prefix);
     expect(candidate.isLeader).toBe(false);
     expect(candidate.token).toBeUndefined();
+    expect(candidate.term).toBeUndefined();
     candidate.start();
     expect(await elected(candidate)).toBe(1);
     expect(candidate.isLeader).toBe(true);
+    expect(candidate.term).toBe(1);
     expect(candidate.token).toEqual(expect.any(String));
     expect(await redis.get(keys.leader)).toBe(candidate.token);
     const pttl = await redis.pttl(keys.leader);
@@ -81,8 +83,10 @@ describe('LeaderElection', () => {
     expect(await redis.get(keys.leader)).toBe(first.token);
     await first.stop();
     expect(first.isLeader).toBe(false);
+    expect(first.term).toBeUndefined();
     expect(await secondElected).toBe(2);
     expect(second.isLeader).toBe(true);
+    expect(second.term).toBe(2);
   });
 
   it('renews its lease while it leads: the key outlives several TTLs and is still its own', async () => {

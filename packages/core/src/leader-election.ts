@@ -31,6 +31,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   private readonly releaseLease;
   private readonly fencedWrite;
   private currentToken: string | undefined;
+  private currentTerm: number | undefined;
   private validUntil = 0;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -93,6 +94,11 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     return this.currentToken !== undefined && performance.now() < this.validUntil;
   }
 
+  /** The term of the lease this process holds (Redis counts them up, one per election); undefined when not leading. */
+  get term(): number | undefined {
+    return this.isLeader ? this.currentTerm : undefined;
+  }
+
   /** The fencing token to pass to fenced writes; undefined when not leading. */
   get token(): string | undefined {
     return this.isLeader ? this.currentToken : undefined;
@@ -145,6 +151,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
       const term = Number(await this.acquireLease([this.keys.leader, this.keys.leaderTerm], [token, ttl]));
       if (term > 0 && this.running) {
         this.currentToken = token;
+        this.currentTerm = term;
         this.validUntil = startedAt + ttl;
         this.options.logger.info({ term }, 'elected leader');
         this.emit('elected', term);
@@ -157,6 +164,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
 
   private demote(reason: string): void {
     this.currentToken = undefined;
+    this.currentTerm = undefined;
     this.validUntil = 0;
     this.options.logger.warn({ reason }, 'no longer leader');
     this.emit('demoted', reason);

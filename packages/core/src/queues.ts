@@ -1,3 +1,4 @@
+import { context, SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { Queue, type Job, type JobsOptions, type KeepJobs } from 'bullmq';
 import type { EventEmitter } from 'node:events';
 import type { JobDefinition, RetentionPolicy } from './define-job.js';
@@ -8,6 +9,9 @@ import type { JobRegistry } from './job-registry.js';
 import { drumlineKeys, keyLayoutOf, queuePrefix, type DrumlineKeys } from './keys.js';
 import type { RedisHealth } from './redis-health.js';
 import type { RedisConnection } from './redis.js';
+import { runSpanAttributes, SpanAttributes } from './tracing/attributes.js';
+import { failSpan } from './tracing/fail-span.js';
+import { traceContextOptions } from './tracing/job-trace-context.js';
 
 /** Per-call options of an enqueue, on top of the job's own retry and retention policy. */
 export interface EnqueueOptions {
@@ -57,12 +61,17 @@ export class QueueSet {
   /** Drumline's keys under the same prefix, laid out for the connection. */
   readonly keys: DrumlineKeys;
 
-  /** `health`: the process's tracker, which hears the connection errors BullMQ re-emits on each queue. */
+  /**
+   * `health`: the process's tracker, which hears the connection errors BullMQ re-emits on each queue.
+   * `tracer`: with one (tracing on), each `add` and `addBulk` is an `enqueue` span, a child of the
+   * active span, and its runs carry it (see traceContextOptions); without, no span code runs.
+   */
   constructor(
     readonly registry: JobRegistry,
     private readonly connection: RedisConnection,
     readonly prefix: string,
     health?: RedisHealth,
+    private readonly tracer?: Tracer,
   ) {
     this.admission = new FlowAdmission(connection, prefix);
     this.keys = drumlineKeys(prefix, keyLayoutOf(connection));
@@ -102,16 +111,49 @@ export class QueueSet {
    * Adds one run without checking its payload: only for a caller that has just checked it against
    * `job.schema` itself (the HTTP routes validate the whole body). Everyone else calls `enqueue`.
    */
-  async add(job: JobDefinition, data: unknown, options: EnqueueOptions = {}): Promise<Job> {
-    const opts = await this.optionsWithFlow(job, options, flowEnqueue(job, data, options));
-    return this.queueOf(job).add(job.name, data, opts);
+  add(job: JobDefinition, data: unknown, options: EnqueueOptions = {}): Promise<Job> {
+    if (this.tracer) return this.traced(this.tracer, job, 1, async (traceOptions) => [await this.addOne(job, data, options, traceOptions)]).then(([run]) => run as Job);
+    return this.addOne(job, data, options, undefined);
   }
 
   /** `add` for many runs, in one round trip; the same proviso holds. Every flow key is checked before any run is added. */
-  async addBulk(job: JobDefinition, items: { data: unknown; options?: EnqueueOptions }[]): Promise<Job[]> {
+  addBulk(job: JobDefinition, items: { data: unknown; options?: EnqueueOptions }[]): Promise<Job[]> {
+    if (this.tracer) return this.traced(this.tracer, job, items.length, (traceOptions) => this.addMany(job, items, traceOptions));
+    return this.addMany(job, items, undefined);
+  }
+
+  private async addOne(job: JobDefinition, data: unknown, options: EnqueueOptions, traceOptions: JobsOptions | undefined): Promise<Job> {
+    const opts = await this.optionsWithFlow(job, options, flowEnqueue(job, data, options));
+    return this.queueOf(job).add(job.name, data, traceOptions ? { ...opts, ...traceOptions } : opts);
+  }
+
+  private async addMany(job: JobDefinition, items: { data: unknown; options?: EnqueueOptions }[], traceOptions: JobsOptions | undefined): Promise<Job[]> {
     const flows = items.map((item, index) => flowEnqueue(job, item.data, item.options ?? {}, `items.${index}.data`));
     const opts = await Promise.all(items.map((item, index) => this.optionsWithFlow(job, item.options ?? {}, flows[index] as FlowEnqueue)));
-    return this.queueOf(job).addBulk(items.map((item, index) => ({ name: job.name, data: item.data, opts: opts[index] })));
+    return this.queueOf(job).addBulk(items.map((item, index) => ({ name: job.name, data: item.data, opts: traceOptions ? { ...opts[index], ...traceOptions } : opts[index] })));
+  }
+
+  /** Runs `add` within an `enqueue <job>` span, child of the active one, whose context the runs carry. */
+  private async traced(tracer: Tracer, job: JobDefinition, count: number, add: (traceOptions: JobsOptions) => Promise<Job[]>): Promise<Job[]> {
+    const parent = context.active();
+    const span = tracer.startSpan(
+      `enqueue ${job.name}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: { ...runSpanAttributes('send', job.queue, job.name), ...(count === 1 ? {} : { [SpanAttributes.messagingBatchCount]: count }) },
+      },
+      parent,
+    );
+    try {
+      const runs = await add(traceContextOptions(trace.setSpan(parent, span)));
+      if (count === 1 && runs[0]?.id !== undefined) span.setAttribute(SpanAttributes.messagingMessageId, runs[0].id);
+      return runs;
+    } catch (error) {
+      failSpan(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   /** After `run` of `job` was removed before it started: gives back the flow place it took at enqueue, if it took one. */

@@ -26,6 +26,13 @@ export {
   requireOneRedisShape,
 } from './config.js';
 export type { Env, HostPort, RedisEnv } from './config.js';
+export { requireConsistentTracing, tracesRequested, tracingEnvShape } from './tracing/env.js';
+export type { TracingEnv } from './tracing/env.js';
+export { startTracing } from './tracing/start-tracing.js';
+export type { Tracing } from './tracing/start-tracing.js';
+export { traceContextOf, traceContextOptions } from './tracing/job-trace-context.js';
+export { runSpanAttributes, SpanAttributes } from './tracing/attributes.js';
+export { failSpan } from './tracing/fail-span.js';
 export { createRedis, closeRedis, DEFAULT_REDIS_URL } from './redis.js';
 export type { CreateRedisOptions, RedisConnection } from './redis.js';
 export { RedisHealth } from './redis-health.js';
