@@ -103,11 +103,11 @@ beforeAll(() => {
     if (entry === '.pnpm' || entry.startsWith('.vite')) continue;
     cpSync(join(REPO_ROOT, 'node_modules', entry), join(copy, 'node_modules', entry), { recursive: true, verbatimSymlinks: true });
   }
-  for (const dir of ['packages/core', 'packages/jobs', 'tests/jobs', 'apps/web', 'apps/worker', 'apps/scheduler']) {
+  for (const dir of ['packages/core', 'packages/jobs', 'tests/jobs', 'tests/redis', 'apps/web', 'apps/worker', 'apps/scheduler']) {
     cpSync(join(REPO_ROOT, dir, 'node_modules'), join(copy, dir, 'node_modules'), { recursive: true, verbatimSymlinks: true });
   }
   // The framework is unchanged by a user's jobs: reuse its build.
-  for (const dir of ['packages/core', 'tests/jobs', 'apps/web', 'apps/worker', 'apps/scheduler']) {
+  for (const dir of ['packages/core', 'tests/jobs', 'tests/redis', 'apps/web', 'apps/worker', 'apps/scheduler']) {
     cpSync(join(REPO_ROOT, dir, 'dist'), join(copy, dir, 'dist'), { recursive: true });
   }
 
