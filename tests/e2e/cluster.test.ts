@@ -206,5 +206,6 @@ describe('Drumline on a Redis Cluster of three shards', () => {
       expect((await api<{ state: string }>('GET', `/api/jobs/${name}/runs/${body.id}?wait=30s`)).body.state).toBe('completed');
     }
     expect(apps.filter((app) => app.exitStatus !== undefined).map((app) => app.name)).toEqual([]);
-  });
+    // Longer than untilCompleted's own deadline, so a stuck tick fails naming it rather than timing out.
+  }, 150_000);
 });
