@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import { InvalidCursorError } from './errors/invalid-cursor-error.js';
-import type { RedisConnection } from '@drumline/core/runtime';
+import { parseScheduledRunId, type RedisConnection } from '@drumline/core/runtime';
 
 /** The states a run can be listed by, in the order `GET /api/jobs/:name/runs` walks them. */
 export const RUN_STATES = ['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'] as const;
@@ -33,6 +33,8 @@ const cursorSchema = z.object({
   g: z.string(),
   /** How many ids of each state of that group have been looked at already. */
   o: z.partialRecord(z.enum(RUN_STATES), z.int().min(0)),
+  /** The schedule the listing is filtered by, if any. */
+  s: z.string().optional(),
 });
 type Cursor = z.infer<typeof cursorSchema>;
 
@@ -44,7 +46,7 @@ function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
 
-function decodeCursor(text: string, groups: readonly (readonly RunState[])[]): { group: number; offsets: Partial<Record<RunState, number>> } {
+function decodeCursor(text: string, groups: readonly (readonly RunState[])[], scheduleId: string | undefined): { group: number; offsets: Partial<Record<RunState, number>> } {
   let parsed: Cursor;
   try {
     parsed = cursorSchema.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
@@ -53,6 +55,7 @@ function decodeCursor(text: string, groups: readonly (readonly RunState[])[]): {
   }
   const group = groups.findIndex((candidate) => groupName(candidate) === parsed.g);
   if (group === -1) throw new InvalidCursorError('belongs to a listing with another `state`; keep the same `state` while paging');
+  if (parsed.s !== scheduleId) throw new InvalidCursorError('belongs to a listing with another `schedule`; keep the same `schedule` while paging');
   return { group, offsets: parsed.o };
 }
 
@@ -114,6 +117,8 @@ export interface ListRunsOptions {
   state: RunState | undefined;
   limit: number;
   cursor: string | undefined;
+  /** Only the runs this schedule made (its ticks, manual triggers and backfills). */
+  scheduleId?: string | undefined;
 }
 
 /**
@@ -126,7 +131,9 @@ export interface ListRunsOptions {
  */
 export async function listRuns(redis: RedisConnection, queue: Queue, options: ListRunsOptions): Promise<RunPage> {
   const groups = options.state ? [[options.state]] : GROUPS;
-  let { group, offsets } = options.cursor ? decodeCursor(options.cursor, groups) : { group: 0, offsets: {} as Partial<Record<RunState, number>> };
+  const { scheduleId } = options;
+  const wanted = (id: string, name: string | null | undefined) => name === options.jobName && (scheduleId === undefined || parseScheduledRunId(id)?.scheduleId === scheduleId);
+  let { group, offsets } = options.cursor ? decodeCursor(options.cursor, groups, scheduleId) : { group: 0, offsets: {} as Partial<Record<RunState, number>> };
   const runs: RunRef[] = [];
   let looked = 0;
 
@@ -147,7 +154,7 @@ export async function listRuns(redis: RedisConnection, queue: Queue, options: Li
       next.position += 1;
       offsets[next.state] = (offsets[next.state] ?? 0) + 1;
       looked += 1;
-      if (names.get(id) === options.jobName) runs.push({ id, state: next.state });
+      if (wanted(id, names.get(id))) runs.push({ id, state: next.state });
       if (runs.length === options.limit || looked === SCAN_BUDGET) break fill;
     }
     group += 1;
@@ -155,5 +162,5 @@ export async function listRuns(redis: RedisConnection, queue: Queue, options: Li
   }
 
   const current = groups[group];
-  return { runs, nextCursor: current ? encodeCursor({ g: groupName(current), o: offsets }) : null };
+  return { runs, nextCursor: current ? encodeCursor({ g: groupName(current), o: offsets, ...(scheduleId !== undefined ? { s: scheduleId } : {}) }) : null };
 }

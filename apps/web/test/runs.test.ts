@@ -142,6 +142,28 @@ describe('GET /api/jobs/:name/runs', () => {
     ]);
   });
 
+  it('filters by schedule: its ticks and manual runs only, not another schedule whose id it begins, nor unscheduled runs, across pages', async () => {
+    const tick = Date.UTC(2026, 1, 5, 18, 0);
+    const queue = web().queueOf('expire-coupons');
+    const ours = [`coupons-eu@${tick}`, `coupons-eu@${tick + 1000}.manual`, `coupons-eu@${tick + 2000}`];
+    for (const jobId of [ours[0], `coupons-eu-2@${tick}`, ours[1], `coupons@${tick}`, ours[2]] as string[]) await queue.add('expire-coupons', {}, { jobId });
+    await enqueue('expire-coupons', {});
+    const listed = await allRuns('expire-coupons', { schedule: 'coupons-eu', limit: 1 });
+    expect(listed.map((run) => run.id)).toEqual([...ours].reverse());
+    expect(new Set(listed.map((run) => run.scheduleId))).toEqual(new Set(['coupons-eu']));
+    expect((await page('expire-coupons', { schedule: 'no-such-schedule' })).runs).toEqual([]);
+
+    const bad = await get('/api/jobs/expire-coupons/runs?schedule=not%20an%20id');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: 'DRUMLINE_INVALID_REQUEST', issues: [expect.objectContaining({ path: 'schedule' })] });
+    const { nextCursor } = await page('expire-coupons', { schedule: 'coupons-eu', limit: 1 });
+    for (const other of ['', '&schedule=coupons-eu-2']) {
+      const mixed = await get(`/api/jobs/expire-coupons/runs?limit=1&cursor=${nextCursor}${other}`);
+      expect(mixed.statusCode).toBe(400);
+      expect(mixed.json().issues).toEqual([{ path: 'cursor', message: expect.stringMatching(/schedule/) }]);
+    }
+  });
+
   it('still lists waiting runs while their queue is paused', async () => {
     const id = await enqueue('daily-report', { recipients: ['paused@example.com'] });
     const queue = web().queueOf('daily-report');

@@ -75,6 +75,8 @@ export interface ListRunsOptions {
   /** 1-100, default 20. */
   limit?: number;
   cursor?: string;
+  /** Only the runs of this schedule: its ticks, manual triggers and backfills. */
+  schedule?: string;
 }
 
 export interface CancelledRun {

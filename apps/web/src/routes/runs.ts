@@ -1,4 +1,4 @@
-import { parseScheduledRunId, runIdSchema, type JobDefinition } from '@drumline/core/runtime';
+import { parseScheduledRunId, runIdSchema, scheduleIdSchema, type JobDefinition } from '@drumline/core/runtime';
 import type { Job } from 'bullmq';
 import ms from 'ms';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -71,6 +71,7 @@ const listQuery = z.strictObject({
   state: z.enum(RUN_STATES).optional().describe('Only runs in this state'),
   limit: z.coerce.number().int().min(1).max(MAX_RUNS_LIMIT).default(DEFAULT_RUNS_LIMIT).describe(`Runs per page, 1-${MAX_RUNS_LIMIT}`),
   cursor: z.string().min(1).max(1000).optional().describe('`nextCursor` of the previous page'),
+  schedule: scheduleIdSchema.optional().describe("Only the runs of this schedule: its ticks, manual triggers and backfills"),
 });
 
 /** The longest a request may wait for a run to finish. */
@@ -106,8 +107,8 @@ export const runRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const job = app.registry.get(request.params.name);
       const queue = app.queues.queueOf(job);
-      const { state, limit, cursor } = request.query;
-      const page = await listRuns(app.redis, queue, { jobName: job.name, state, limit, cursor });
+      const { state, limit, cursor, schedule } = request.query;
+      const page = await listRuns(app.redis, queue, { jobName: job.name, state, limit, cursor, scheduleId: schedule });
       const loaded = await Promise.all(page.runs.map(async (ref) => ({ ref, run: await queue.getJob(ref.id) })));
       return {
         // A run removed between the index read and this load (retention, a clean) is left out.
