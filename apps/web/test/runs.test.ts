@@ -1,4 +1,6 @@
+import { fc, test } from '@fast-check/vitest';
 import { UnrecoverableError } from 'bullmq';
+import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { runUntilFinished, webForThisFile, withToken } from './web-harness.js';
@@ -163,6 +165,21 @@ describe('GET /api/jobs/:name/runs', () => {
       expect(mixed.json().issues).toEqual([{ path: 'cursor', message: expect.stringMatching(/schedule/) }]);
     }
   });
+
+  // Ids that begin one another, and ticks and manual runs of each, against the list the test made itself.
+  const madeRun = fc.record({ schedule: fc.constantFrom('a', 'a-1', 'a.1', 'a1', 'b', 'a-1-a'), tick: fc.integer({ min: 0, max: 4_102_444_800_000 }), manual: fc.boolean() });
+  test.prop([fc.uniqueArray(madeRun, { minLength: 1, maxLength: 12, selector: ({ schedule, tick }) => `${schedule}@${tick}` }), fc.constantFrom('a', 'a-1', 'b', 'c'), fc.integer({ min: 1, max: 4 })], { numRuns: 15 })(
+    "lists exactly the schedule's own runs, newest first, whatever ids the other schedules have and however it pages",
+    async (made, target, limit) => {
+      const namespace = `p${randomBytes(4).toString('hex')}-`;
+      const queue = web().queueOf('expire-coupons');
+      const ids = made.map(({ schedule, tick, manual }) => `${namespace}${schedule}@${tick}${manual ? '.manual' : ''}`);
+      for (const jobId of ids) await queue.add('expire-coupons', {}, { jobId });
+      const expected = ids.filter((_, index) => made[index]?.schedule === target).reverse();
+      const listed = await allRuns('expire-coupons', { schedule: `${namespace}${target}`, state: 'waiting', limit });
+      expect(listed.map((run) => run.id)).toEqual(expected);
+    },
+  );
 
   it('still lists waiting runs while their queue is paused', async () => {
     const id = await enqueue('daily-report', { recipients: ['paused@example.com'] });
