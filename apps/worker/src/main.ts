@@ -30,6 +30,7 @@ import { drain } from './drain.js';
 import { FlowGate } from './flow-gate.js';
 import { alertOnFinalFailure } from './final-failure-alert.js';
 import { JobRunner } from './job-runner.js';
+import { QueueWorkers } from './queue-workers.js';
 import { gateScheduledRuns, ScheduleGate, TICK_CLAIM_SECONDS } from './schedule-gate.js';
 
 // The user's jobs, imported here so that a mistake in one is a line naming it, not a stack trace.
@@ -79,7 +80,7 @@ const metricsServer =
   config.METRICS_PORT === undefined
     ? undefined
     : await startMetricsServer({ registry: metrics, port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN ?? '', logger, redisHealth });
-const workers = queueNames.map((queue) => {
+const createWorker = (queue: string): Worker => {
   const worker = new Worker(queue, runner.process, {
     // Stored on each job as `processedBy`, so the dashboard and a test can tell which replica ran it.
     name: `${hostname()}:${process.pid}`,
@@ -94,14 +95,16 @@ const workers = queueNames.map((queue) => {
   redisHealth.watch(worker, (err) => logger.error({ queue, err }, 'worker error'));
   worker.on('stalled', (runId) => logger.warn({ queue, runId }, 'run stalled: its worker died or blocked, running it again'));
   return worker;
-});
-await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+};
+const workers = new QueueWorkers({ queues: queueNames, create: createWorker, redis: connection, hasFreeSlot: () => runner.runningCount < config.WORKER_CONCURRENCY, logger });
+await Promise.all(workers.all().map((worker) => worker.waitUntilReady()));
 await listenForCancels(cancelSubscriber, drumlineKeys(config.KEY_PREFIX, keyLayoutOf(cancelSubscriber)), runner, logger);
 logger.info({ queues: queueNames, concurrency: config.WORKER_CONCURRENCY, pid: process.pid }, 'worker ready');
 
 const signal = await stopRequested;
 logger.info({ signal, running: runner.runningCount, graceMs: config.SHUTDOWN_GRACE_MS }, 'shutting down: taking no more jobs');
-const outcome = await drain(workers, runner, config.SHUTDOWN_GRACE_MS, logger);
+workers.stopWatching();
+const outcome = await drain(workers.all(), runner, config.SHUTDOWN_GRACE_MS, logger);
 await alerts.flush();
 await metricsServer?.close();
 await closeRedis(cancelSubscriber);

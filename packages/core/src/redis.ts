@@ -27,13 +27,13 @@ export interface CreateRedisOptions {
  * for workers). `env` has passed `requireOneRedisShape`, so at most one shape is set.
  */
 export function createRedis(env: RedisEnv, { health, enableAutoPipelining = false, retryStrategy }: CreateRedisOptions = {}): RedisConnection {
-  const common: RedisOptions = { ...NEVER_BLOCK_ON_A_DEAD_SOCKET, maxRetriesPerRequest: null, ...(retryStrategy ? { retryStrategy } : {}) };
+  const common: RedisOptions = { maxRetriesPerRequest: null, ...(retryStrategy ? { retryStrategy } : {}) };
   let redis: RedisConnection;
   if (env.REDIS_CLUSTER_NODES) {
     redis = new Cluster(env.REDIS_CLUSTER_NODES, {
       ...RIDE_OUT_FAILOVER,
       ...(retryStrategy ? { clusterRetryStrategy: retryStrategy } : {}),
-      redisOptions: { ...NEVER_BLOCK_ON_A_DEAD_SOCKET, maxRetriesPerRequest: null, ...dataNodeOptions(env) },
+      redisOptions: { maxRetriesPerRequest: null, ...dataNodeOptions(env) },
     });
   } else if (env.REDIS_SENTINELS) {
     redis = new Redis({
@@ -61,15 +61,6 @@ export function createRedis(env: RedisEnv, { health, enableAutoPipelining = fals
  * a failover of up to a minute, as a command to one Redis waits out its restart.
  */
 const RIDE_OUT_FAILOVER = { retryDelayOnFailover: 300, retryDelayOnClusterDown: 300, retryDelayOnMoved: 50, maxRedirections: 200 } as const;
-
-/**
- * A worker waits for its next run in a blocking BZPOPMIN. When the node it waits on dies (a cluster
- * shard's primary killed, a socket that never closes), ioredis by default lets that command wait
- * forever and the worker takes no run again while its queue fills (taskforcesh/bullmq#3088, #2964;
- * seen here after a shard failover). With these, a blocking command whose reply is a second past
- * its own timeout is answered "nothing popped", and BullMQ asks again on the live connection.
- */
-const NEVER_BLOCK_ON_A_DEAD_SOCKET = { blockingTimeout: 30_000, blockingTimeoutGrace: 1000 } as const;
 
 /** Credentials and TLS of the data nodes found through Sentinel or Cluster (a REDIS_URL carries its own). */
 function dataNodeOptions(env: RedisEnv): RedisOptions {
