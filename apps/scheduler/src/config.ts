@@ -7,6 +7,7 @@ import {
   parseEnv,
   requireConsistentTracing,
   requireMetricsToken,
+  tickLedgerEnvShape,
   tracingEnvShape,
   type Env,
 } from '@drumline/core/runtime';
@@ -32,6 +33,7 @@ export const schedulerEnvSchema = baseEnvSchema
     ...metricsEnvShape,
     ...alertEnvShape,
     ...tracingEnvShape,
+    ...tickLedgerEnvShape,
   })
   .superRefine(requireMetricsToken)
   .superRefine(requireConsistentTracing)

@@ -18,6 +18,8 @@ import {
   ScheduleStore,
   startMetricsServer,
   startTracing,
+  TickLedger,
+  tickLedgerRetention,
 } from '@drumline/core/runtime';
 import { loadSchedulerConfig } from './config.js';
 import { Materializer } from './materializer.js';
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
     onMissed: reportMissedTicks({ redis, keys: store.keys, alerts, logger, metrics, overdueWatcher }),
     onStalled: reportStalledSchedule({ redis, keys: store.keys, alerts, logger, metrics, overdueWatcher }),
     tracer: tracing?.tracer,
+    ledger: new TickLedger(redis, config.KEY_PREFIX, tickLedgerRetention(config)),
   });
   const metricsServer =
     config.METRICS_PORT === undefined

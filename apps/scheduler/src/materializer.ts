@@ -14,6 +14,9 @@ import {
   type QueueSet,
   type ScheduleRecord,
   type ScheduleStore,
+  type TickLedger,
+  type TickLedgerEntry,
+  type WithdrawReason,
 } from '@drumline/core/runtime';
 import type { Tracer } from '@opentelemetry/api';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -49,6 +52,8 @@ export interface MaterializerOptions {
   onStalled?: (schedule: ScheduleRecord, after: number) => void;
   /** With tracing on: a pass that adds runs is traced, and each run carries its span (see MaterializationTrace). */
   tracer?: Tracer | undefined;
+  /** Told of every tick added, dropped as missed or withdrawn; without it nothing is recorded. */
+  ledger?: TickLedger;
 }
 
 export interface PassResult {
@@ -65,6 +70,14 @@ interface PendingAdd {
   opts: JobsOptions & { jobId: string };
   tick: number;
   promote: boolean;
+  /** A missed tick caught up by the misfire policy, not one added ahead. */
+  late: boolean;
+}
+
+/** A tick the misfire policy dropped. */
+interface DroppedTick {
+  scheduleId: string;
+  tick: number;
 }
 
 /**
@@ -148,12 +161,13 @@ export class Materializer {
     await this.applyChanges();
     const now = this.now();
     const adds: PendingAdd[] = [];
+    const dropped: DroppedTick[] = [];
     const cursorWrites: [string, string][] = [];
     const cursorDeletes: string[] = [];
 
     for (const [id, cursor] of this.cursors) {
       if (this.records.has(id)) continue;
-      result.withdrawn += await this.withdraw(id, cursor, now);
+      result.withdrawn += await this.withdraw(id, cursor, now, 'deleted');
       cursorDeletes.push(id);
     }
     let visited = 0;
@@ -161,7 +175,7 @@ export class Materializer {
       if (++visited % SCHEDULES_PER_SLICE === 0) await yieldToEventLoop();
       const before = this.cursors.get(record.id);
       let cursor = before && this.isCurrent(record, before) ? before : await this.cursorFor(record, before, now, result);
-      if (!cursor.paused) cursor = this.materialize(record, cursor, now, adds, result);
+      if (!cursor.paused) cursor = this.materialize(record, cursor, now, adds, dropped, result);
       if (cursor === before) continue;
       cursorWrites.push([record.id, JSON.stringify(cursor)]);
       this.cursors.set(record.id, cursor);
@@ -187,7 +201,23 @@ export class Materializer {
     traced?.end();
     for (const add of adds) if (add.promote && election.isLeader) this.promoter.promoteFor(add.tick, add.queue, add.opts.jobId);
     result.added = adds.length;
+    await this.record(adds, dropped, now);
     return result;
+  }
+
+  /**
+   * The pass's decisions, in the tick ledger: after its jobs and cursors are written, so the ledger
+   * never tells of a tick this leader did not add. A failed write loses only the ledger's lines.
+   */
+  private async record(adds: PendingAdd[], dropped: DroppedTick[], now: number): Promise<void> {
+    const { ledger, election, logger } = this.options;
+    const term = election.term;
+    if (!ledger || term === undefined || adds.length + dropped.length === 0) return;
+    const entries: TickLedgerEntry[] = [
+      ...adds.map(({ scheduleId, tick, late }) => ({ scheduleId, tick, event: { kind: 'materialized', at: now, term, late } }) as const),
+      ...dropped.map(({ scheduleId, tick }) => ({ scheduleId, tick, event: { kind: 'missed', at: now, term } }) as const),
+    ];
+    await ledger.append(entries, now).catch((error: unknown) => logger.warn({ err: error, events: entries.length }, 'recording the pass in the tick ledger failed'));
   }
 
   private async applyChanges(): Promise<void> {
@@ -251,7 +281,7 @@ export class Materializer {
     if (!cursor) return { upTo: now, job: record.job, fingerprint, timing: record.timing, paused };
     const specChanged = cursor.fingerprint !== fingerprint;
     if (specChanged || (paused && !cursor.paused)) {
-      result.withdrawn += await this.withdraw(record.id, cursor, now);
+      result.withdrawn += await this.withdraw(record.id, cursor, now, specChanged ? 'changed' : 'paused');
       return { upTo: now, job: record.job, fingerprint, timing: record.timing, paused };
     }
     // Resuming starts from now: ticks that passed while paused were not missed, they were declined.
@@ -259,7 +289,7 @@ export class Materializer {
     return cursor;
   }
 
-  private materialize(record: ScheduleRecord, cursor: Cursor, now: number, adds: PendingAdd[], result: PassResult): Cursor {
+  private materialize(record: ScheduleRecord, cursor: Cursor, now: number, adds: PendingAdd[], dropped: DroppedTick[], result: PassResult): Cursor {
     const horizon = now + this.options.lookaheadMs;
     // Nothing due up to the horizon, missed ticks included: the cursor stays, unwritten. A cursor
     // behind the horizon is still true, as every tick up to its `upTo` was handled.
@@ -273,10 +303,11 @@ export class Materializer {
     const missed = cursor.upTo < missedEnd ? this.ticksOf(record.id, record.timing, cursor.upTo, MAX_MISSED_SCAN, missedEnd) : [];
     const toCatchUp = missedTicksToRun(record, missed, now);
     if (missed.length > toCatchUp.length) {
-      const dropped = missed.filter((tick) => !toCatchUp.includes(tick));
-      result.missed += dropped.length;
-      this.options.logger.warn({ schedule: record.id, missed: dropped.length, misfire: record.misfire }, 'ticks missed while no scheduler ran');
-      this.options.onMissed?.(record, dropped);
+      const droppedTicks = missed.filter((tick) => !toCatchUp.includes(tick));
+      result.missed += droppedTicks.length;
+      this.options.logger.warn({ schedule: record.id, missed: droppedTicks.length, misfire: record.misfire }, 'ticks missed while no scheduler ran');
+      this.options.onMissed?.(record, droppedTicks);
+      for (const tick of droppedTicks) dropped.push({ scheduleId: record.id, tick });
     }
     const from = Math.max(cursor.upTo, missedEnd);
     const upcoming = this.ticksOf(record.id, record.timing, from, MAX_UPCOMING_PER_PASS, horizon);
@@ -285,7 +316,8 @@ export class Materializer {
     const jitterMs = record.jitterMs ?? 0;
     for (const tick of [...toCatchUp, ...upcoming]) {
       // A caught-up tick runs now; an upcoming one when due, which jitter puts up to jitterMs after it.
-      const due = toCatchUp.includes(tick) ? tick : tick + jitterOffsetMs(record.id, tick, jitterMs);
+      const late = toCatchUp.includes(tick);
+      const due = late ? tick : tick + jitterOffsetMs(record.id, tick, jitterMs);
       const delay = Math.max(0, due - now);
       adds.push({
         queue,
@@ -296,6 +328,7 @@ export class Materializer {
         tick,
         // A jittered run is spread on purpose: BullMQ starts it when due, without the promotion ahead.
         promote: delay > 0 && jitterMs === 0,
+        late,
       });
     }
     const upTo = upcoming.length === MAX_UPCOMING_PER_PASS ? (upcoming[upcoming.length - 1] as number) : horizon;
@@ -316,13 +349,19 @@ export class Materializer {
     }
   }
 
-  /** Removes a schedule's runs that were added ahead but have not started. */
-  private async withdraw(id: string, cursor: Cursor, now: number): Promise<number> {
+  /** Removes a schedule's runs that were added ahead but have not started, and tells the ledger why. */
+  private async withdraw(id: string, cursor: Cursor, now: number, why: WithdrawReason): Promise<number> {
     const job = this.options.registry.find(cursor.job);
     if (!job || cursor.upTo <= now) return 0;
     const queue = this.options.queues.queueOf(job);
     const ticks = this.ticksOf(id, cursor.timing as NormalizedTiming, now, MAX_UPCOMING_PER_PASS, cursor.upTo);
     const removed = await Promise.all(ticks.map((tick) => queue.remove(scheduledRunId(id, tick))));
-    return removed.filter((count) => count === 1).length;
+    const withdrawn = ticks.filter((_, index) => removed[index] === 1);
+    const { ledger, election } = this.options;
+    const term = election.term;
+    if (ledger && term !== undefined && withdrawn.length > 0) {
+      await ledger.append(withdrawn.map((tick) => ({ scheduleId: id, tick, event: { kind: 'withdrawn', at: now, term, why } })), now);
+    }
+    return withdrawn.length;
   }
 }

@@ -265,6 +265,57 @@ describe('materializer', () => {
     expect(await s.jobIds('waiting')).toEqual(['witness']);
   });
 
+  describe('the tick ledger', () => {
+    const kinds = async (s: Awaited<ReturnType<typeof leader>>, id: string) =>
+      (await s.ledger.read(id, { from: 0, to: Number.MAX_SAFE_INTEGER, limit: 1000, oldestFirst: true })).map(({ tick, events }) => [tick, events.map((event) => event.kind)]);
+
+    it('records each tick it adds, by its term, and nothing more when a later pass adds nothing', async () => {
+      const s = await leader();
+      await s.putApiSchedule('every-5s', { job: 'tick', every: '5s' });
+      await s.materializer.load();
+      await s.materializer.pass();
+      await s.materializer.pass();
+      expect(await kinds(s, 'every-5s')).toEqual([
+        [T0 + 5 * SECOND, ['materialized']],
+        [T0 + 10 * SECOND, ['materialized']],
+      ]);
+      const [first] = await s.ledger.read('every-5s', { from: 0, to: Number.MAX_SAFE_INTEGER, limit: 1, oldestFirst: true });
+      expect(first?.events[0]).toEqual({ kind: 'materialized', at: T0, term: s.election.term, late: false });
+    });
+
+    it('records the ticks a downtime made it drop as missed, and the one it catches up as added late', async () => {
+      const s = await leader(5 * SECOND);
+      await s.putApiSchedule('every-10s', { job: 'tick', every: '10s', misfire: 'once' });
+      await s.materializer.load();
+      await s.materializer.pass();
+      s.setNow(T0 + 66 * SECOND);
+      await s.materializer.pass();
+      const ticks = await s.ledger.read('every-10s', { from: T0 + 10 * SECOND, to: T0 + 60 * SECOND, limit: 100, oldestFirst: true });
+      expect(ticks.map(({ tick, events }) => [tick, events.map((event) => (event.kind === 'materialized' ? `materialized${event.late ? ' late' : ''}` : event.kind))])).toEqual([
+        [T0 + 10 * SECOND, ['missed']],
+        [T0 + 20 * SECOND, ['missed']],
+        [T0 + 30 * SECOND, ['missed']],
+        [T0 + 40 * SECOND, ['missed']],
+        [T0 + 50 * SECOND, ['missed']],
+        [T0 + 60 * SECOND, ['materialized late']],
+      ]);
+    });
+
+    it('records the runs it withdraws when a schedule is paused, with why', async () => {
+      const s = await leader();
+      await s.putApiSchedule('every-5s', { job: 'tick', every: '5s' });
+      await s.materializer.load();
+      await s.materializer.pass();
+      await s.store.setPaused('every-5s', true);
+      await s.materializer.pass();
+      const ticks = await s.ledger.read('every-5s', { from: 0, to: Number.MAX_SAFE_INTEGER, limit: 10, oldestFirst: true });
+      expect(ticks.map(({ events }) => events.map((event) => (event.kind === 'withdrawn' ? `withdrawn: ${event.why}` : event.kind)))).toEqual([
+        ['materialized', 'withdrawn: paused'],
+        ['materialized', 'withdrawn: paused'],
+      ]);
+    });
+  });
+
   // 66 s, so that no tick is late by exactly the threshold: that boundary has a test of its own.
   describe('after a downtime of 66 s with a 10 s schedule', () => {
     async function afterDowntime(misfire: 'skip' | 'once' | 'all', extra: { misfireCap?: number; misfireGraceMs?: number } = {}) {

@@ -6,6 +6,7 @@ import {
   LeaderElection,
   QueueSet,
   ScheduleStore,
+  TickLedger,
   type JobDefinition,
   type ScheduleInput,
   type ScheduleRecord,
@@ -43,6 +44,7 @@ export async function startScheduler(options: {
   const store = new ScheduleStore(redis, prefix);
   const election = new LeaderElection(redis, prefix, { leaseTtlMs: 2000, logger });
   let clock = options.startAt ?? Date.now();
+  const ledger = new TickLedger(redis, prefix);
   const materializer = new Materializer({
     registry,
     queues,
@@ -56,6 +58,7 @@ export async function startScheduler(options: {
     onMissed: options.onMissed,
     onStalled: options.onStalled,
     tracer: options.tracer,
+    ledger,
   });
   const elected = new Promise<void>((resolve) => election.once('elected', () => resolve()));
   election.start();
@@ -67,6 +70,7 @@ export async function startScheduler(options: {
     store,
     election,
     materializer,
+    ledger,
     elected,
     setNow(ms: number) {
       clock = ms;

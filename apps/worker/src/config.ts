@@ -10,6 +10,7 @@ import {
   requireConsistentTracing,
   requireOneReplicatedPrimary,
   requireMetricsToken,
+  tickLedgerEnvShape,
   tracingEnvShape,
   type Env,
   type JobRegistry,
@@ -32,6 +33,7 @@ export const workerEnvSchema = baseEnvSchema.extend({
   ...alertEnvShape,
   ...replicaAcksEnvShape,
   ...tracingEnvShape,
+  ...tickLedgerEnvShape,
 })
   .superRefine(requireMetricsToken)
   .superRefine(requireOneReplicatedPrimary)

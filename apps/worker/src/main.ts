@@ -19,6 +19,7 @@ import {
   RedisHealth,
   startMetricsServer,
   startTracing,
+  tickLedgerRetention,
   type JobRegistry,
 } from '@drumline/core/runtime';
 import { Worker } from 'bullmq';
@@ -57,6 +58,7 @@ const gate = new ScheduleGate(gateConnection, config.KEY_PREFIX, {
   overlapLockMs: config.WORKER_LOCK_MS,
   tickClaimSeconds: TICK_CLAIM_SECONDS,
   replicaAcks: { replicas: config.REDIS_WAIT_REPLICAS, timeoutMs: config.REDIS_WAIT_TIMEOUT_MS },
+  ledgerRetention: tickLedgerRetention(config),
 });
 const cancelSubscriber = createRedis(config, { health: redisHealth });
 const metrics = createMetricsRegistry('worker');

@@ -1,4 +1,21 @@
-import { isMisfiredRun, jitterOffsetMs, luaScript, MISFIRE_THRESHOLD_MS, parseScheduledRunId, ReplicaAcks, ScheduleStore, type DrumlineKeys, type LastRun, type RedisConnection, type ReplicaAcksOptions, type ScheduleRecord } from '@drumline/core/runtime';
+import { hostname } from 'node:os';
+import {
+  isMisfiredRun,
+  jitterOffsetMs,
+  luaScript,
+  MISFIRE_THRESHOLD_MS,
+  parseScheduledRunId,
+  ReplicaAcks,
+  ScheduleStore,
+  TickLedger,
+  type DrumlineKeys,
+  type LastRun,
+  type RedisConnection,
+  type ReplicaAcksOptions,
+  type ScheduleRecord,
+  type TickEvent,
+  type TickLedgerRetention,
+} from '@drumline/core/runtime';
 import { DelayedError, type Job } from 'bullmq';
 import { ClaimBatch, type ClaimReply } from './claim-batch.js';
 import type { BeforeScheduledRun } from './scheduled-run-gate.js';
@@ -6,12 +23,15 @@ import type { BeforeScheduledRun } from './scheduled-run-gate.js';
 export type SkipReason = 'duplicate' | 'deleted' | 'paused' | 'missed' | 'overlap';
 
 export type GateDecision =
-  | { action: 'run'; record: ScheduleRecord; dueMs: number; finish: (state: LastRun['state'], reason?: string) => Promise<void> }
+  | { action: 'run'; record: ScheduleRecord; dueMs: number; finish: (end: RunEnd) => Promise<void> }
   | { action: 'skip'; reason: SkipReason }
   /** `overlap: 'queue'`: the previous run is still going; try again shortly. */
   | { action: 'wait' }
   /** Its claim did not reach the replicas asked for in time: a failover could forget it, so the handler must not start yet. */
   | { action: 'unconfirmed' };
+
+/** How an admitted run's attempt ended: `active` when the worker shut down and put it back. */
+export type RunEnd = { state: 'completed' } | { state: 'failed'; reason: string; willRetry: boolean } | { state: 'active' };
 
 /** `checked`: claimed only; `entered`: also locked and recorded active; `locked`: another run holds the overlap lock. */
 type Claim =
@@ -25,6 +45,10 @@ export interface ScheduleGateOptions {
   tickClaimSeconds: number;
   /** Replicas that must hold a tick's claim before its handler starts (REDIS_WAIT_REPLICAS); none by default. */
   replicaAcks?: ReplicaAcksOptions;
+  /** How much each schedule's tick ledger keeps (TICK_LEDGER_*); the default otherwise. */
+  ledgerRetention?: TickLedgerRetention;
+  /** How the tick ledger names this worker; `<hostname>:<pid>` by default. */
+  worker?: string;
 }
 
 /**
@@ -37,6 +61,8 @@ export class ScheduleGate {
   private readonly keys: DrumlineKeys;
   private readonly store: ScheduleStore;
   private readonly claims: ClaimBatch;
+  private readonly ledger: TickLedger;
+  private readonly worker: string;
   private readonly renewLock;
   private readonly releaseLock;
   private readonly replicaAcks: ReplicaAcks;
@@ -48,7 +74,9 @@ export class ScheduleGate {
   ) {
     this.store = new ScheduleStore(redis, prefix);
     this.keys = this.store.keys;
-    this.claims = new ClaimBatch(redis, this.keys, options);
+    this.ledger = new TickLedger(redis, prefix, options.ledgerRetention);
+    this.worker = options.worker ?? `${hostname()}:${process.pid}`;
+    this.claims = new ClaimBatch(redis, this.ledger, { ...options, worker: this.worker });
     this.renewLock = luaScript(redis, 'renew-lease');
     this.releaseLock = luaScript(redis, 'release-lease');
     this.replicaAcks = new ReplicaAcks(redis, options.replicaAcks ?? { replicas: 0, timeoutMs: 0 });
@@ -102,13 +130,15 @@ export class ScheduleGate {
       manual: run.manual,
       startedAt: active?.startedAt ?? 0,
       takenBefore: job.attemptsStarted > 1,
+      tick: parseScheduledRunId(job.id)?.scheduledFor.getTime() ?? 0,
+      attempt: job.attemptsMade + 1,
     });
     if (verdict !== 'ok' || !json) return { verdict: verdict as 'duplicate' | 'deleted' };
     return { verdict: 'ok', record: JSON.parse(json) as ScheduleRecord, paused: paused === 1, entry: entry ?? 'checked', firstStartedAt };
   }
 
   /** The run holds its claim (and its overlap lock, renewed while it runs): let it start. */
-  private admit(run: { scheduleId: string; scheduledFor: Date }, record: ScheduleRecord, active: LastRun, dueMs: number, createdAt: number): GateDecision {
+  private admit(run: { scheduleId: string; scheduledFor: Date; manual: boolean }, record: ScheduleRecord, active: LastRun, dueMs: number, createdAt: number): GateDecision {
     const { runId, startedAt, attempt } = active;
     let renewal: NodeJS.Timeout | undefined;
     if (record.overlap !== 'allow') {
@@ -121,19 +151,26 @@ export class ScheduleGate {
       action: 'run',
       record,
       dueMs,
-      finish: async (state, reason) => {
+      finish: async (end) => {
         clearInterval(renewal);
         if (renewal) await this.releaseLock([this.keys.overlapLock(run.scheduleId)], [runId]);
-        await this.record(run.scheduleId, {
-          runId,
-          scheduledFor: run.scheduledFor.getTime(),
-          startedAt,
-          finishedAt: Date.now(),
-          state,
-          attempt,
-          ...(reason ? { reason } : {}),
-        });
-        if (state === 'completed' && this.replicaAcks.enabled) await this.settle(runId, createdAt);
+        const now = Date.now();
+        const reason = end.state === 'failed' ? end.reason : undefined;
+        const { worker } = this;
+        const event: TickEvent =
+          end.state === 'completed'
+            ? { kind: 'completed', at: now, attempt: attempt ?? 1, worker }
+            : end.state === 'failed'
+              ? { kind: 'failed', at: now, attempt: attempt ?? 1, worker, retry: end.willRetry, reason: end.reason }
+              : { kind: 'requeued', at: now, attempt: attempt ?? 1, worker };
+        await this.record(
+          run.scheduleId,
+          { runId, scheduledFor: run.scheduledFor.getTime(), startedAt, finishedAt: now, state: end.state, attempt, ...(reason ? { reason } : {}) },
+          event,
+          now,
+          run.manual,
+        );
+        if (end.state === 'completed' && this.replicaAcks.enabled) await this.settle(runId, createdAt);
       },
     };
   }
@@ -149,15 +186,22 @@ export class ScheduleGate {
     await this.replicaAcks.confirm();
   }
 
-  private async skip(run: { scheduleId: string; scheduledFor: Date }, runId: string, nowMs: number, reason: SkipReason): Promise<GateDecision> {
+  private async skip(run: { scheduleId: string; scheduledFor: Date; manual: boolean }, runId: string, nowMs: number, reason: SkipReason): Promise<GateDecision> {
     if (reason !== 'deleted' && reason !== 'duplicate') {
-      await this.record(run.scheduleId, { runId, scheduledFor: run.scheduledFor.getTime(), startedAt: nowMs, finishedAt: nowMs, state: 'skipped', reason });
+      await this.record(
+        run.scheduleId,
+        { runId, scheduledFor: run.scheduledFor.getTime(), startedAt: nowMs, finishedAt: nowMs, state: 'skipped', reason },
+        { kind: 'skipped', at: nowMs, worker: this.worker, why: reason },
+        nowMs,
+        run.manual,
+      );
     }
     return { action: 'skip', reason };
   }
 
-  private record(scheduleId: string, run: LastRun): Promise<void> {
-    return this.store.recordRun(scheduleId, run);
+  /** The schedule's last run, and for a tick (a manual run is none) the event in its ledger, in one round trip. */
+  private record(scheduleId: string, run: LastRun, event: TickEvent, now: number, manual: boolean): Promise<void> {
+    return manual ? this.store.recordRun(scheduleId, run) : this.ledger.recordRun(scheduleId, run, event, now);
   }
 }
 
@@ -191,8 +235,7 @@ export function gateScheduledRuns(gate: ScheduleGate): BeforeScheduledRun {
     return {
       admit: true,
       dueAt: decision.dueMs,
-      release: (outcome) =>
-        decision.finish(outcome.state === 'requeued' ? 'active' : outcome.state, outcome.state === 'failed' ? outcome.reason : undefined),
+      release: (outcome) => decision.finish(outcome.state === 'requeued' ? { state: 'active' } : outcome),
     };
   };
 }

@@ -1,4 +1,5 @@
-import { apiScheduleRecord, createJobRegistry, createLogger, defineJob, jitterOffsetMs, jobOptionsFor, manualRunId, QueueSet, scheduledRunId, ScheduleStore } from '@drumline/core/runtime';
+import { apiScheduleRecord, createJobRegistry, createLogger, defineJob, jitterOffsetMs, jobOptionsFor, manualRunId, QueueSet, scheduledRunId, ScheduleStore, summarizeTick, TickLedger } from '@drumline/core/runtime';
+import { hostname } from 'node:os';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +167,38 @@ describe('scheduled runs at the worker', () => {
     });
   });
 
+  describe('the tick ledger', () => {
+    it("tells each attempt's start and end, by worker, a failure's reason and whether it is retried, and the tick ends `ran`", async () => {
+      await store.putFromApi(apiScheduleRecord(registry, 'ledgered', { job: 'flaky', every: '1h', data: { failTimes: 1 } }));
+      const tick = tickOf();
+      const id = scheduledRunId('ledgered', tick);
+      await queue.add('flaky', { failTimes: 1 }, { ...jobOptionsFor(flaky), jobId: id });
+      expect(await finished(id)).toBe('ran');
+      const entry = await new TickLedger(redis, prefix).readTick('ledgered', tick);
+      const worker = `${hostname()}:${process.pid}`;
+      expect(entry?.events.map((event) => ({ ...event, at: 0 }))).toEqual([
+        { kind: 'started', at: 0, attempt: 1, worker },
+        { kind: 'failed', at: 0, attempt: 1, worker, retry: true, reason: 'attempt 1 fails' },
+        { kind: 'started', at: 0, attempt: 2, worker },
+        { kind: 'completed', at: 0, attempt: 2, worker },
+      ]);
+      const [firstStart] = flakyStarts.get(id)!;
+      expect(entry!.events[0]!.at).toBeLessThanOrEqual(firstStart!);
+      expect(summarizeTick(entry!)).toMatchObject({ state: 'ran', attempts: 2 });
+    });
+
+    it('tells a skip with its reason: the tick ends `skipped:overlap`', async () => {
+      await put('ledger-overlap', 'skip');
+      const tick = tickOf();
+      await redis.set(store.keys.overlapLock('ledger-overlap'), 'another-run', 'PX', 10_000);
+      await add(scheduledRunId('ledger-overlap', tick), { ms: 1 });
+      await finished(scheduledRunId('ledger-overlap', tick));
+      const entry = await new TickLedger(redis, prefix).readTick('ledger-overlap', tick);
+      expect(entry?.events).toEqual([expect.objectContaining({ kind: 'skipped', why: 'overlap' })]);
+      expect(summarizeTick(entry!).state).toBe('skipped:overlap');
+    });
+  });
+
   describe('deciding at a given time', () => {
     const HOUR = 3_600_000;
     const tick = Math.floor(base / HOUR) * HOUR;
@@ -181,7 +214,7 @@ describe('scheduled runs at the worker', () => {
 
       expect(decision.action).toBe('run');
       expect(await lastRun('on-time')).toEqual({ runId: scheduledRunId('on-time', tick), scheduledFor: tick, startedAt: tick + 40, finishedAt: null, state: 'active', attempt: 1 });
-      if (decision.action === 'run') await decision.finish('completed');
+      if (decision.action === 'run') await decision.finish({ state: 'completed' });
       expect(await lastRun('on-time')).toMatchObject({ state: 'completed', startedAt: tick + 40 });
     });
 
@@ -196,7 +229,7 @@ describe('scheduled runs at the worker', () => {
       const retry = await gate.enter(job, run, tick + HOUR + 900);
       expect(retry.action).toBe('run');
       expect(await lastRun('again')).toMatchObject({ runId: scheduledRunId('again', tick), startedAt: tick + 40, state: 'active' });
-      if (retry.action === 'run') await retry.finish('completed');
+      if (retry.action === 'run') await retry.finish({ state: 'completed' });
       expect(await lastRun('again')).toMatchObject({ runId: scheduledRunId('again', tick), startedAt: tick + 40, state: 'completed' });
       expect((await ungated.getJob(job.id!))?.processedOn).toBe(tick + HOUR + 900);
     });
@@ -242,7 +275,7 @@ describe('scheduled runs at the worker', () => {
         return renewed;
       });
       expect(previous).toBeLessThanOrEqual(lockMs);
-      if (decision.action === 'run') await decision.finish('completed');
+      if (decision.action === 'run') await decision.finish({ state: 'completed' });
       expect(await redis.exists(lock)).toBe(0);
     });
 
@@ -262,7 +295,7 @@ describe('scheduled runs at the worker', () => {
       const next = await ungated.add('slow', {}, { jobId: scheduledRunId('dead-holder', tick + HOUR) });
       const decision = await gate.enter(next, { scheduleId: 'dead-holder', scheduledFor: new Date(tick + HOUR), manual: false }, tick + HOUR + 5);
       expect(decision.action).toBe('run');
-      if (decision.action === 'run') await decision.finish('completed');
+      if (decision.action === 'run') await decision.finish({ state: 'completed' });
     });
 
     // The README: "A tick counts as missed when it is more than 5 s late".
@@ -271,7 +304,7 @@ describe('scheduled runs at the worker', () => {
       await store.putFromApi(apiScheduleRecord(registry, 'over-the-line', { job: 'slow', every: '1h', misfire: 'skip' }));
       const onTheLine = await enter('on-the-line', tick + 5_000);
       expect(onTheLine.action).toBe('run');
-      if (onTheLine.action === 'run') await onTheLine.finish('completed');
+      if (onTheLine.action === 'run') await onTheLine.finish({ state: 'completed' });
       expect(await enter('over-the-line', tick + 5_001)).toEqual({ action: 'skip', reason: 'missed' });
     });
 
@@ -282,7 +315,7 @@ describe('scheduled runs at the worker', () => {
       const due = tick + jitterOffsetMs(id, tick, 30_000);
       const onTime = await enter(id, due + 5_000);
       expect(onTime).toMatchObject({ action: 'run', dueMs: due });
-      if (onTime.action === 'run') await onTime.finish('completed');
+      if (onTime.action === 'run') await onTime.finish({ state: 'completed' });
       await store.putFromApi(apiScheduleRecord(registry, id2, { job: 'slow', every: '1h', misfire: 'skip', jitterMs: 30_000 }));
       const due2 = tick + jitterOffsetMs(id2, tick, 30_000);
       expect(await enter(id2, due2 + 5_001)).toEqual({ action: 'skip', reason: 'missed' });
@@ -294,7 +327,7 @@ describe('scheduled runs at the worker', () => {
       const decision = await gate.enter(job, { scheduleId: 'waited-for-flow', scheduledFor: new Date(tick), manual: false, lateByDesign: true }, tick + 600_000);
       expect(decision).toMatchObject({ action: 'run', dueMs: tick });
       expect(await lastRun('waited-for-flow')).toMatchObject({ state: 'active', startedAt: tick + 600_000 });
-      if (decision.action === 'run') await decision.finish('completed');
+      if (decision.action === 'run') await decision.finish({ state: 'completed' });
     });
 
     it('runs a late tick its misfire policy keeps, recorded active', async () => {

@@ -166,3 +166,18 @@ export function requireOneReplicatedPrimary(env: { REDIS_WAIT_REPLICAS: number; 
   }
 }
 
+
+/**
+ * How much history each schedule's tick ledger keeps (see TickLedger): the last TICK_LEDGER_MAX_TICKS
+ * ticks, none older than TICK_LEDGER_MAX_AGE_HOURS, whichever is fewer. Read by its writers, the
+ * scheduler and the workers.
+ */
+export const tickLedgerEnvShape = {
+  TICK_LEDGER_MAX_TICKS: intEnv(1, 100_000).default(1000),
+  TICK_LEDGER_MAX_AGE_HOURS: intEnv(1, 24 * 366).default(168),
+};
+
+/** The retention those variables describe. */
+export function tickLedgerRetention(env: { TICK_LEDGER_MAX_TICKS: number; TICK_LEDGER_MAX_AGE_HOURS: number }): { maxTicks: number; maxAgeMs: number } {
+  return { maxTicks: env.TICK_LEDGER_MAX_TICKS, maxAgeMs: env.TICK_LEDGER_MAX_AGE_HOURS * 3_600_000 };
+}

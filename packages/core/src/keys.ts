@@ -33,6 +33,12 @@ export function drumlineKeys(prefix: string, layout: KeyLayout = 'single') {
     leader: `${base}:leader`,
     /** Counter: bumped at each election, so logs can tell leadership terms apart. */
     leaderTerm: `${base}:leader-term`,
+    /** Hash: term → `{ replica, electedAt }` JSON of the recent terms, written when elected (see leader-history.ts). */
+    leaderTerms: `${base}:leader-terms`,
+    /** Hash: term → when its leader last renewed or handed over its lease (epoch ms). */
+    leaderSeen: `${base}:leader-seen`,
+    /** Sorted set: a schedule's recent ticks and what was decided about each (see tick-ledger/). */
+    tickLedger: (scheduleId: string) => `${base}:ticks:${scheduleId}`,
     /** Hash: schedule id → ScheduleRecord JSON. */
     schedules: `${base}:schedules`,
     /** Set: ids of paused schedules (kept apart from the records, so code reconciliation keeps them). */

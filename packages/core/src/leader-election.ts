@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { drumlineKeys, keyLayoutOf } from './keys.js';
@@ -10,7 +11,12 @@ export interface LeaderElectionOptions {
   /** Lease length: a dead leader is replaced at most this long (plus one poll) after its last renewal. */
   leaseTtlMs: number;
   logger: Logger;
+  /** How the leader history names this process (default `<hostname>:<pid>`: the pod or container, and the process). */
+  replica?: string;
 }
+
+/** Terms the leader history keeps (see leader-history.ts): enough to explain the ticks a ledger keeps. */
+export const LEADER_TERMS_KEPT = 1000;
 
 export interface LeaderElectionEvents {
   elected: [term: number];
@@ -28,7 +34,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   private readonly keys;
   private readonly acquireLease;
   private readonly renewLease;
-  private readonly releaseLease;
+  private readonly handOverLease;
   private readonly fencedWrite;
   private currentToken: string | undefined;
   private currentTerm: number | undefined;
@@ -37,6 +43,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   private running = false;
   private cycle: Promise<void> = Promise.resolve();
   private connectedOnce: boolean;
+  private readonly replica: string;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -47,8 +54,9 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     this.connectedOnce = redis.status === 'ready';
     this.keys = drumlineKeys(prefix, keyLayoutOf(redis));
     this.acquireLease = luaScript(redis, 'acquire-lease');
-    this.renewLease = luaScript(redis, 'renew-lease');
-    this.releaseLease = luaScript(redis, 'release-lease');
+    this.renewLease = luaScript(redis, 'renew-leadership');
+    this.handOverLease = luaScript(redis, 'hand-over-leadership');
+    this.replica = options.replica ?? `${hostname()}:${process.pid}`;
     this.fencedWrite = luaScript(redis, 'fenced-hash-write');
     redis.on('ready', this.onReconnected);
   }
@@ -65,10 +73,16 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
       return;
     }
     const token = this.currentToken;
+    const term = this.currentTerm;
     if (!token) return;
     this.demote('reconnected to Redis: leading again from what it holds now');
-    void this.releaseLease([this.keys.leader], [token]).catch(() => undefined);
+    void this.handOver(token, term).catch(() => undefined);
   };
+
+  /** Lets the lease go, if still ours, and notes the term's end in the leader history. */
+  private handOver(token: string, term: number | undefined): Promise<unknown> {
+    return this.handOverLease([this.keys.leader, this.keys.leaderSeen], [token, term ?? 0, Date.now()]);
+  }
 
   /**
    * Sets and deletes fields of a hash only while this process holds the lease (checked in Lua).
@@ -116,9 +130,10 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     clearTimeout(this.timer);
     await this.cycle;
     const token = this.currentToken;
+    const term = this.currentTerm;
     if (token) {
       this.demote('shutting down');
-      await this.releaseLease([this.keys.leader], [token]).catch(() => undefined);
+      await this.handOver(token, term).catch(() => undefined);
     }
   }
 
@@ -142,13 +157,16 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     const startedAt = performance.now();
     try {
       if (this.currentToken) {
-        const renewed = await this.renewLease([this.keys.leader], [this.currentToken, ttl]);
+        const renewed = await this.renewLease([this.keys.leader, this.keys.leaderSeen], [this.currentToken, ttl, this.currentTerm ?? 0, Date.now()]);
         if (renewed === 1) this.validUntil = startedAt + ttl;
         else this.demote('lease taken by another scheduler');
         return;
       }
       const token = randomUUID();
-      const term = Number(await this.acquireLease([this.keys.leader, this.keys.leaderTerm], [token, ttl]));
+      const now = Date.now();
+      const record = JSON.stringify({ replica: this.replica, electedAt: now });
+      const { leader, leaderTerm, leaderTerms, leaderSeen } = this.keys;
+      const term = Number(await this.acquireLease([leader, leaderTerm, leaderTerms, leaderSeen], [token, ttl, record, now, LEADER_TERMS_KEPT]));
       if (term > 0 && this.running) {
         this.currentToken = token;
         this.currentTerm = term;

@@ -11,6 +11,8 @@ const prefix = uniquePrefix('core-lua');
 const keys = drumlineKeys(prefix);
 const acquire = luaScript(redis, 'acquire-lease');
 const renew = luaScript(redis, 'renew-lease');
+const renewLeadership = luaScript(redis, 'renew-leadership');
+const handOver = luaScript(redis, 'hand-over-leadership');
 const release = luaScript(redis, 'release-lease');
 const fencedWrite = luaScript(redis, 'fenced-hash-write');
 const putApiSchedule = luaScript(redis, 'put-api-schedule');
@@ -36,22 +38,68 @@ function expectTtlOf(pttl: number, ttlMs: number) {
   expect(pttl).toBeGreaterThan(ttlMs - SLACK_MS);
 }
 
+const leaseKeys = [keys.leader, keys.leaderTerm, keys.leaderTerms, keys.leaderSeen];
+
 describe('acquire-lease.lua', () => {
-  it('takes a free lease with the token and the given TTL, and answers the new term', async () => {
-    expect(await acquire([keys.leader, keys.leaderTerm], ['token-a', LEASE_MS])).toBe(1);
+  it('takes a free lease with the token and the given TTL, answers the new term and records it in the leader history', async () => {
+    expect(await acquire(leaseKeys, ['token-a', LEASE_MS, '{"replica":"a"}', 1000, 10])).toBe(1);
     expect(await redis.get(keys.leader)).toBe('token-a');
     expectTtlOf(await redis.pttl(keys.leader), LEASE_MS);
     await redis.del(keys.leader);
-    expect(await acquire([keys.leader, keys.leaderTerm], ['token-b', LEASE_MS])).toBe(2);
+    expect(await acquire(leaseKeys, ['token-b', LEASE_MS, '{"replica":"b"}', 2000, 10])).toBe(2);
+    expect(await redis.hgetall(keys.leaderTerms)).toEqual({ 1: '{"replica":"a"}', 2: '{"replica":"b"}' });
+    expect(await redis.hgetall(keys.leaderSeen)).toEqual({ 1: '1000', 2: '2000' });
   });
 
-  it('refuses a lease somebody holds with 0, leaving holder, TTL and term as they were', async () => {
+  it('keeps only the given number of recent terms in the history', async () => {
+    await redis.set(keys.leaderTerm, '9');
+    await redis.hset(keys.leaderTerms, '7', 'old', '8', 'kept', '9', 'kept');
+    await redis.hset(keys.leaderSeen, '7', '1', '8', '2', '9', '3');
+    expect(await acquire(leaseKeys, ['token', LEASE_MS, 'new', 4, 3])).toBe(10);
+    expect(Object.keys(await redis.hgetall(keys.leaderTerms)).sort()).toEqual(['10', '8', '9']);
+    expect(Object.keys(await redis.hgetall(keys.leaderSeen)).sort()).toEqual(['10', '8', '9']);
+  });
+
+  it('refuses a lease somebody holds with 0, leaving holder, TTL, term and history as they were', async () => {
     await redis.set(keys.leader, 'holder', 'PX', 10_000);
     await redis.set(keys.leaderTerm, '7');
-    expect(await acquire([keys.leader, keys.leaderTerm], ['usurper', LEASE_MS])).toBe(0);
+    expect(await acquire(leaseKeys, ['usurper', LEASE_MS, 'x', 1, 10])).toBe(0);
     expect(await redis.get(keys.leader)).toBe('holder');
     expectTtlOf(await redis.pttl(keys.leader), 10_000);
     expect(await redis.get(keys.leaderTerm)).toBe('7');
+    expect(await redis.exists(keys.leaderTerms, keys.leaderSeen)).toBe(0);
+  });
+});
+
+describe('renew-leadership.lua', () => {
+  it("extends its holder's lease and notes when its term was last seen", async () => {
+    await redis.set(keys.leader, 'holder', 'PX', 1_000);
+    expect(await renewLeadership([keys.leader, keys.leaderSeen], ['holder', LEASE_MS, 4, 12345])).toBe(1);
+    expectTtlOf(await redis.pttl(keys.leader), LEASE_MS);
+    expect(await redis.hget(keys.leaderSeen, '4')).toBe('12345');
+  });
+
+  it('refuses another token with 0 and notes nothing', async () => {
+    await redis.set(keys.leader, 'holder', 'PX', 1_000);
+    expect(await renewLeadership([keys.leader, keys.leaderSeen], ['stale', LEASE_MS, 4, 12345])).toBe(0);
+    expect(await redis.pttl(keys.leader)).toBeLessThanOrEqual(1_000);
+    expect(await redis.exists(keys.leaderSeen)).toBe(0);
+  });
+});
+
+describe('hand-over-leadership.lua', () => {
+  it("deletes its holder's lease and notes the term's end", async () => {
+    await redis.set(keys.leader, 'holder', 'PX', 10_000);
+    expect(await handOver([keys.leader, keys.leaderSeen], ['holder', 4, 999])).toBe(1);
+    expect(await redis.exists(keys.leader)).toBe(0);
+    expect(await redis.hget(keys.leaderSeen, '4')).toBe('999');
+  });
+
+  it("leaves another's lease and notes nothing", async () => {
+    await redis.set(keys.leader, 'holder', 'PX', 10_000);
+    expect(await handOver([keys.leader, keys.leaderSeen], ['stale', 4, 999])).toBe(0);
+    expect(await redis.get(keys.leader)).toBe('holder');
+    expect(await redis.exists(keys.leaderSeen)).toBe(0);
   });
 });
 

@@ -21,6 +21,8 @@ export {
   parseEnv,
   redisEnvShape,
   replicaAcksEnvShape,
+  tickLedgerEnvShape,
+  tickLedgerRetention,
   requireOneReplicatedPrimary,
   requireMetricsToken,
   requireOneRedisShape,
@@ -104,3 +106,13 @@ export type { MetricsServer, MetricsServerOptions } from './metrics-server.js';
 export { AlertWebhook, runLink } from './alert-webhook.js';
 export type { Alert, AlertInput, AlertKind, AlertWebhookOptions } from './alert-webhook.js';
 export type { Registry as MetricsRegistry } from 'prom-client';
+export { TickLedger, DEFAULT_TICK_LEDGER_RETENTION } from './tick-ledger/tick-ledger.js';
+export type { TickLedgerEntry, TickLedgerRetention } from './tick-ledger/tick-ledger.js';
+export type { LedgerTick, SkipReason as TickSkipReason, TickEvent, WithdrawReason } from './tick-ledger/tick-events.js';
+export { decodeLedgerTick, encodeTickEvent, MAX_REASON_LENGTH } from './tick-ledger/tick-codec.js';
+export { summarizeTick } from './tick-ledger/tick-summary.js';
+export type { TickState, TickSummary } from './tick-ledger/tick-summary.js';
+export { leaderlessAround, readLeaderHistory } from './leader-history.js';
+export type { LeaderTerm, Leaderless } from './leader-history.js';
+export { LEADER_TERMS_KEPT } from './leader-election.js';
+export type { LuaLibrary } from './scripts.js';

@@ -140,6 +140,12 @@ export class ScheduleStore {
     return new Map(Object.entries(raw).map(([id, json]) => [id, JSON.parse(json) as Cursor]));
   }
 
+  /** One schedule's cursor, if the leader has materialized it. */
+  async cursor(id: string): Promise<Cursor | undefined> {
+    const json = await this.redis.hget(this.keys.cursors, id);
+    return json ? (JSON.parse(json) as Cursor) : undefined;
+  }
+
   async lastRuns(ids?: string[]): Promise<Map<string, LastRun>> {
     return this.jsonEntries<LastRun>(this.keys.lastRuns, ids);
   }

@@ -1,0 +1,104 @@
+import type { LedgerTick, SkipReason, TickEvent, WithdrawReason } from './tick-events.js';
+
+/**
+ * The ledger keeps each tick as one sorted-set member, `<tick> <event> <event>…`, scored by the
+ * tick, and a writer appends an event with a string concatenation in Lua (lua/tick-ledger.lua).
+ * Events are short because 100,000 schedules keep up to 1000 ticks each: a letter, the time as an
+ * offset from the tick, then `|`-separated fields; free text is URI-encoded so it holds neither
+ * a space nor a `|`.
+ */
+const CODES = {
+  materialized: 'm',
+  missed: 'x',
+  withdrawn: 'w',
+  started: 's',
+  completed: 'c',
+  failed: 'f',
+  requeued: 'r',
+  skipped: 'k',
+  duplicate: 'd',
+} as const satisfies Record<TickEvent['kind'], string>;
+
+/** A failure reason is kept this long: the run itself (in Bull Board) has all of it. */
+export const MAX_REASON_LENGTH = 200;
+
+const WITHDRAW_REASONS: readonly WithdrawReason[] = ['changed', 'paused', 'deleted'];
+const SKIP_REASONS: readonly SkipReason[] = ['paused', 'overlap', 'missed'];
+
+export function encodeTickEvent(tick: number, event: TickEvent): string {
+  const head = `${CODES[event.kind]}${event.at - tick}`;
+  switch (event.kind) {
+    case 'materialized':
+      return `${head}|${event.term}${event.late ? '|late' : ''}`;
+    case 'missed':
+      return `${head}|${event.term}`;
+    case 'withdrawn':
+      return `${head}|${event.term}|${event.why}`;
+    case 'started':
+    case 'completed':
+    case 'requeued':
+      return `${head}|${event.attempt}|${encodeURIComponent(event.worker)}`;
+    case 'failed':
+      return `${head}|${event.attempt}|${encodeURIComponent(event.worker)}|${event.retry ? 1 : 0}|${encodeURIComponent(shortReason(event.reason))}`;
+    case 'skipped':
+      return `${head}|${encodeURIComponent(event.worker)}|${event.why}`;
+    case 'duplicate':
+      return `${head}|${encodeURIComponent(event.worker)}`;
+  }
+}
+
+/** A ledger member back as a tick; events this version cannot read (written by a newer one) are left out. */
+export function decodeLedgerTick(member: string): LedgerTick {
+  const [head = '', ...encoded] = member.split(' ');
+  const tick = Number(head);
+  return { tick, events: encoded.flatMap((text) => decodeEvent(tick, text) ?? []) };
+}
+
+function decodeEvent(tick: number, text: string): TickEvent | undefined {
+  const [first = '', ...fields] = text.split('|');
+  const code = first[0];
+  const at = tick + Number(first.slice(1));
+  if (!Number.isFinite(at)) return undefined;
+  const number = (index: number) => Number(fields[index]);
+  const textAt = (index: number) => safeDecode(fields[index] ?? '');
+  switch (code) {
+    case CODES.materialized:
+      return { kind: 'materialized', at, term: number(0), late: fields[1] === 'late' };
+    case CODES.missed:
+      return { kind: 'missed', at, term: number(0) };
+    case CODES.withdrawn: {
+      const why = WITHDRAW_REASONS.find((reason) => reason === fields[1]);
+      return why ? { kind: 'withdrawn', at, term: number(0), why } : undefined;
+    }
+    case CODES.started:
+      return { kind: 'started', at, attempt: number(0), worker: textAt(1) };
+    case CODES.completed:
+      return { kind: 'completed', at, attempt: number(0), worker: textAt(1) };
+    case CODES.requeued:
+      return { kind: 'requeued', at, attempt: number(0), worker: textAt(1) };
+    case CODES.failed:
+      return { kind: 'failed', at, attempt: number(0), worker: textAt(1), retry: fields[2] === '1', reason: textAt(3) };
+    case CODES.skipped: {
+      const why = SKIP_REASONS.find((reason) => reason === fields[1]);
+      return why ? { kind: 'skipped', at, worker: textAt(0), why } : undefined;
+    }
+    case CODES.duplicate:
+      return { kind: 'duplicate', at, worker: textAt(0) };
+    default:
+      return undefined;
+  }
+}
+
+/** Whole characters only, and a lone surrogate (which encodeURIComponent refuses) replaced. */
+function shortReason(reason: string): string {
+  return Array.from(reason.replace(/\p{Cs}/gu, '\uFFFD')).slice(0, MAX_REASON_LENGTH).join('');
+}
+
+/** Text another writer mangled stays as it is rather than failing the whole tick. */
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,67 @@
+import { fc, test } from '@fast-check/vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../../../../tests/support/redis.js';
+import { closeRedis, createRedis } from '../redis.js';
+import { TickLedger } from './tick-ledger.js';
+import type { TickEvent } from './tick-events.js';
+import { propertyRuns, propertySeed as seed } from './tick-event.arbitrary.js';
+
+const redis = createRedis({ REDIS_URL: TEST_REDIS_URL });
+const prefix = uniquePrefix('core-tick-ledger');
+let schedule = 0;
+
+afterAll(async () => {
+  await deleteKeys(redis, prefix);
+  await closeRedis(redis);
+});
+
+/** Writes as the leader's passes and the workers' reports do: ticks out of order, time moving on (on a coarse grid, so ticks fall on the age limit itself). */
+type Write = { tick: number; advanceMs: number; viaRecordRun: boolean };
+const writes = fc.array(
+  fc.record({ tick: fc.integer({ min: 0, max: 40 }).map((n) => n * 1000), advanceMs: fc.integer({ min: 0, max: 8 }).map((n) => n * 500), viaRecordRun: fc.boolean() }),
+  { minLength: 1, maxLength: 40 },
+);
+
+describe('the tick ledger in Redis', () => {
+  test.prop([writes, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 30 }).map((n) => n * 1000)], { numRuns: Math.ceil(propertyRuns / 2), seed })(
+    'keeps exactly what a model keeps: every event of a tick in the order written, the newest max-ticks ticks, none older than max-age',
+    async (steps: Write[], maxTicks, maxAgeMs) => {
+      const id = `s${++schedule}`;
+      const ledger = new TickLedger(redis, prefix, { maxTicks, maxAgeMs });
+      const model = new Map<number, TickEvent[]>();
+      let now = 0;
+      for (const [index, { tick, advanceMs, viaRecordRun }] of steps.entries()) {
+        now += advanceMs;
+        const event: TickEvent = { kind: 'started', at: now, attempt: index + 1, worker: `w ${index}|%` };
+        if (viaRecordRun) {
+          await ledger.recordRun(id, { runId: `${id}@${tick}`, scheduledFor: tick, startedAt: now, finishedAt: null, state: 'active' }, event, now);
+        } else {
+          await ledger.append([{ scheduleId: id, tick, event }], now);
+        }
+        model.set(tick, [...(model.get(tick) ?? []), event]);
+        for (const kept of model.keys()) if (kept < now - maxAgeMs) model.delete(kept);
+        const newest = [...model.keys()].sort((a, b) => b - a);
+        for (const dropped of newest.slice(maxTicks)) model.delete(dropped);
+      }
+      const stored = await ledger.read(id, { from: 0, to: Number.MAX_SAFE_INTEGER, limit: 1000, oldestFirst: true });
+      const expected = [...model.entries()].sort(([a], [b]) => a - b).map(([tick, events]) => ({ tick, events }));
+      expect(stored).toEqual(expected);
+    },
+  );
+
+  it("records a run's report as the schedule's last run and as its tick's event in one call", async () => {
+    const ledger = new TickLedger(redis, prefix);
+    const run = { runId: 'report@5000', scheduledFor: 5000, startedAt: 5010, finishedAt: 5300, state: 'completed' as const, attempt: 1 };
+    await ledger.recordRun('report', run, { kind: 'completed', at: 5300, attempt: 1, worker: 'host:1' }, 6000);
+    expect(JSON.parse((await redis.hget(ledger.keys.lastRuns, 'report')) ?? 'null')).toEqual(run);
+    expect(await ledger.readTick('report', 5000)).toEqual({ tick: 5000, events: [{ kind: 'completed', at: 5300, attempt: 1, worker: 'host:1' }] });
+  });
+
+  it('lets a ledger expire its max age after its last write, so a deleted schedule leaves nothing behind', async () => {
+    const ledger = new TickLedger(redis, prefix, { maxTicks: 10, maxAgeMs: 60_000 });
+    await ledger.append([{ scheduleId: 'gone', tick: Date.now(), event: { kind: 'materialized', at: Date.now(), term: 1, late: false } }]);
+    const ttl = await redis.pttl(ledger.keys.tickLedger('gone'));
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+  });
+});

@@ -1,0 +1,93 @@
+import { drumlineKeys, keyLayoutOf, type DrumlineKeys } from '../keys.js';
+import type { RedisConnection } from '../redis.js';
+import type { LastRun } from '../schedule-store.js';
+import { luaScript } from '../scripts.js';
+import { decodeLedgerTick, encodeTickEvent } from './tick-codec.js';
+import type { LedgerTick, TickEvent } from './tick-events.js';
+
+/** How much of its history each schedule's ledger keeps: whichever of the two is smaller. */
+export interface TickLedgerRetention {
+  readonly maxTicks: number;
+  readonly maxAgeMs: number;
+}
+
+export const DEFAULT_TICK_LEDGER_RETENTION: TickLedgerRetention = Object.freeze({ maxTicks: 1000, maxAgeMs: 7 * 24 * 3_600_000 });
+
+/** An event for the ledger of one tick of one schedule. */
+export interface TickLedgerEntry {
+  readonly scheduleId: string;
+  readonly tick: number;
+  readonly event: TickEvent;
+}
+
+/** A script call stays short however many events a pass has: Redis serves nobody else while it runs. */
+const MAX_PER_CALL = 500;
+
+/**
+ * Each schedule's tick ledger: what the leader and the workers decided about each of its recent
+ * ticks, so that a missed or late tick can be explained afterwards. The writers append within the
+ * round trips they make anyway where they can (the workers' claim and report scripts); the leader
+ * appends a pass's events in one call.
+ */
+export class TickLedger {
+  readonly keys: DrumlineKeys;
+  private readonly appendScript;
+  private readonly recordRunScript;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    prefix: string,
+    readonly retention: TickLedgerRetention = DEFAULT_TICK_LEDGER_RETENTION,
+  ) {
+    this.keys = drumlineKeys(prefix, keyLayoutOf(redis));
+    this.appendScript = luaScript(redis, 'append-ticks', undefined, ['tick-ledger']);
+    this.recordRunScript = luaScript(redis, 'record-run', undefined, ['tick-ledger']);
+  }
+
+  /** The retention arguments every ledger-writing script takes after its own: now, max ticks, max age. */
+  retentionArgs(now: number): [number, number, number] {
+    return [now, this.retention.maxTicks, this.retention.maxAgeMs];
+  }
+
+  async append(entries: readonly TickLedgerEntry[], now = Date.now()): Promise<void> {
+    for (let start = 0; start < entries.length; start += MAX_PER_CALL) {
+      const part = entries.slice(start, start + MAX_PER_CALL);
+      await this.appendScript(
+        part.map(({ scheduleId }) => this.keys.tickLedger(scheduleId)),
+        [...this.retentionArgs(now), ...part.flatMap(({ tick, event }) => [tick, encodeTickEvent(tick, event)])],
+      );
+    }
+  }
+
+  /** Sets the schedule's last run and appends `event` to its tick, in one round trip. */
+  async recordRun(scheduleId: string, run: LastRun, event: TickEvent, now = Date.now()): Promise<void> {
+    const tick = run.scheduledFor;
+    await this.recordRunScript(
+      [this.keys.lastRuns, this.keys.tickLedger(scheduleId)],
+      [scheduleId, JSON.stringify(run), tick, encodeTickEvent(tick, event), ...this.retentionArgs(now)],
+    );
+  }
+
+  /**
+   * The ticks kept between `from` and `to` (inclusive, epoch ms), newest first unless `oldestFirst`,
+   * at most `limit` of them.
+   */
+  async read(scheduleId: string, range: { from: number; to: number; limit: number; oldestFirst?: boolean }): Promise<LedgerTick[]> {
+    const key = this.keys.tickLedger(scheduleId);
+    const members = range.oldestFirst
+      ? await this.redis.zrangebyscore(key, range.from, range.to, 'LIMIT', 0, range.limit)
+      : await this.redis.zrevrangebyscore(key, range.to, range.from, 'LIMIT', 0, range.limit);
+    return members.map(decodeLedgerTick);
+  }
+
+  /** One tick, if the ledger keeps it. */
+  async readTick(scheduleId: string, tick: number): Promise<LedgerTick | undefined> {
+    const [member] = await this.redis.zrangebyscore(this.keys.tickLedger(scheduleId), tick, tick);
+    return member === undefined ? undefined : decodeLedgerTick(member);
+  }
+
+  /** Bytes Redis uses for a schedule's ledger (MEMORY USAGE), for the bench. */
+  async memoryUsage(scheduleId: string): Promise<number> {
+    return Number((await this.redis.call('MEMORY', 'USAGE', this.keys.tickLedger(scheduleId), 'SAMPLES', '0')) ?? 0);
+  }
+}
