@@ -20,6 +20,7 @@ import { runControlRoutes } from './routes/run-control.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { schedulesPage } from './routes/schedules-page.js';
+import { scheduleTickRoutes } from './routes/schedule-ticks.js';
 
 export type { ReadinessCheck } from './routes/health.js';
 
@@ -95,6 +96,7 @@ export function buildApp(deps: AppDeps) {
       await api.register(runRoutes, { prefix: '/jobs' });
       await api.register(runControlRoutes, { prefix: '/jobs' });
       await api.register(scheduleRoutes, { prefix: '/schedules' });
+      await api.register(scheduleTickRoutes, { prefix: '/schedules' });
     },
     { prefix: '/api' },
   );
