@@ -88,7 +88,11 @@ export class TickHistory {
     if (entry) {
       const view = this.viewOf(record, entry);
       const events = storyLines(tick, dueAt, entry.events, terms);
-      return { ...view, summary: storySummary(view, events), events };
+      const gap = entry.events.some((event) => event.kind === 'missed' || (event.kind === 'materialized' && event.late)) ? leaderlessAround(terms, tick) : undefined;
+      if (view.state === 'missed' && gap && !entry.events.some((event) => event.kind === 'skipped')) {
+        return { ...view, reason: leaderlessText(gap, tick), summary: `missed: ${leaderlessText(gap, tick)}; its misfire policy (${record.misfire}) dropped it`, events };
+      }
+      return { ...view, summary: `${storySummary(view, events)}${gap ? ` (caught up: ${leaderlessText(gap, tick)})` : ''}`, events };
     }
     if (ticksAfter(record.timing, tick - 1, 1)[0] !== tick) return undefined;
     const empty = { ...summarizeTick({ tick, events: [] }), runId: null, events: [] };
