@@ -7,17 +7,20 @@ const tick = fc.integer({ min: 0, max: 4_102_444_800_000 });
 
 describe('the tick ledger codec', () => {
   test.prop([tick.chain((at) => fc.tuple(fc.constant(at), fc.array(tickEventArbitrary(at), { maxLength: 8 })))], { numRuns, seed })(
-    'reads back every event of a tick as written, whatever text workers and reasons hold (spaces, `|`, `%`, emoji)',
+    'reads back every event of a tick as written, whatever text workers and reasons hold (spaces, `|`, `%`, emoji), an attempt\'s end by the worker that started it',
     ([at, events]) => {
       const member = [String(at), ...events.map((event) => encodeTickEvent(at, event))].join(' ');
-      expect(decodeLedgerTick(member)).toEqual({ tick: at, events });
+      const startedBy = new Map(events.flatMap((event) => (event.kind === 'started' ? [[event.attempt, event.worker] as const] : [])));
+      const ends = ['completed', 'failed', 'requeued'];
+      const expected = events.map((event) => ('attempt' in event && ends.includes(event.kind) ? { ...event, worker: startedBy.get(event.attempt) ?? '' } : event));
+      expect(decodeLedgerTick(member)).toEqual({ tick: at, events: expected });
     },
   );
 
   test.prop([tick, fc.string({ unit: 'binary', minLength: MAX_REASON_LENGTH + 1, maxLength: 400 })], { numRuns, seed })(
     'keeps the first 200 characters of a long failure reason, a lone surrogate made U+FFFD, never throwing',
     (at, reason) => {
-      const event = { kind: 'failed', at, attempt: 1, worker: 'w', retry: false, reason } as const;
+      const event = { kind: 'failed', at, attempt: 1, worker: '', retry: false, reason } as const;
       const [decoded] = decodeLedgerTick(`${at} ${encodeTickEvent(at, event)}`).events;
       const expected = Array.from(reason.replace(/\p{Cs}/gu, '\uFFFD')).slice(0, MAX_REASON_LENGTH).join('');
       expect(decoded).toEqual({ ...event, reason: expected });

@@ -4,8 +4,9 @@ import type { LedgerTick, SkipReason, TickEvent, WithdrawReason } from './tick-e
  * The ledger keeps each tick as one sorted-set member, `<tick> <event> <event>…`, scored by the
  * tick, and a writer appends an event with a string concatenation in Lua (lua/tick-ledger.lua).
  * Events are short because 100,000 schedules keep up to 1000 ticks each: a letter, the time as an
- * offset from the tick, then `|`-separated fields; free text is URI-encoded so it holds neither
- * a space nor a `|`.
+ * offset from the tick, then `|`-separated fields; free text has `%`, space and `|` escaped. An
+ * attempt ends on the worker that started it, so its end names no worker: it is read back from the
+ * attempt's start.
  */
 const CODES = {
   materialized: 'm',
@@ -35,15 +36,16 @@ export function encodeTickEvent(tick: number, event: TickEvent): string {
     case 'withdrawn':
       return `${head}|${event.term}|${event.why}`;
     case 'started':
+      return `${head}|${event.attempt}|${escape(event.worker)}`;
     case 'completed':
     case 'requeued':
-      return `${head}|${event.attempt}|${encodeURIComponent(event.worker)}`;
+      return `${head}|${event.attempt}`;
     case 'failed':
-      return `${head}|${event.attempt}|${encodeURIComponent(event.worker)}|${event.retry ? 1 : 0}|${encodeURIComponent(shortReason(event.reason))}`;
+      return `${head}|${event.attempt}|${event.retry ? 1 : 0}|${escape(shortReason(event.reason))}`;
     case 'skipped':
-      return `${head}|${encodeURIComponent(event.worker)}|${event.why}`;
+      return `${head}|${escape(event.worker)}|${event.why}`;
     case 'duplicate':
-      return `${head}|${encodeURIComponent(event.worker)}`;
+      return `${head}|${escape(event.worker)}`;
   }
 }
 
@@ -51,7 +53,19 @@ export function encodeTickEvent(tick: number, event: TickEvent): string {
 export function decodeLedgerTick(member: string): LedgerTick {
   const [head = '', ...encoded] = member.split(' ');
   const tick = Number(head);
-  return { tick, events: encoded.flatMap((text) => decodeEvent(tick, text) ?? []) };
+  const events = encoded.flatMap((text) => decodeEvent(tick, text) ?? []);
+  const startedBy = new Map<number, string>();
+  for (const event of events) if (event.kind === 'started') startedBy.set(event.attempt, event.worker);
+  return { tick, events: events.map((event) => (isAttemptEnd(event) ? { ...event, worker: startedBy.get(event.attempt) ?? '' } : event)) };
+}
+
+function isAttemptEnd(event: TickEvent): event is Extract<TickEvent, { kind: 'completed' | 'failed' | 'requeued' }> {
+  return event.kind === 'completed' || event.kind === 'failed' || event.kind === 'requeued';
+}
+
+/** The three characters the format gives a meaning to, escaped as in a URI, so decodeURIComponent reads them back. */
+function escape(text: string): string {
+  return text.replace(/[% |]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
 function decodeEvent(tick: number, text: string): TickEvent | undefined {
@@ -73,11 +87,11 @@ function decodeEvent(tick: number, text: string): TickEvent | undefined {
     case CODES.started:
       return { kind: 'started', at, attempt: number(0), worker: textAt(1) };
     case CODES.completed:
-      return { kind: 'completed', at, attempt: number(0), worker: textAt(1) };
+      return { kind: 'completed', at, attempt: number(0), worker: '' };
     case CODES.requeued:
-      return { kind: 'requeued', at, attempt: number(0), worker: textAt(1) };
+      return { kind: 'requeued', at, attempt: number(0), worker: '' };
     case CODES.failed:
-      return { kind: 'failed', at, attempt: number(0), worker: textAt(1), retry: fields[2] === '1', reason: textAt(3) };
+      return { kind: 'failed', at, attempt: number(0), worker: '', retry: fields[1] === '1', reason: textAt(2) };
     case CODES.skipped: {
       const why = SKIP_REASONS.find((reason) => reason === fields[1]);
       return why ? { kind: 'skipped', at, worker: textAt(0), why } : undefined;
@@ -89,7 +103,7 @@ function decodeEvent(tick: number, text: string): TickEvent | undefined {
   }
 }
 
-/** Whole characters only, and a lone surrogate (which encodeURIComponent refuses) replaced. */
+/** Whole characters only, and a lone surrogate (which UTF-8 cannot hold) replaced. */
 function shortReason(reason: string): string {
   return Array.from(reason.replace(/\p{Cs}/gu, '\uFFFD')).slice(0, MAX_REASON_LENGTH).join('');
 }

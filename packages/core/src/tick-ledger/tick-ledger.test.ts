@@ -52,9 +52,11 @@ describe('the tick ledger in Redis', () => {
   it("records a run's report as the schedule's last run and as its tick's event in one call", async () => {
     const ledger = new TickLedger(redis, prefix);
     const run = { runId: 'report@5000', scheduledFor: 5000, startedAt: 5010, finishedAt: 5300, state: 'completed' as const, attempt: 1 };
+    const started = { kind: 'started', at: 5010, attempt: 1, worker: 'host:1' } as const;
+    await ledger.append([{ scheduleId: 'report', tick: 5000, event: started }], 5010);
     await ledger.recordRun('report', run, { kind: 'completed', at: 5300, attempt: 1, worker: 'host:1' }, 6000);
     expect(JSON.parse((await redis.hget(ledger.keys.lastRuns, 'report')) ?? 'null')).toEqual(run);
-    expect(await ledger.readTick('report', 5000)).toEqual({ tick: 5000, events: [{ kind: 'completed', at: 5300, attempt: 1, worker: 'host:1' }] });
+    expect(await ledger.readTick('report', 5000)).toEqual({ tick: 5000, events: [started, { kind: 'completed', at: 5300, attempt: 1, worker: 'host:1' }] });
   });
 
   it('lets a ledger expire its max age after its last write, so a deleted schedule leaves nothing behind', async () => {
