@@ -1,4 +1,4 @@
-import { MAX_RUN_ID_LENGTH, ReplicaAcks, type JobRegistry, type Logger, type QueueSet, type RedisHealth, type RedisConnection } from '@drumline/core/runtime';
+import { MAX_RUN_ID_LENGTH, ReplicaAcks, tickLedgerRetention, type JobRegistry, type Logger, type QueueSet, type RedisHealth, type RedisConnection } from '@drumline/core/runtime';
 import type { Tracer } from '@opentelemetry/api';
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -73,7 +73,7 @@ export function buildApp(deps: AppDeps) {
 
   app.register(errorHandler);
   app.register(jsonBody, { maxDepth: MAX_BODY_DEPTH });
-  app.register(queuesPlugin, { registry: deps.registry, queues: deps.queues, initQueues: deps.initQueues, redis: deps.redis, redisHealth: deps.redisHealth });
+  app.register(queuesPlugin, { registry: deps.registry, queues: deps.queues, initQueues: deps.initQueues, redis: deps.redis, redisHealth: deps.redisHealth, ledgerRetention: tickLedgerRetention(config) });
   app.register(openApi, { publicUrl: config.PUBLIC_URL });
   app.register(dashboardAuth, { user: config.DASHBOARD_USER, password: config.DASHBOARD_PASSWORD });
 

@@ -6,6 +6,7 @@ import {
   replicaAcksEnvShape,
   requireConsistentTracing,
   requireOneReplicatedPrimary,
+  tickLedgerEnvShape,
   tracingEnvShape,
   type Env,
 } from '@drumline/core/runtime';
@@ -31,6 +32,7 @@ export const webEnvSchema = baseEnvSchema.extend({
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   ...replicaAcksEnvShape,
   ...tracingEnvShape,
+  ...tickLedgerEnvShape,
 })
   .superRefine(requireOneReplicatedPrimary)
   .superRefine(requireConsistentTracing);

@@ -48,6 +48,8 @@ export function storyLines(tick: number, dueAt: number, events: readonly TickEve
               ? `added the run late, ${seconds(event.at - tick)} after its tick: it was missed while no scheduler led, and the misfire policy catches it up`
               : `added the run, due at ${clock(dueAt, tick)}`,
           };
+        case 'backfilled':
+          return { at: event.at, actor: 'web (backfill)', kind: event.kind, text: 'a backfill added the run: late by design, so no misfire policy drops it' };
         case 'missed':
           return { at: event.at, actor: schedulerOf(event.term, terms), kind: event.kind, text: 'found the tick missed while no scheduler led; the misfire policy dropped it' };
         case 'withdrawn':
@@ -98,7 +100,7 @@ export function storySummary(summary: TickSummary, lines: readonly StoryLine[]):
       return `missed: ${lastOf('skipped')?.text.replace(/^did not run it: /, '') ?? lastOf('missed')?.text ?? 'no run was made for it'}`;
     case 'pending':
       if (lastOf('started')) return `pending: running or about to retry (attempt ${summary.attempts})${late}`;
-      return lastOf('materialized') ? 'pending: added, waiting for its time or a worker' : 'pending: not added yet';
+      return lastOf('materialized') || lastOf('backfilled') ? 'pending: added, waiting for its time or a worker' : 'pending: not added yet';
     default:
       return `${summary.state}: ${lines[lines.length - 1]?.text ?? ''}`;
   }

@@ -179,6 +179,45 @@ export interface Backfill {
   skipped: number;
 }
 
+/** What became of a tick: `pending` until it ran, failed for good, was skipped or missed. */
+export type TickState = 'ran' | 'failed' | 'missed' | 'pending' | 'skipped:paused' | 'skipped:overlap' | 'skipped:changed' | 'skipped:deleted';
+
+/** One tick of a schedule, from its tick ledger. */
+export interface Tick {
+  /** The nominal tick, ISO 8601. */
+  tick: string;
+  state: TickState;
+  /** Its run, for `getRun`; null when no run was made for it. */
+  runId: string | null;
+  attempts: number;
+  /** The first attempt started this long after the run was due. */
+  latenessMs: number | null;
+  /** The last attempt's length, once it ended. */
+  durationMs: number | null;
+  reason: string | null;
+}
+
+export interface TickPage {
+  ticks: Tick[];
+  /** Each state over the whole range asked for. */
+  counts: { ran: number; failed: number; skipped: number; missed: number; pending: number };
+  nextCursor: string | null;
+}
+
+export interface ListTicksOptions {
+  from?: Date | string;
+  to?: Date | string;
+  /** 1-1000, default 100. */
+  limit?: number;
+  cursor?: string;
+}
+
+/** One tick's story: who added it, which worker ran it, how it ended, or why it never ran. */
+export interface TickStory extends Tick {
+  summary: string;
+  events: { at: string; actor: string; kind: string; text: string }[];
+}
+
 /** A run the API started from a schedule ("run now"). */
 export interface TriggeredRun {
   id: string;

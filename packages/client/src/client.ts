@@ -10,6 +10,7 @@ import {
   type EnqueueOptions,
   type JobSummary,
   type ListRunsOptions,
+  type ListTicksOptions,
   type ListSchedulesOptions,
   type RetriedRun,
   type Run,
@@ -17,6 +18,8 @@ import {
   type RunState,
   type Schedule,
   type SchedulePage,
+  type TickPage,
+  type TickStory,
   type TriggeredRun,
 } from './api-types.js';
 import { HttpTransport, type TransportOptions } from './http-transport.js';
@@ -68,6 +71,10 @@ export interface SchedulesClient {
   trigger(id: string): Promise<TriggeredRun>;
   /** Runs each tick of the range once (a tick that already ran is skipped). @throws NotFoundError, InvalidRequestError above 1000 ticks */
   backfill(id: string, range: BackfillRange): Promise<Backfill>;
+  /** A page of the schedule's recent ticks, newest first, with what became of each. @throws NotFoundError */
+  ticks(id: string, options?: ListTicksOptions): Promise<TickPage>;
+  /** One tick's story. @throws NotFoundError for a time that is not one of its ticks */
+  tick(id: string, tick: Date | string | number): Promise<TickStory>;
 }
 
 /**
@@ -160,6 +167,15 @@ export function createClient<Jobs extends readonly JobDefinition[] = readonly Jo
       // Backfilled runs have the ticks' ids, so a second send enqueues nothing new.
       const body = { from: iso(range.from), to: iso(range.to) };
       return (await http.send<Backfill>({ method: 'POST', path: schedulePath(id, '/backfill'), body, idempotent: true })).body;
+    },
+    async ticks(id, tickOptions = {}) {
+      const { from, to, limit, cursor } = tickOptions;
+      const path = schedulePath(id, `/ticks${query({ from: from === undefined ? undefined : iso(from), to: to === undefined ? undefined : iso(to), limit, cursor })}`);
+      return (await http.send<TickPage>({ method: 'GET', path, idempotent: true })).body;
+    },
+    async tick(id, tick) {
+      const at = typeof tick === 'number' ? String(tick) : iso(tick);
+      return (await http.send<TickStory>({ method: 'GET', path: schedulePath(id, `/ticks/${segment(at)}`), idempotent: true })).body;
     },
   };
 

@@ -15,6 +15,7 @@ export type {
   LastRun,
   ListRunsOptions,
   ListSchedulesOptions,
+  ListTicksOptions,
   RetriedRun,
   Run,
   RunPage,
@@ -22,6 +23,10 @@ export type {
   RunSummary,
   Schedule,
   SchedulePage,
+  Tick,
+  TickPage,
+  TickState,
+  TickStory,
   TriggeredRun,
 } from './api-types.js';
 export * from './errors/index.js';

@@ -249,6 +249,28 @@ describe('backfill', () => {
   });
 });
 
+describe('ticks', () => {
+  it("lists a schedule's ticks with what became of each, and tells one tick's story with the worker that ran it", async () => {
+    await putSchedule(deployment(), 'client-ticks', { job: 'ping', every: '1h' });
+    const hour = 3_600_000;
+    const tick = Math.floor(Date.now() / hour) * hour - hour;
+    await drumline.schedules.backfill('client-ticks', { from: new Date(tick), to: new Date(tick) });
+    await drumline.waitForRun('ping', `client-ticks@${tick}`, { timeoutMs: 30_000 });
+    const page = await drumline.schedules.ticks('client-ticks', { from: new Date(tick - hour) });
+    expect(page.ticks).toEqual([expect.objectContaining({ tick: new Date(tick).toISOString(), state: 'ran', runId: `client-ticks@${tick}`, attempts: 1 })]);
+    expect(page.counts).toEqual({ ran: 1, failed: 0, skipped: 0, missed: 0, pending: 0 });
+    const story = await drumline.schedules.tick('client-ticks', new Date(tick));
+    const worker = deployment().workers[0]!;
+    expect(story.events.map((line) => [line.kind, line.actor])).toEqual([
+      ['backfilled', 'web (backfill)'],
+      ['started', expect.stringMatching(new RegExp(`:${worker.pid}$`))],
+      ['completed', expect.stringMatching(new RegExp(`:${worker.pid}$`))],
+    ]);
+    expect(await drumline.schedules.tick('client-ticks', tick)).toEqual(story);
+    await expect(drumline.schedules.tick('client-ticks', tick + 1)).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
+
 describe("the client's types", () => {
   // Each list must name every field of its type and no other (tsc checks that), so a field the API
   // adds or drops fails here until the client's types follow.

@@ -1,4 +1,4 @@
-import { closeRedis, type DrumlineKeys, type JobRegistry, type QueueSet, type RedisHealth, type RedisConnection } from '@drumline/core/runtime';
+import { closeRedis, TickLedger, type DrumlineKeys, type JobRegistry, type QueueSet, type RedisHealth, type RedisConnection, type TickLedgerRetention } from '@drumline/core/runtime';
 import fp from 'fastify-plugin';
 import { RunEvents } from '../run-events.js';
 
@@ -16,6 +16,8 @@ declare module 'fastify' {
     keys: DrumlineKeys;
     /** Each queue's completed and failed events, for requests that wait on a run. */
     runEvents: RunEvents;
+    /** The schedules' tick ledgers: read by the API and the page, written by backfills. */
+    ledger: TickLedger;
   }
 }
 
@@ -25,11 +27,13 @@ export interface QueuesPluginOptions {
   initQueues?: QueueSet | undefined;
   redis: RedisConnection;
   redisHealth: RedisHealth;
+  /** TICK_LEDGER_*, so that a backfill trims a ledger as the scheduler and the workers do. */
+  ledgerRetention?: TickLedgerRetention | undefined;
 }
 
 /** Decorates the app with the job registry, its queues (and the init tasks') and their connection, and closes them with the app. */
 export const queuesPlugin = fp<QueuesPluginOptions>(
-  async (app, { registry, queues, initQueues, redis, redisHealth }) => {
+  async (app, { registry, queues, initQueues, redis, redisHealth, ledgerRetention }) => {
     app.decorate('registry', registry);
     app.decorate('queues', queues);
     app.decorate('initQueues', initQueues);
@@ -37,6 +41,7 @@ export const queuesPlugin = fp<QueuesPluginOptions>(
     // It listens to `redis` and the queues: an outage is logged once, not per queue and retry.
     app.decorate('redisHealth', redisHealth);
     app.decorate('keys', queues.keys);
+    app.decorate('ledger', new TickLedger(redis, queues.prefix, ledgerRetention));
     const runEvents = new RunEvents(redis);
     app.decorate('runEvents', runEvents);
     app.addHook('onClose', async () => {

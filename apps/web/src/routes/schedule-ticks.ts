@@ -1,4 +1,4 @@
-import { scheduleIdSchema, ScheduleStore, TickLedger } from '@drumline/core/runtime';
+import { scheduleIdSchema, ScheduleStore } from '@drumline/core/runtime';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidCursorError } from '../errors/invalid-cursor-error.js';
@@ -83,7 +83,7 @@ function decodeCursor(cursor: string, id: string, range: { from?: number | undef
 
 /** A schedule's tick ledger: its recent ticks with their states, and one tick's story. */
 export const scheduleTickRoutes: FastifyPluginAsyncZod = async (app) => {
-  const history = new TickHistory(app.redis, new ScheduleStore(app.redis, app.queues.prefix), new TickLedger(app.redis, app.queues.prefix));
+  const history = new TickHistory(app.redis, new ScheduleStore(app.redis, app.queues.prefix), app.ledger);
   const tags = ['schedules'];
   const security = [{ apiToken: [] }];
 

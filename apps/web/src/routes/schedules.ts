@@ -245,6 +245,8 @@ export class ScheduleService {
       for (const runId of missing) mark.set(keys.backfilled(runId), String(now), 'EX', BACKFILL_MARK_SECONDS);
       await mark.exec();
       await this.app.queues.addBulk(job as JobDefinition, missing.map((runId) => ({ data: record.data, options: { jobId: runId } })));
+      const added = ticks.filter((_, index) => !runs[index] && !claims[index]);
+      await this.app.ledger.append(added.map((tick) => ({ scheduleId: id, tick, event: { kind: 'backfilled', at: now } })), now);
     }
     return { ticks: ticks.length, enqueued: missing.length, skipped: ticks.length - missing.length };
   }

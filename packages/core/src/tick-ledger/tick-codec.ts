@@ -10,6 +10,7 @@ import type { LedgerTick, SkipReason, TickEvent, WithdrawReason } from './tick-e
  */
 const CODES = {
   materialized: 'm',
+  backfilled: 'b',
   missed: 'x',
   withdrawn: 'w',
   started: 's',
@@ -31,6 +32,8 @@ export function encodeTickEvent(tick: number, event: TickEvent): string {
   switch (event.kind) {
     case 'materialized':
       return `${head}|${event.term}${event.late ? '|late' : ''}`;
+    case 'backfilled':
+      return head;
     case 'missed':
       return `${head}|${event.term}`;
     case 'withdrawn':
@@ -78,6 +81,8 @@ function decodeEvent(tick: number, text: string): TickEvent | undefined {
   switch (code) {
     case CODES.materialized:
       return { kind: 'materialized', at, term: number(0), late: fields[1] === 'late' };
+    case CODES.backfilled:
+      return { kind: 'backfilled', at };
     case CODES.missed:
       return { kind: 'missed', at, term: number(0) };
     case CODES.withdrawn: {

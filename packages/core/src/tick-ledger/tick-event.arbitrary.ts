@@ -9,6 +9,7 @@ export function tickEventArbitrary(tick: number, text: fc.Arbitrary<string> = fc
   const worker = text;
   return fc.oneof(
     fc.record({ kind: fc.constant('materialized' as const), at, term, late: fc.boolean() }),
+    fc.record({ kind: fc.constant('backfilled' as const), at }),
     fc.record({ kind: fc.constant('missed' as const), at, term }),
     fc.record({ kind: fc.constant('withdrawn' as const), at, term, why: fc.constantFrom('changed' as const, 'paused' as const, 'deleted' as const) }),
     fc.record({ kind: fc.constant('started' as const), at, attempt, worker }),

@@ -6,6 +6,8 @@
 export type TickEvent =
   /** The leader added the tick's run; `late` when it caught up a tick missed while no scheduler led. */
   | { readonly kind: 'materialized'; readonly at: number; readonly term: number; readonly late: boolean }
+  /** A backfill through the API added the tick's run, late by design. */
+  | { readonly kind: 'backfilled'; readonly at: number }
   /** The leader found the tick missed (no scheduler led at it) and its misfire policy dropped it. */
   | { readonly kind: 'missed'; readonly at: number; readonly term: number }
   /** The leader took back the tick's run before it started: its schedule was changed, paused or deleted. */

@@ -59,7 +59,7 @@ export function summarizeTick({ tick, events: stored }: LedgerTick, dueAt: numbe
   if (skipped) return { ...base, state: skipped.why === 'missed' ? 'missed' : `skipped:${skipped.why}`, reason: skipped.why };
   if (started.length > 0 || latest(events, 'requeued')) return { ...base, state: 'pending', reason: failed?.reason ?? null };
   const withdrawn = latest(events, 'withdrawn');
-  const materialized = latest(events, 'materialized');
+  const materialized = [latest(events, 'materialized'), latest(events, 'backfilled')].reduce<TickEvent | undefined>((later, event) => (event && (!later || event.at > later.at) ? event : later), undefined);
   if (withdrawn && (!materialized || withdrawn.at >= materialized.at)) return { ...base, state: `skipped:${withdrawn.why}`, reason: withdrawn.why };
   if (latest(events, 'missed') && !materialized) return { ...base, state: 'missed', reason: 'no scheduler led at its tick' };
   return { ...base, state: 'pending', reason: null };
