@@ -170,6 +170,26 @@ describe('schedules', () => {
   });
 });
 
+describe('ticks', () => {
+  it("lists a schedule's ticks with their states, and tells a tick's story naming the worker that ran it", async () => {
+    await putSchedule(deployment(), 'cli-ticks', { job: 'ping', every: '1s' });
+    type Page = { ticks: { tick: string; state: string }[] };
+    await expect.poll(async () => (await drumlineJson<Page>('ticks', 'cli-ticks', '-n', '50')).ticks.some((tick) => tick.state === 'ran'), { timeout: 30_000, interval: 500 }).toBe(true);
+    const listed = await drumline('ticks', 'cli-ticks', '-n', '50');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^TICK +STATE +LATE +TOOK +ATTEMPTS +REASON\n/);
+    expect(listed.stdout).toMatch(/\d+ ran, \d+ failed, \d+ skipped, \d+ missed, \d+ pending in the range\n$/);
+    const ran = (await drumlineJson<Page>('ticks', 'cli-ticks', '-n', '50')).ticks.find((tick) => tick.state === 'ran')!;
+    const story = await drumline('tick', 'cli-ticks', ran.tick);
+    expect(story.code).toBe(0);
+    expect(story.stdout).toContain(`worker `);
+    expect(story.stdout).toContain(`:${deployment().workers[0]!.pid}: started attempt 1`);
+    expect((await drumline('tick', 'cli-ticks', new Date(Date.parse(ran.tick) + 1).toISOString())).code).toBe(2);
+    expect((await drumline('tick', 'cli-ticks', 'soon')).code).toBe(1);
+    expect((await drumline('ticks', 'cli-ticks', '-n', '0')).code).toBe(1);
+  });
+});
+
 describe('plan against a deployment the scheduler has reconciled', () => {
   it('reports no changes for the code the scheduler deployed, api-owned schedules kept, and exits 0 with --exit-code', async () => {
     await deployment().apps.find((app) => app.name === 'scheduler')?.waitForLog((log) => typeof log.msg === 'string' && log.msg.startsWith('reconciled schedules with code'));

@@ -1,4 +1,4 @@
-import { isBroken, type BrokenSchedule, type Schedule } from '@drumline/client';
+import { isBroken, type BrokenSchedule, type Schedule, type Tick } from '@drumline/client';
 import type { Command } from 'commander';
 import { describeTiming, timingOf } from '../deployed-schedule.js';
 import { UsageError } from '../errors/usage-error.js';
@@ -41,7 +41,29 @@ function tickLine(tick: number, tz: string | null): string {
   return `${at}  ${part('weekday')} ${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')} ${part('timeZoneName')}`;
 }
 
-/** schedules, next, pause, resume, trigger, backfill */
+function duration(ms: number | null): string {
+  if (ms === null) return '-';
+  return Math.abs(ms) < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+function tickRow(tick: Tick): Record<string, string> {
+  return {
+    tick: instant(tick.tick),
+    state: tick.state,
+    late: duration(tick.latenessMs),
+    took: duration(tick.durationMs),
+    attempts: String(tick.attempts),
+    reason: tick.reason ?? '',
+  };
+}
+
+/** An instant argument: ISO 8601 or epoch ms, passed on as the API reads it. */
+function instantArgument(text: string, name: string): string {
+  if (/^\d{1,15}$/.test(text) || !Number.isNaN(Date.parse(text))) return text;
+  throw new UsageError(`${name} \`${text}\` must be an ISO 8601 time (2026-12-02T02:00:00Z) or epoch milliseconds`);
+}
+
+/** schedules, next, pause, resume, trigger, backfill, ticks, tick */
 export function registerScheduleCommands(program: Command, open: Open, common: Register): void {
   common(program.command('schedules').description('list every schedule: timing, owner, state, next and last run')).action(async (_options, command: Command) => {
     const session = open(command);
@@ -99,5 +121,40 @@ export function registerScheduleCommands(program: Command, open: Open, common: R
     const session = open(command);
     const result = await session.api().schedules.backfill(id, { from: options.from, to: options.to });
     session.print(`backfilled ${id}: ${result.ticks} tick(s) in range, ${result.enqueued} enqueued, ${result.skipped} skipped (already run or enqueued)`, result);
+  });
+
+  common(
+    program
+      .command('ticks')
+      .description("a schedule's recent ticks, newest first: what became of each (ran, failed, missed, skipped, pending)")
+      .argument('<schedule>', 'the schedule id')
+      .option('--from <instant>', 'oldest tick to list')
+      .option('--to <instant>', 'newest tick to list')
+      .option('-n, --count <n>', 'how many (1-1000)', '20'),
+  ).action(async (id: string, options: { from?: string; to?: string; count: string }, command: Command) => {
+    const session = open(command);
+    const count = Number(options.count);
+    if (!/^\d+$/.test(options.count) || count < 1 || count > 1000) throw new UsageError(`-n \`${options.count}\` must be a whole number from 1 to 1000`);
+    const range = {
+      ...(options.from ? { from: instantArgument(options.from, '--from') } : {}),
+      ...(options.to ? { to: instantArgument(options.to, '--to') } : {}),
+    };
+    const page = await session.api().schedules.ticks(id, { ...range, limit: count });
+    const { ran, failed, skipped, missed, pending } = page.counts;
+    const counts = `${ran} ran, ${failed} failed, ${skipped} skipped, ${missed} missed, ${pending} pending in the range\n`;
+    session.print(`${table(page.ticks.map(tickRow), ['tick', 'state', 'late', 'took', 'attempts', 'reason']) || 'no ticks kept\n'}${counts}`, page);
+  });
+
+  common(
+    program
+      .command('tick')
+      .description("one tick's story: who added it, which worker ran it, how late, how it ended, or why it never ran")
+      .argument('<schedule>', 'the schedule id')
+      .argument('<tick>', 'the tick, ISO 8601 or epoch ms'),
+  ).action(async (id: string, tick: string, _options, command: Command) => {
+    const session = open(command);
+    const story = await session.api().schedules.tick(id, instantArgument(tick, '<tick>'));
+    const lines = story.events.map((line) => `  ${instant(line.at)}  ${line.actor}: ${line.text}`);
+    session.print(`${instant(story.tick)} ${story.summary}\n${lines.join('\n')}${lines.length > 0 ? '\n' : ''}`, story);
   });
 }
