@@ -49,7 +49,8 @@ async function main(): Promise<void> {
   const metrics = createSchedulerMetrics(metricsRegistry);
   createRedisUpGauge(metricsRegistry, redisHealth);
   const alerts = new AlertWebhook({ url: config.ALERT_WEBHOOK_URL, publicUrl: config.PUBLIC_URL, logger, counter: createAlertMetrics(metricsRegistry) });
-  const stalledFailures = new StalledFailureWatcher({ redis, redisHealth, queues, store, alerts, logger, runs: createRunsCounter(metricsRegistry) });
+  const ledger = new TickLedger(redis, config.KEY_PREFIX, tickLedgerRetention(config));
+  const stalledFailures = new StalledFailureWatcher({ redis, redisHealth, queues, store, alerts, logger, runs: createRunsCounter(metricsRegistry), ledger });
   const overdueWatcher = new OverdueWatcher({ redis, registry, store, election, logger, alerts, overdueMs: config.SCHEDULE_OVERDUE_MS, metrics });
   const materializer = new Materializer({
     registry,
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     onMissed: reportMissedTicks({ redis, keys: store.keys, alerts, logger, metrics, overdueWatcher }),
     onStalled: reportStalledSchedule({ redis, keys: store.keys, alerts, logger, metrics, overdueWatcher }),
     tracer: tracing?.tracer,
-    ledger: new TickLedger(redis, config.KEY_PREFIX, tickLedgerRetention(config)),
+    ledger,
   });
   const metricsServer =
     config.METRICS_PORT === undefined

@@ -1,4 +1,4 @@
-import { parseScheduledRunId, type AlertWebhook, type Logger, type QueueSet, type RedisHealth, type ScheduleStore, type RedisConnection } from '@drumline/core/runtime';
+import { parseScheduledRunId, type AlertWebhook, type Logger, type QueueSet, type RedisHealth, type ScheduleStore, type RedisConnection, type TickLedger } from '@drumline/core/runtime';
 import { QueueEvents, type Queue } from 'bullmq';
 import { alertOnce } from './alert-once.js';
 
@@ -15,6 +15,8 @@ export interface StalledFailureWatcherOptions {
   logger: Logger;
   /** `drumline_runs_total`: these runs count as `failed` here, since no worker sees them end. */
   runs?: { labels(job: string, outcome: string): { inc(): void } };
+  /** Told that a tick's run failed for good: no worker lives to tell it. */
+  ledger?: TickLedger;
 }
 
 /**
@@ -61,6 +63,13 @@ export class StalledFailureWatcher {
       const scheduled = parseScheduledRunId(runId);
       logger.error({ job: name, runId, attempt: attempts, scheduleId: scheduled?.scheduleId }, 'run failed: its worker stopped mid-run too often');
       this.options.runs?.labels(name, 'failed').inc();
+      if (scheduled && !scheduled.manual && this.options.ledger) {
+        const tick = scheduled.scheduledFor.getTime();
+        // Failing the job counts its last attempt in attemptsMade: that attempt's start is in the ledger under this number.
+        const attempt = Math.max(1, job?.attemptsMade ?? 1);
+        const reason = `${STALLED_FAILURE}: its worker stopped while running it`;
+        await this.options.ledger.append([{ scheduleId: scheduled.scheduleId, tick, event: { kind: 'failed', at: Date.now(), attempt, worker: '', retry: false, reason } }]);
+      }
       await alertOnce({ redis, keys: store.keys, alerts, logger }, `failed:${queue.name}:${runId}`, {
         kind: 'run-failed',
         job: name,

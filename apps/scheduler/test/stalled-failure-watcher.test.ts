@@ -1,4 +1,4 @@
-import { AlertWebhook, createJobRegistry, createLogger, createMetricsRegistry, createRunsCounter, QueueSet, scheduledRunId, ScheduleStore, type Alert } from '@drumline/core/runtime';
+import { AlertWebhook, createJobRegistry, createLogger, createMetricsRegistry, createRunsCounter, QueueSet, scheduledRunId, ScheduleStore, summarizeTick, TickLedger, type Alert } from '@drumline/core/runtime';
 import { Worker, type Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ const registry = createJobRegistry([tick]);
 const queues = new QueueSet(registry, redis, prefix);
 const queue = queues.queueOf(tick);
 const store = new ScheduleStore(redis, prefix);
+const ledger = new TickLedger(redis, prefix);
 let receiver: WebhookReceiver<Alert>;
 let alerts: AlertWebhook;
 const watchers: StalledFailureWatcher[] = [];
@@ -36,7 +37,7 @@ afterAll(async () => {
 async function watching(options: { counted?: boolean } = {}) {
   const metricsRegistry = createMetricsRegistry('scheduler');
   const runs = options.counted === false ? undefined : createRunsCounter(metricsRegistry);
-  const watcher = new StalledFailureWatcher({ redis, queues, store, alerts, logger, runs });
+  const watcher = new StalledFailureWatcher({ redis, queues, store, alerts, logger, runs, ledger });
   watchers.push(watcher);
   await watcher.start();
   return { watcher, metrics: () => metricsRegistry.metrics() };
@@ -59,6 +60,19 @@ async function stallToFailure(id: string, on: { queue: Queue; connection: Redis 
 const STALLED_REASON = 'job stalled more than allowable limit';
 
 describe('StalledFailureWatcher', () => {
+  it("tells the tick's ledger that its run failed for good, so the tick does not stay pending", async () => {
+    await watching();
+    const tick = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+    const runId = scheduledRunId('stalled-ledger', tick);
+    await ledger.append([{ scheduleId: 'stalled-ledger', tick, event: { kind: 'started', at: tick + 5, attempt: 1, worker: 'dead-worker:1' } }]);
+    await queue.add('tick', {}, { jobId: runId });
+    await stallToFailure(runId);
+    await expect.poll(async () => (await ledger.readTick('stalled-ledger', tick))?.events.map((event) => event.kind), { timeout: 10_000 }).toEqual(['started', 'failed']);
+    const entry = await ledger.readTick('stalled-ledger', tick);
+    expect(summarizeTick(entry!)).toMatchObject({ state: 'failed', reason: expect.stringMatching(/^job stalled more than allowable limit/) });
+    expect(entry?.events[1]).toMatchObject({ worker: 'dead-worker:1', attempt: 1 });
+  });
+
   it('alerts once, counts the run failed, and ignores a run that failed for another reason', async () => {
     const { metrics } = await watching();
     // Another failure first: it reaches the watcher before the stalled one, and is not alerted.
