@@ -171,6 +171,13 @@ describe('Drumline on a Redis Cluster of three shards', () => {
     const until = from + 5000;
     await untilCompleted(from, until);
     expect(notStartedOnce(from, until)).toEqual([]);
+    // Their ledgers, in Drumline's slot, tell each tick ran: written within the claim and report scripts there.
+    for (const { id } of SCHEDULES) {
+      const { body } = await api<{ ticks: { tick: string; state: string }[] }>('GET', `/api/schedules/${id}/ticks?from=${from}&to=${until}&limit=1000`);
+      const expected = [];
+      for (let tick = Math.ceil(from / 1000) * 1000; tick <= until; tick += 1000) expected.push(tick);
+      expect(body.ticks.map((tick) => [Date.parse(tick.tick), tick.state]).reverse()).toEqual(expected.map((tick) => [tick, 'ran']));
+    }
 
     // Each past tick of the range once: the runs sit in the queue's slot, their claims in Drumline's.
     const range = { from: new Date(Math.floor(Date.now() / 60_000) * 60_000 - 120_000).toISOString(), to: new Date(Math.floor(Date.now() / 60_000) * 60_000 - 118_000).toISOString() };
