@@ -40,7 +40,7 @@ const minuteAgo = (n: number) => Math.floor(Date.now() / MINUTE) * MINUTE - n * 
 describe('GET /api/schedules/:id/ticks', () => {
   it('lists the ticks newest first, each with the state its events give, its run, lateness and length, and counts per state', async () => {
     await putEveryMinute('ticks-states');
-    const [ran, failed, overlapped, late, running] = [5, 4, 3, 2, 1].map(minuteAgo);
+    const [ran, failed, overlapped, late, running] = [5, 4, 3, 2, 1].map(minuteAgo) as [number, number, number, number, number];
     const events: [number, TickEvent][] = [
       [ran, { kind: 'materialized', at: ran - 15_000, term: 1, late: false }],
       [ran, { kind: 'started', at: ran + 12, attempt: 1, worker: 'w1' }],
