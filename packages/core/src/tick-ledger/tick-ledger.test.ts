@@ -57,6 +57,21 @@ describe('the tick ledger in Redis', () => {
     expect(await ledger.readTick('report', 5000)).toEqual({ tick: 5000, events: [{ kind: 'completed', at: 5300, attempt: 1, worker: 'host:1' }] });
   });
 
+  it('reads several ledgers in one call as each would be read alone', async () => {
+    const ledger = new TickLedger(redis, prefix);
+    const event = (at: number): TickEvent => ({ kind: 'materialized', at, term: 1, late: false });
+    await ledger.append([1000, 2000, 3000].map((tick) => ({ scheduleId: 'many-a', tick, event: event(tick) })), 4000);
+    await ledger.append([{ scheduleId: 'many-b', tick: 2500, event: event(2500) }], 4000);
+    const reads = [
+      { scheduleId: 'many-a', from: 1500, to: 5000, limit: 1 },
+      { scheduleId: 'many-a', from: 0, to: 5000, limit: 10 },
+      { scheduleId: 'many-b', from: 0, to: 5000, limit: 10 },
+      { scheduleId: 'many-none', from: 0, to: 5000, limit: 10 },
+    ];
+    expect(await ledger.readMany(reads)).toEqual(await Promise.all(reads.map((read) => ledger.read(read.scheduleId, read))));
+    expect((await ledger.readMany(reads)).map((ticks) => ticks.map(({ tick }) => tick))).toEqual([[3000], [3000, 2000, 1000], [2500], []]);
+  });
+
   it('lets a ledger expire its max age after its last write, so a deleted schedule leaves nothing behind', async () => {
     const ledger = new TickLedger(redis, prefix, { maxTicks: 10, maxAgeMs: 60_000 });
     await ledger.append([{ scheduleId: 'gone', tick: Date.now(), event: { kind: 'materialized', at: Date.now(), term: 1, late: false } }]);
