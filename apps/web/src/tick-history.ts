@@ -1,5 +1,8 @@
 import {
+  decodeLedgerTick,
   jitterOffsetMs,
+  memberRan,
+  memberTick,
   leaderlessAround,
   MISFIRE_THRESHOLD_MS,
   readLeaderHistory,
@@ -93,14 +96,20 @@ export class TickHistory {
       { scheduleId, from: countFrom, to: top, limit: MAX_READ },
       { scheduleId, from: 0, to: countFrom - 1, limit: options.limit },
     ]);
-    const [raw, paused, cursors, ledgers] = await Promise.all([this.store.rawRecords(ids), this.store.pausedAmong(ids), this.store.cursorsAmong(ids), this.ledger.readMany(reads)]);
+    const [raw, paused, cursors, ledgers] = await Promise.all([this.store.rawRecords(ids), this.store.pausedAmong(ids), this.store.cursorsAmong(ids), this.ledger.readManyMembers(reads)]);
     const recent = new Map<string, RecentTicks>();
     for (const [index, id] of ids.entries()) {
       const record = parseRecord(raw[index]);
       if (!record) continue;
-      const kept = [...(ledgers[2 * index] ?? []), ...(ledgers[2 * index + 1] ?? [])];
-      const all = this.viewsOf(record, cursors.get(id), paused.has(id), kept, { from: countFrom, to: top }, now);
-      recent.set(id, { ticks: all.slice(0, options.limit), counts: countStates(all.filter((tick) => tick.tick >= countFrom)) });
+      const counted = ledgers[2 * index] ?? [];
+      const older = ledgers[2 * index + 1] ?? [];
+      const cursor = cursors.get(id);
+      const isPaused = paused.has(id);
+      // Unrecorded ticks come after every kept one, so the newest `limit` kept are all the strip can need.
+      const kept = [...counted.slice(0, options.limit), ...older].map(decodeLedgerTick);
+      const ticks = this.viewsOf(record, cursor, isPaused, kept, { from: countFrom, to: top }, now).slice(0, options.limit);
+      const unrecorded = this.unrecorded(record, cursor, isPaused, { from: countFrom, to: top }, now);
+      recent.set(id, { ticks, counts: countMembers(counted, unrecorded) });
     }
     return recent;
   }
@@ -177,6 +186,21 @@ export class TickHistory {
 function countStates(ticks: readonly TickView[]): TickCounts {
   const counts: TickCounts = { ran: 0, failed: 0, skipped: 0, missed: 0, pending: 0 };
   for (const tick of ticks) counts[countOf(tick.state)] += 1;
+  return counts;
+}
+
+/**
+ * The states of a stretch's kept ticks (encoded) and its unrecorded ones, as countStates would
+ * give them, decoding only the ticks that did not run: a page counts a day of every schedule's.
+ */
+function countMembers(members: readonly string[], unrecorded: readonly number[]): TickCounts {
+  const counts: TickCounts = { ran: 0, failed: 0, skipped: 0, missed: 0, pending: 0 };
+  const kept = new Set<number>();
+  for (const member of members) {
+    kept.add(memberTick(member));
+    counts[memberRan(member) ? 'ran' : countOf(summarizeTick(decodeLedgerTick(member)).state)] += 1;
+  }
+  for (const tick of unrecorded) if (!kept.has(tick)) counts.missed += 1;
   return counts;
 }
 

@@ -2,6 +2,7 @@ import { fc, test } from '@fast-check/vitest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../../../../tests/support/redis.js';
 import { closeRedis, createRedis } from '../redis.js';
+import { decodeLedgerTick, memberTick } from './tick-codec.js';
 import { TickLedger } from './tick-ledger.js';
 import type { TickEvent } from './tick-events.js';
 import { propertyRuns, propertySeed as seed } from './tick-event.arbitrary.js';
@@ -68,8 +69,9 @@ describe('the tick ledger in Redis', () => {
       { scheduleId: 'many-b', from: 0, to: 5000, limit: 10 },
       { scheduleId: 'many-none', from: 0, to: 5000, limit: 10 },
     ];
-    expect(await ledger.readMany(reads)).toEqual(await Promise.all(reads.map((read) => ledger.read(read.scheduleId, read))));
-    expect((await ledger.readMany(reads)).map((ticks) => ticks.map(({ tick }) => tick))).toEqual([[3000], [3000, 2000, 1000], [2500], []]);
+    const many = await ledger.readManyMembers(reads);
+    expect(many.map((members) => members.map(decodeLedgerTick))).toEqual(await Promise.all(reads.map((read) => ledger.read(read.scheduleId, read))));
+    expect(many.map((members) => members.map(memberTick))).toEqual([[3000], [3000, 2000, 1000], [2500], []]);
   });
 
   it('lets a ledger expire its max age after its last write, so a deleted schedule leaves nothing behind', async () => {

@@ -82,17 +82,17 @@ export class TickLedger {
 
   /**
    * Several ledgers' ticks in one round trip (a pipeline: the ledgers share Drumline's slot on a
-   * Cluster), each read as `read` would: for a page of schedules, whose ledgers `read` would take
-   * one round trip each.
+   * Cluster), each read as `read` would but left encoded (decodeLedgerTick, memberRan): for a page
+   * of schedules, whose ledgers `read` would take one round trip each.
    */
-  async readMany(reads: readonly { scheduleId: string; from: number; to: number; limit: number }[]): Promise<LedgerTick[][]> {
+  async readManyMembers(reads: readonly { scheduleId: string; from: number; to: number; limit: number }[]): Promise<string[][]> {
     if (reads.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const { scheduleId, from, to, limit } of reads) pipeline.zrevrangebyscore(this.keys.tickLedger(scheduleId), to, from, 'LIMIT', 0, limit);
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([error, members]) => {
       if (error) throw error;
-      return (members as string[]).map(decodeLedgerTick);
+      return members as string[];
     });
   }
 
