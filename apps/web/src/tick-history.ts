@@ -84,13 +84,14 @@ export class TickHistory {
   }
 
   /**
-   * The latest `limit` ticks of each of `ids` (newest first) and the counts of the last `countMs`,
+   * The latest `limit` ticks due by now of each of `ids` (newest first) and the counts of the last `countMs`,
    * as `list` would give them, for a page of schedules: one round trip for all their ledgers
    * beside the reads of their records, pauses and cursors. An id without a readable record is left out.
    */
   async recent(ids: string[], options: { limit: number; countMs: number }, now = Date.now()): Promise<Map<string, RecentTicks>> {
     const countFrom = now - options.countMs;
-    const top = Number.MAX_SAFE_INTEGER;
+    // Ticks up to now: the leader adds runs ahead of their time, and those have no history yet.
+    const top = now;
     // The counted stretch in full, and the strip's ticks before it for a schedule that ticks rarely.
     const reads = ids.flatMap((scheduleId) => [
       { scheduleId, from: countFrom, to: top, limit: MAX_READ },
