@@ -3,7 +3,7 @@
 
 export const pageCss = `
 :root { font-family: system-ui, sans-serif; color: #1f2933; background: #f5f7fa; }
-body { margin: 0; }
+body { margin: 0; min-width: max-content; }
 header { display: flex; align-items: baseline; justify-content: space-between; padding: 12px 24px; background: #243b53; color: #fff; }
 header h1 { font-size: 1.2rem; margin: 0; }
 header a { color: #bcccdc; margin-left: 16px; }

@@ -77,7 +77,7 @@ function row(schedule: ScheduleView, recent: RecentTicks | undefined, jobOf: (jo
   <td class="status">${status(schedule)}</td>
   <td class="history">${tickStrip(schedule.id, recent, links.self)}</td>
   <td>${next}</td>
-  <td>${lastRun(schedule, runUrl)}</td>
+  <td class="last-run">${lastRun(schedule, runUrl)}</td>
   <td class="actions">${toggle} <button type="button" data-action="trigger">Run now</button>${cancel}${backfill}</td>
 </tr>`;
 }
