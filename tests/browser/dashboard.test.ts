@@ -291,6 +291,19 @@ describe("the schedules page's history in a browser", () => {
     expect(await page.locator('tr[data-schedule]').count()).toBe(1);
     await page.close();
   });
+
+  it('holds the refresh while a backfill form is open, keeping what was typed into it', async () => {
+    const page = await signedIn.newPage();
+    await page.goto(`${baseUrl}/admin/schedules?q=history-every`);
+    const row = page.locator('tr[data-schedule="history-every-1s"]');
+    await row.getByText('Backfill').click();
+    await row.locator('input[name="from"]').fill('2026-12-01T10:00:05');
+    await page.waitForFunction(() => document.body.dataset.refreshHeld !== undefined, undefined, { timeout: 30_000 });
+    expect(await page.evaluate(() => document.body.dataset.refreshed)).toBeUndefined();
+    expect(await row.locator('input[name="from"]').inputValue()).toBe('2026-12-01T10:00:05');
+    expect(await row.locator('details.backfill').getAttribute('open')).not.toBeNull();
+    await page.close();
+  });
 });
 
 describe('offline', () => {

@@ -75,16 +75,20 @@ const REFRESH_MS = 10000;
 // An open backfill form or a pending button would be swapped away under the user's hands.
 const busy = () => listing.querySelector('details[open], button:disabled') !== null;
 
+const count = (name) => { document.body.dataset[name] = String(Number(document.body.dataset[name] || 0) + 1); };
+
 async function refresh() {
-  if (!autoRefresh.checked || document.hidden || busy()) return;
+  if (!autoRefresh.checked || document.hidden) return;
+  if (busy()) return count('refreshHeld');
   try {
     // The same address: the search and the page the user is on stay as they are.
     const response = await fetch(location.href, { headers: { accept: 'text/html' } });
     if (!response.ok) return;
     const fresh = new DOMParser().parseFromString(await response.text(), 'text/html').getElementById('listing');
-    if (!fresh || busy()) return;
+    if (!fresh) return;
+    if (busy()) return count('refreshHeld');
     listing.replaceChildren(...fresh.childNodes);
-    document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
+    count('refreshed');
   } catch {
     // The next refresh tries again; the page as it is stays usable.
   }
