@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -60,6 +61,11 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
 
 async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** A picture for the README, into docs/: only when DRUMLINE_SCREENSHOTS=1 asks, so that a test run leaves the tree clean. */
+async function readmeScreenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(REPO_ROOT, 'docs', `${name}.png`), fullPage: true });
 }
 
 beforeAll(async () => {
@@ -160,7 +166,7 @@ describe('the schedules page in a browser', () => {
     const row = page.locator('tr[data-schedule="ping-every-5s"]');
     // Its last run (completed, or the next one already active) with the run's link and lateness:
     // never negative, since a run that started before its tick is a bug the page must not hide.
-    expect(await row.locator('td').nth(5).innerText()).toMatch(/^(completed|active) ping-every-5s@\d+\s+for .+ UTC, [\d.]+ m?s late/);
+    expect(await row.locator('td.last-run').innerText()).toMatch(/^(completed|active) ping-every-5s@\d+\s+for .+ UTC, [\d.]+ m?s late/);
     await screenshot(page, 'schedules');
 
     await row.getByRole('button', { name: 'Pause' }).click();
@@ -197,6 +203,106 @@ describe('the schedules page in a browser', () => {
       expect(await response.text(), path).not.toContain('data-schedule');
     }
     await anonymous.close();
+  });
+});
+
+describe("the schedules page's history in a browser", () => {
+  type Ticks = { ticks: { state: string }[] };
+  const hasTick = (state: string) => async (id: string) => {
+    const { body } = await api<Ticks>('GET', `/api/schedules/${id}/ticks`);
+    return body.ticks.some((tick) => tick.state === state) ? true : undefined;
+  };
+
+  beforeAll(async () => {
+    // One that runs every second, one whose every attempt fails, one whose runs outlast its period (overlap: skip).
+    const schedules = {
+      'history-every-1s': { job: 'ping', every: '1s', data: { note: 'one tick of history-every-1s' } },
+      'history-failing': { job: 'ping', every: '3s', data: { failWith: 'upstream said no' } },
+      'history-overlapping': { job: 'ping', every: '1s', data: { sleepMs: 2500 }, overlap: 'skip' },
+    };
+    for (const [id, body] of Object.entries(schedules)) expect((await api('PUT', `/api/schedules/${id}`, body)).status).toBe(201);
+    await eventually('a tick of history-every-1s that ran', () => hasTick('ran')('history-every-1s'), 30_000);
+    await eventually('a tick of history-failing that failed', () => hasTick('failed')('history-failing'), 30_000);
+    await eventually('a tick of history-overlapping skipped', () => hasTick('skipped:overlap')('history-overlapping'), 30_000);
+  }, 100_000);
+
+  it("draws each schedule's ticks, and a tick that ran leads to its story, naming the worker, and on to its run in Bull Board", async () => {
+    const page = await signedIn.newPage();
+    await page.goto(`${baseUrl}/admin/schedules`);
+    const row = page.locator('tr[data-schedule="history-every-1s"]');
+    const ran = row.locator('a.tick[data-state="ran"]').last();
+    await ran.waitFor({ timeout: WAIT_MS });
+    await page.locator('tr[data-schedule="history-failing"] a.tick[data-state="failed"]').first().waitFor({ timeout: WAIT_MS });
+    expect(await row.locator('.counts').innerText()).toMatch(/^24 h: [1-9]\d* ran \d+ failed \d+ skipped \d+ missed$/);
+    if (process.env.DRUMLINE_SCREENSHOTS === '1') {
+      // A picture worth showing has a strip longer than the test needs.
+      const ran = async () => (await api<Ticks>('GET', '/api/schedules/history-every-1s/ticks')).body.ticks.filter((tick) => tick.state === 'ran').length;
+      await eventually('25 ticks of history-every-1s that ran', async () => ((await ran()) >= 25 ? true : undefined), 60_000);
+      await page.reload();
+      await readmeScreenshot(page, 'schedules-page');
+    }
+    await screenshot(page, 'schedules-history');
+
+    const label = await ran.getAttribute('title');
+    expect(label).toMatch(/UTC: ran, [\d.]+ m?s late$/);
+    await ran.click();
+    await page.waitForURL(/\/admin\/schedules\/history-every-1s\/ticks\/\d{4}-\d\d-\d\dT/);
+    const worker = `worker ${hostname()}:${apps[0]?.pid ?? 0}`;
+    expect(await page.locator('.summary').innerText()).toMatch(new RegExp(`^ran: ${worker.replace(/[.]/g, '\\.')} completed it in`));
+    expect(await page.locator('table.events').innerText()).toContain(worker);
+    await screenshot(page, 'tick-story');
+
+    const runLink = page.locator('a.run-link');
+    const runId = await runLink.innerText();
+    expect(runId).toMatch(/^history-every-1s@\d+$/);
+    await runLink.click();
+    await page.waitForURL(`${baseUrl}/admin/queues/queue/default/${encodeURIComponent(runId)}`);
+    await page.getByText('one tick of history-every-1s').first().waitFor({ timeout: WAIT_MS });
+    await page.close();
+  });
+
+  it('finds schedules by id or job with the search box, keeping the search in the address', async () => {
+    const page = await signedIn.newPage();
+    await page.goto(`${baseUrl}/admin/schedules`);
+    const search = page.getByRole('searchbox', { name: 'Search schedules by id or job' });
+    await search.fill('PING');
+    await search.press('Enter');
+    await page.waitForURL(`${baseUrl}/admin/schedules?q=PING`);
+    const listed = await page.locator('tr[data-schedule]').evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.schedule));
+    // Every schedule of the job `ping`, and nothing else.
+    expect(listed).toEqual(['history-every-1s', 'history-failing', 'history-overlapping', 'ping-every-5s']);
+    expect(await search.inputValue()).toBe('PING');
+
+    await search.fill('daily');
+    await search.press('Enter');
+    await page.waitForURL(`${baseUrl}/admin/schedules?q=daily`);
+    expect(await page.locator('tr[data-schedule]').evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.schedule))).toEqual(['daily-report-team']);
+    await page.close();
+  });
+
+  it('refreshes the listing by itself, with newer ticks, and keeps the search', async () => {
+    const page = await signedIn.newPage();
+    await page.goto(`${baseUrl}/admin/schedules?q=history-every`);
+    const newest = page.locator('tr[data-schedule="history-every-1s"] a.tick').last();
+    const before = await newest.getAttribute('href');
+    await page.waitForFunction(() => document.body.dataset.refreshed !== undefined, undefined, { timeout: 30_000 });
+    expect(await newest.getAttribute('href')).not.toBe(before);
+    expect(page.url()).toBe(`${baseUrl}/admin/schedules?q=history-every`);
+    expect(await page.locator('tr[data-schedule]').count()).toBe(1);
+    await page.close();
+  });
+
+  it('holds the refresh while a backfill form is open, keeping what was typed into it', async () => {
+    const page = await signedIn.newPage();
+    await page.goto(`${baseUrl}/admin/schedules?q=history-every`);
+    const row = page.locator('tr[data-schedule="history-every-1s"]');
+    await row.getByText('Backfill').click();
+    await row.locator('input[name="from"]').fill('2026-12-01T10:00:05');
+    await page.waitForFunction(() => document.body.dataset.refreshHeld !== undefined, undefined, { timeout: 30_000 });
+    expect(await page.evaluate(() => document.body.dataset.refreshed)).toBeUndefined();
+    expect(await row.locator('input[name="from"]').inputValue()).toBe('2026-12-01T10:00:05');
+    expect(await row.locator('details.backfill').getAttribute('open')).not.toBeNull();
+    await page.close();
   });
 });
 

@@ -1,5 +1,8 @@
 import {
+  decodeLedgerTick,
   jitterOffsetMs,
+  memberRan,
+  memberTick,
   leaderlessAround,
   MISFIRE_THRESHOLD_MS,
   readLeaderHistory,
@@ -26,11 +29,20 @@ export interface TickView extends TickSummary {
   readonly runId: string | null;
 }
 
+export type TickCounts = Record<'ran' | 'failed' | 'skipped' | 'missed' | 'pending', number>;
+
 export interface TickPage {
   readonly ticks: TickView[];
   /** Counts of each state over the whole range asked for, not only this page. */
-  readonly counts: Record<'ran' | 'failed' | 'skipped' | 'missed' | 'pending', number>;
+  readonly counts: TickCounts;
   readonly nextBefore: number | null;
+}
+
+/** A schedule's latest ticks and the counts of a recent stretch, for its row on the schedules page. */
+export interface RecentTicks {
+  /** Newest first. */
+  readonly ticks: TickView[];
+  readonly counts: TickCounts;
 }
 
 export interface TickStory extends TickView {
@@ -63,18 +75,44 @@ export class TickHistory {
   async list(id: string, range: { from: number; to: number; limit: number; before?: number | undefined }, now = Date.now()): Promise<TickPage> {
     const { record, cursor, paused } = await this.schedule(id);
     const kept = await this.ledger.read(id, { from: range.from, to: range.to, limit: MAX_READ });
-    const byTick = new Map<number, TickView>(kept.map((entry) => [entry.tick, this.viewOf(record, entry)]));
-    for (const tick of this.unrecorded(record, cursor, paused, range, now)) {
-      if (!byTick.has(tick)) byTick.set(tick, { ...summarizeTick({ tick, events: [] }), state: 'missed', reason: 'not added by any scheduler', runId: null });
-    }
-    const all = [...byTick.values()].sort((a, b) => b.tick - a.tick);
-    const counts: TickPage['counts'] = { ran: 0, failed: 0, skipped: 0, missed: 0, pending: 0 };
-    for (const tick of all) counts[countOf(tick.state)] += 1;
+    const all = this.viewsOf(record, cursor, paused, kept, range, now);
     const before = range.before;
     const after = before === undefined ? all : all.filter((tick) => tick.tick < before);
     const ticks = after.slice(0, range.limit);
     const last = ticks[ticks.length - 1];
-    return { ticks, counts, nextBefore: after.length > range.limit && last ? last.tick : null };
+    return { ticks, counts: countStates(all), nextBefore: after.length > range.limit && last ? last.tick : null };
+  }
+
+  /**
+   * The latest `limit` ticks due by now of each of `ids` (newest first) and the counts of the last `countMs`,
+   * as `list` would give them, for a page of schedules: one round trip for all their ledgers
+   * beside the reads of their records, pauses and cursors. An id without a readable record is left out.
+   */
+  async recent(ids: string[], options: { limit: number; countMs: number }, now = Date.now()): Promise<Map<string, RecentTicks>> {
+    const countFrom = now - options.countMs;
+    // Ticks up to now: the leader adds runs ahead of their time, and those have no history yet.
+    const top = now;
+    // The counted stretch in full, and the strip's ticks before it for a schedule that ticks rarely.
+    const reads = ids.flatMap((scheduleId) => [
+      { scheduleId, from: countFrom, to: top, limit: MAX_READ },
+      { scheduleId, from: 0, to: countFrom - 1, limit: options.limit },
+    ]);
+    const [raw, paused, cursors, ledgers] = await Promise.all([this.store.rawRecords(ids), this.store.pausedAmong(ids), this.store.cursorsAmong(ids), this.ledger.readManyMembers(reads)]);
+    const recent = new Map<string, RecentTicks>();
+    for (const [index, id] of ids.entries()) {
+      const record = parseRecord(raw[index]);
+      if (!record) continue;
+      const counted = ledgers[2 * index] ?? [];
+      const older = ledgers[2 * index + 1] ?? [];
+      const cursor = cursors.get(id);
+      const isPaused = paused.has(id);
+      // Unrecorded ticks come after every kept one, so the newest `limit` kept are all the strip can need.
+      const kept = [...counted.slice(0, options.limit), ...older].map(decodeLedgerTick);
+      const ticks = this.viewsOf(record, cursor, isPaused, kept, { from: countFrom, to: top }, now).slice(0, options.limit);
+      const unrecorded = this.unrecorded(record, cursor, isPaused, { from: countFrom, to: top }, now);
+      recent.set(id, { ticks, counts: countMembers(counted, unrecorded) });
+    }
+    return recent;
   }
 
   /**
@@ -117,6 +155,15 @@ export class TickHistory {
     return { record, cursor, paused };
   }
 
+  /** The kept ticks and the unrecorded ones of `range`, newest first. */
+  private viewsOf(record: ScheduleRecord, cursor: Cursor | undefined, paused: boolean, kept: readonly LedgerTick[], range: { from: number; to: number }, now: number): TickView[] {
+    const byTick = new Map<number, TickView>(kept.map((entry) => [entry.tick, this.viewOf(record, entry)]));
+    for (const tick of this.unrecorded(record, cursor, paused, range, now)) {
+      if (!byTick.has(tick)) byTick.set(tick, { ...summarizeTick({ tick, events: [] }), state: 'missed', reason: 'not added by any scheduler', runId: null });
+    }
+    return [...byTick.values()].sort((a, b) => b.tick - a.tick);
+  }
+
   private viewOf(record: ScheduleRecord, entry: LedgerTick): TickView {
     const summary = summarizeTick(entry, entry.tick + jitterOffsetMs(record.id, entry.tick, record.jitterMs ?? 0));
     // A tick only found missed, or whose run was taken back, has no run to look at.
@@ -141,7 +188,38 @@ export class TickHistory {
   }
 }
 
-function countOf(state: TickState): keyof TickPage['counts'] {
+function countStates(ticks: readonly TickView[]): TickCounts {
+  const counts: TickCounts = { ran: 0, failed: 0, skipped: 0, missed: 0, pending: 0 };
+  for (const tick of ticks) counts[countOf(tick.state)] += 1;
+  return counts;
+}
+
+/**
+ * The states of a stretch's kept ticks (encoded) and its unrecorded ones, as countStates would
+ * give them, decoding only the ticks that did not run: a page counts a day of every schedule's.
+ */
+function countMembers(members: readonly string[], unrecorded: readonly number[]): TickCounts {
+  const counts: TickCounts = { ran: 0, failed: 0, skipped: 0, missed: 0, pending: 0 };
+  const kept = new Set<number>();
+  for (const member of members) {
+    kept.add(memberTick(member));
+    counts[memberRan(member) ? 'ran' : countOf(summarizeTick(decodeLedgerTick(member)).state)] += 1;
+  }
+  for (const tick of unrecorded) if (!kept.has(tick)) counts.missed += 1;
+  return counts;
+}
+
+/** A stored record, or undefined when it is gone or cannot be read (the schedule list shows it as broken). */
+function parseRecord(json: string | null | undefined): ScheduleRecord | undefined {
+  if (!json) return undefined;
+  try {
+    return JSON.parse(json) as ScheduleRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+function countOf(state: TickState): keyof TickCounts {
   return state.startsWith('skipped:') ? 'skipped' : (state as keyof TickPage['counts']);
 }
 

@@ -1,6 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
-import { scheduleFingerprint, ScheduleStore, TickLedger, type TickEvent } from '@drumline/core/runtime';
+import { ScheduleStore, TickLedger, type TickEvent } from '@drumline/core/runtime';
 import { describe, expect, it } from 'vitest';
+import { putEveryMinute, setCursor } from './schedule-fixtures.js';
 import { webForThisFile, withToken } from './web-harness.js';
 
 const web = webForThisFile('web-schedule-ticks');
@@ -15,19 +16,6 @@ function get(url: string, headers: Record<string, string> = withToken) {
   return web().app.inject({ method: 'GET', url: `/api/schedules${url}`, headers });
 }
 
-async function putEveryMinute(id: string): Promise<void> {
-  const response = await web().app.inject({ method: 'PUT', url: `/api/schedules/${id}`, headers: withToken, payload: { job: 'ping', every: '1m' } });
-  expect(response.statusCode, response.body).toBe(201);
-}
-
-/** The leader's cursor, as its pass writes it: every tick up to `upTo` handled. */
-async function setCursor(id: string, upTo: number): Promise<void> {
-  const record = await store().get(id);
-  if (!record) throw new Error(`no schedule ${id}`);
-  const cursor = { upTo, job: record.job, fingerprint: scheduleFingerprint(record), timing: record.timing, paused: false };
-  await web().app.redis.hset(store().keys.cursors, id, JSON.stringify(cursor));
-}
-
 /** A term of the leader history, as acquire-lease.lua and renew-leadership.lua write it. */
 async function leaderTerm(term: number, replica: string, electedAt: number, lastSeenAt: number): Promise<void> {
   const { keys } = store();
@@ -39,7 +27,7 @@ const minuteAgo = (n: number) => Math.floor(Date.now() / MINUTE) * MINUTE - n * 
 
 describe('GET /api/schedules/:id/ticks', () => {
   it('lists the ticks newest first, each with the state its events give, its run, lateness and length, and counts per state', async () => {
-    await putEveryMinute('ticks-states');
+    await putEveryMinute(web(), 'ticks-states');
     const [ran, failed, overlapped, late, running] = [5, 4, 3, 2, 1].map(minuteAgo) as [number, number, number, number, number];
     const events: [number, TickEvent][] = [
       [ran, { kind: 'materialized', at: ran - 15_000, term: 1, late: false }],
@@ -52,7 +40,7 @@ describe('GET /api/schedules/:id/ticks', () => {
       [running, { kind: 'started', at: running + 3, attempt: 1, worker: 'w2' }],
     ];
     await ledger().append(events.map(([tick, event]) => ({ scheduleId: 'ticks-states', tick, event })));
-    await setCursor('ticks-states', Date.now() + 15_000);
+    await setCursor(web(), 'ticks-states', Date.now() + 15_000);
     const response = await get('/ticks-states/ticks');
     expect(response.statusCode, response.body).toBe(200);
     const { ticks, counts, nextCursor } = response.json();
@@ -71,8 +59,8 @@ describe('GET /api/schedules/:id/ticks', () => {
   });
 
   it('lists a tick no scheduler added (the leader is gone) as missed, although the ledger has no entry for it', async () => {
-    await putEveryMinute('ticks-leaderless');
-    await setCursor('ticks-leaderless', minuteAgo(3));
+    await putEveryMinute(web(), 'ticks-leaderless');
+    await setCursor(web(), 'ticks-leaderless', minuteAgo(3));
     const { ticks } = (await get('/ticks-leaderless/ticks')).json();
     const unrecorded = [minuteAgo(2), minuteAgo(1), minuteAgo(0)].filter((tick) => tick < Date.now() - 5_000).reverse();
     expect(ticks.map((tick: { tick: string }) => Date.parse(tick.tick))).toEqual(unrecorded);
@@ -84,7 +72,7 @@ describe('GET /api/schedules/:id/ticks', () => {
     async (minutesAgo, limit) => {
       const id = `ticks-paging-${minutesAgo.length}-${limit}-${minutesAgo[0]}`;
       await web().app.redis.del(ledger().keys.tickLedger(id));
-      await putEveryMinute(id);
+      await putEveryMinute(web(), id);
       const ticks = minutesAgo.map(minuteAgo);
       await ledger().append(ticks.map((tick) => ({ scheduleId: id, tick, event: { kind: 'materialized', at: tick - 15_000, term: 1, late: false } })));
       const from = minuteAgo(200);
@@ -104,11 +92,11 @@ describe('GET /api/schedules/:id/ticks', () => {
   );
 
   it('refuses what it cannot answer with a 4xx naming the field', async () => {
-    await putEveryMinute('ticks-refusals');
+    await putEveryMinute(web(), 'ticks-refusals');
     await ledger().append([1, 2, 3].map((n) => ({ scheduleId: 'ticks-refusals', tick: minuteAgo(n), event: { kind: 'materialized', at: minuteAgo(n), term: 1, late: false } })));
     const first = (await get('/ticks-refusals/ticks?limit=1')).json();
     expect(first.nextCursor).not.toBeNull();
-    await putEveryMinute('ticks-other');
+    await putEveryMinute(web(), 'ticks-other');
     const cases: [string, number, string][] = [
       ['/ticks-refusals/ticks?from=yesterday', 400, 'from'],
       ['/ticks-refusals/ticks?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z', 400, 'to'],
@@ -130,7 +118,7 @@ describe('GET /api/schedules/:id/ticks', () => {
 
 describe('GET /api/schedules/:id/ticks/:tick', () => {
   it("tells a tick's story: which scheduler added it, which worker ran it, how late and how it ended", async () => {
-    await putEveryMinute('story-ran');
+    await putEveryMinute(web(), 'story-ran');
     const tick = minuteAgo(2);
     await leaderTerm(41, 'scheduler-a:7', tick - 3_600_000, Date.now());
     await ledger().append([
@@ -153,7 +141,7 @@ describe('GET /api/schedules/:id/ticks/:tick', () => {
   });
 
   it('tells of a tick that never became a run: no scheduler was leading between the last sign of the old leader and the next election', async () => {
-    await putEveryMinute('story-leaderless');
+    await putEveryMinute(web(), 'story-leaderless');
     const tick = minuteAgo(10);
     const lastSeen = tick - 2_000;
     const elected = tick + 31_000;
@@ -161,7 +149,7 @@ describe('GET /api/schedules/:id/ticks/:tick', () => {
     await web().app.redis.del(store().keys.leaderTerms, store().keys.leaderSeen);
     await leaderTerm(1, 'scheduler-a:1', tick - 600_000, lastSeen);
     await leaderTerm(2, 'scheduler-b:2', elected, Date.now());
-    await setCursor('story-leaderless', Date.now() + 15_000);
+    await setCursor(web(), 'story-leaderless', Date.now() + 15_000);
     const story = (await get(`/story-leaderless/ticks/${tick}`)).json();
     const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
     expect(story).toMatchObject({ state: 'missed', runId: null, events: [] });
@@ -169,7 +157,7 @@ describe('GET /api/schedules/:id/ticks/:tick', () => {
   });
 
   it('answers 404 naming the schedule for a time that is not one of its ticks, and 400 naming `tick` for no time at all', async () => {
-    await putEveryMinute('story-refusals');
+    await putEveryMinute(web(), 'story-refusals');
     const notATick = await get(`/story-refusals/ticks/${minuteAgo(1) + 30_000}`);
     expect(notATick.statusCode).toBe(404);
     expect(notATick.json()).toMatchObject({ error: 'DRUMLINE_UNKNOWN_TICK', message: expect.stringContaining('story-refusals') });

@@ -109,7 +109,7 @@ export type { Registry as MetricsRegistry } from 'prom-client';
 export { TickLedger, DEFAULT_TICK_LEDGER_RETENTION } from './tick-ledger/tick-ledger.js';
 export type { TickLedgerEntry, TickLedgerRetention } from './tick-ledger/tick-ledger.js';
 export type { LedgerTick, SkipReason as TickSkipReason, TickEvent, WithdrawReason } from './tick-ledger/tick-events.js';
-export { decodeLedgerTick, encodeTickEvent, MAX_REASON_LENGTH } from './tick-ledger/tick-codec.js';
+export { decodeLedgerTick, encodeTickEvent, MAX_REASON_LENGTH, memberRan, memberTick } from './tick-ledger/tick-codec.js';
 export { summarizeTick } from './tick-ledger/tick-summary.js';
 export type { TickState, TickSummary } from './tick-ledger/tick-summary.js';
 export { leaderlessAround, readLeaderHistory } from './leader-history.js';

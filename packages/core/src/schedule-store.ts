@@ -146,6 +146,11 @@ export class ScheduleStore {
     return json ? (JSON.parse(json) as Cursor) : undefined;
   }
 
+  /** The cursors of those of `ids` the leader has materialized. */
+  async cursorsAmong(ids: string[]): Promise<Map<string, Cursor>> {
+    return this.jsonEntries<Cursor>(this.keys.cursors, ids);
+  }
+
   async lastRuns(ids?: string[]): Promise<Map<string, LastRun>> {
     return this.jsonEntries<LastRun>(this.keys.lastRuns, ids);
   }

@@ -10,7 +10,7 @@ export const DEFAULT_TICKS_LIMIT = 100;
 export const MAX_TICKS_LIMIT = 1000;
 
 /** An instant: ISO 8601 with an offset, or epoch milliseconds. */
-const instant = z
+export const instant = z
   .union([z.string().regex(/^\d{1,15}$/).transform(Number), z.iso.datetime({ offset: true }).transform((iso) => Date.parse(iso))], {
     error: 'must be an ISO 8601 time with an offset (2026-12-02T02:00:00Z) or epoch milliseconds',
   })

@@ -74,6 +74,7 @@ export const MAX_PAGE_SIZE = 500;
 export const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
   cursor: z.string().min(1).max(1024).optional().describe('`nextCursor` of the previous page'),
+  q: z.string().max(200).optional().describe("Only schedules whose id or job contains it (case-insensitive); page with the same `q`"),
 });
 export const schedulePage = z.object({
   schedules: z.array(z.union([scheduleView, brokenScheduleView])),
@@ -87,6 +88,20 @@ export type SchedulePage = z.infer<typeof schedulePage>;
  * not seen before may take a few ms (Temporal finds that zone's transitions).
  */
 const SLICE_MS = 10;
+/** Records read per round trip by a search. */
+const SEARCH_CHUNK = 1000;
+
+/** A stored record's job, if it can be read; the listing shows an unreadable one as broken. */
+function jobOf(json: string | null | undefined): string | undefined {
+  if (!json) return undefined;
+  try {
+    const { job } = JSON.parse(json) as { job?: unknown };
+    return typeof job === 'string' ? job : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8');
 
@@ -156,15 +171,19 @@ export class ScheduleService {
   }
 
   /**
-   * One page of schedules, by id. The cursor is the last id of the previous page, so a schedule
-   * added or deleted meanwhile shifts nothing: each id is listed once.
+   * One page of schedules, by id, of those whose id or job contains `q` when given. The cursor is
+   * the last id of the previous page, so a schedule added or deleted meanwhile shifts nothing: each
+   * id is listed once.
    */
-  async list(options: { limit?: number; cursor?: string } = {}): Promise<SchedulePage> {
+  async list(options: { limit?: number; cursor?: string; q?: string } = {}): Promise<SchedulePage> {
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
     const ids = await this.store.ids();
     const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
     const start = after === undefined ? 0 : ids.findIndex((id) => id > after);
-    const pageIds = start < 0 ? [] : ids.slice(start, start + limit);
+    const q = options.q?.trim().toLowerCase() ?? '';
+    // One past the page, to know whether another follows.
+    const found = start < 0 ? [] : q ? await this.matching(ids, start, limit + 1, q) : ids.slice(start, start + limit + 1);
+    const pageIds = found.slice(0, limit);
     const [raw, paused, lastRuns, overdue] = await Promise.all([
       this.store.rawRecords(pageIds),
       this.store.pausedAmong(pageIds),
@@ -189,8 +208,26 @@ export class ScheduleService {
       }
     }
     const last = pageIds[pageIds.length - 1];
-    const more = start >= 0 && start + limit < ids.length;
-    return { schedules, nextCursor: more && last !== undefined ? encodeCursor(last) : null };
+    return { schedules, nextCursor: found.length > limit && last !== undefined ? encodeCursor(last) : null };
+  }
+
+  /**
+   * The first `count` of `ids` from `start` whose id or job contains `q` (lower case). Job names
+   * are only in the records, so those whose id does not match are read in chunks, stopping once
+   * the page is full: a search that matches little reads every record, 1000 to a round trip,
+   * which keeps 10,000 schedules within a few round trips and no index to keep in step with the
+   * scheduler's and the API's writes.
+   */
+  private async matching(ids: string[], start: number, count: number, q: string): Promise<string[]> {
+    const found: string[] = [];
+    for (let from = start; from < ids.length && found.length < count; from += SEARCH_CHUNK) {
+      const chunk = ids.slice(from, from + SEARCH_CHUNK);
+      const byJob = chunk.filter((id) => !id.toLowerCase().includes(q));
+      const raw = await this.store.rawRecords(byJob);
+      const jobMatches = new Set(byJob.filter((_, index) => jobOf(raw[index])?.toLowerCase().includes(q)));
+      for (const id of chunk) if (found.length < count && (jobMatches.has(id) || id.toLowerCase().includes(q))) found.push(id);
+    }
+    return found;
   }
 
   /** @throws UnknownScheduleError */

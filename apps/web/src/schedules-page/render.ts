@@ -1,25 +1,8 @@
 import type { JobDefinition } from '@drumline/core/runtime';
 import type { BrokenScheduleView, SchedulePage, ScheduleView } from '../routes/schedules.js';
-
-/** Makes text safe inside HTML elements and double- or single-quoted attributes. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
-}
-
-/** Builds HTML from a template: every interpolated value is escaped unless it is already `Html`. */
-class Html {
-  constructor(readonly text: string) {}
-}
-
-function html(strings: TemplateStringsArray, ...values: (string | number | Html | Html[])[]): Html {
-  let out = strings[0] ?? '';
-  values.forEach((value, index) => {
-    const parts = Array.isArray(value) ? value : [value];
-    out += parts.map((part) => (part instanceof Html ? part.text : escapeHtml(String(part)))).join('');
-    out += strings[index + 1] ?? '';
-  });
-  return new Html(out);
-}
+import type { RecentTicks } from '../tick-history.js';
+import { document, html, when, type Html } from './html.js';
+import { tickStrip } from './tick-strip.js';
 
 export interface SchedulesPageLinks {
   /** Where this page is mounted, for the buttons' requests and the page's assets. */
@@ -27,10 +10,6 @@ export interface SchedulesPageLinks {
   /** Bull Board's base path. */
   dashboard: string;
   docs: string;
-}
-
-function when(iso: string): Html {
-  return html`<time datetime="${iso}">${iso.slice(0, 19).replace('T', ' ')} UTC</time>`;
 }
 
 function timing(schedule: ScheduleView): string {
@@ -82,7 +61,7 @@ function limits({ concurrency, rateLimit }: JobDefinition['flow']): string {
     .join('; ');
 }
 
-function row(schedule: ScheduleView, jobOf: (job: string) => JobDefinition | undefined, links: SchedulesPageLinks): Html {
+function row(schedule: ScheduleView, recent: RecentTicks | undefined, jobOf: (job: string) => JobDefinition | undefined, links: SchedulesPageLinks): Html {
   const job = jobOf(schedule.job);
   const queue = job?.queue;
   const jobLimits = job ? limits(job.flow) : '';
@@ -96,8 +75,9 @@ function row(schedule: ScheduleView, jobOf: (job: string) => JobDefinition | und
   <td>${schedule.job}${jobLimits ? html`<br><span class="muted">${jobLimits}</span>` : html``}</td>
   <td>${timing(schedule)}<br><span class="muted">misfire ${schedule.misfire}, overlap ${schedule.overlap}${schedule.jitterMs > 0 ? `, jitter ${formatDuration(schedule.jitterMs)}` : ''}</span></td>
   <td class="status">${status(schedule)}</td>
+  <td class="history">${tickStrip(schedule.id, recent, links.self)}</td>
   <td>${next}</td>
-  <td>${lastRun(schedule, runUrl)}</td>
+  <td class="last-run">${lastRun(schedule, runUrl)}</td>
   <td class="actions">${toggle} <button type="button" data-action="trigger">Run now</button>${cancel}${backfill}</td>
 </tr>`;
 }
@@ -105,44 +85,57 @@ function row(schedule: ScheduleView, jobOf: (job: string) => JobDefinition | und
 function brokenRow(schedule: BrokenScheduleView): Html {
   return html`<tr data-schedule="${schedule.id}" class="broken">
   <td><strong>${schedule.id}</strong></td>
-  <td colspan="6"><span class="state state-failed">broken</span> <span class="muted">cannot be read: ${schedule.broken}. Fix it with PUT /api/schedules/:id, or delete it.</span></td>
+  <td colspan="7"><span class="state state-failed">broken</span> <span class="muted">cannot be read: ${schedule.broken}. Fix it with PUT /api/schedules/:id, or delete it.</span></td>
 </tr>`;
 }
 
-/** A page of schedules as a table, with a link to the next page; page.js makes its buttons work. */
-export function renderSchedulesPage(page: SchedulePage, jobOf: (job: string) => JobDefinition | undefined, links: SchedulesPageLinks): string {
+/** What the page lists: a page of schedules, their recent ticks, and the search it answers. */
+export interface SchedulesPageView {
+  page: SchedulePage;
+  recent: ReadonlyMap<string, RecentTicks>;
+  /** The search, or '' for every schedule. */
+  q: string;
+}
+
+function search(q: string, self: string): Html {
+  return html`<form class="search" role="search" method="get" action="${self}">
+<input type="search" name="q" value="${q}" placeholder="schedule id or job" aria-label="Search schedules by id or job">
+<button type="submit">Search</button>${q ? html` <a href="${self}">all schedules</a>` : html``}
+<label class="refresh"><input type="checkbox" id="auto-refresh" checked> refresh every 10 s</label>
+</form>`;
+}
+
+function pageLink(links: SchedulesPageLinks, q: string, cursor: string): string {
+  return `${links.self}?${new URLSearchParams({ ...(q ? { q } : {}), cursor }).toString()}`;
+}
+
+const legend = html`<p class="legend muted">Ticks, oldest on the left, each a link to its story; taller is later:
+<span class="tick tick-ran late-3"></span> ran <span class="tick tick-failed late-3"></span> failed <span class="tick tick-skipped late-3"></span> skipped
+<span class="tick tick-missed late-3"></span> missed <span class="tick tick-pending late-3"></span> pending</p>`;
+
+/** A page of schedules as a table, with a link to the next page; page.js makes its buttons work and refreshes it. */
+export function renderSchedulesPage({ page, recent, q }: SchedulesPageView, jobOf: (job: string) => JobDefinition | undefined, links: SchedulesPageLinks): string {
   const { schedules, nextCursor } = page;
-  const rows = schedules.map((schedule) => ('broken' in schedule ? brokenRow(schedule) : row(schedule, jobOf, links)));
-  const more = nextCursor === null ? html`` : html`<p><a class="next-page" href="${links.self}?cursor=${encodeURIComponent(nextCursor)}">Next page</a></p>`;
+  const rows = schedules.map((schedule) => ('broken' in schedule ? brokenRow(schedule) : row(schedule, recent.get(schedule.id), jobOf, links)));
+  const more = nextCursor === null ? html`` : html`<p><a class="next-page" href="${pageLink(links, q, nextCursor)}">Next page</a></p>`;
+  const empty = q
+    ? html`<p class="muted">No schedule's id or job contains “${q}”.</p>`
+    : html`<p class="muted">No schedules yet: declare them in packages/jobs, or PUT /api/schedules/:id.</p>`;
   const body =
     schedules.length > 0
-      ? html`<table>
-<thead><tr><th>Schedule</th><th>Job</th><th>When</th><th>State</th><th>Next runs</th><th>Last run</th><th></th></tr></thead>
-<tbody>
+      ? html`${legend}
+<table>
+<thead><tr><th>Schedule</th><th>Job</th><th>When</th><th>State</th><th>Recent ticks</th><th>Next runs</th><th>Last run</th><th></th></tr></thead>
+<tbody id="schedules">
 ${rows}
 </tbody>
 </table>
 ${more}`
-      : html`<p class="muted">No schedules yet: declare them in packages/jobs, or PUT /api/schedules/:id.</p>`;
-  return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Schedules · Drumline</title>
-<link rel="stylesheet" href="${links.self}/page.css">
-<script type="module" src="${links.self}/page.js"></script>
-</head>
-<body data-base="${links.self}" data-dashboard="${links.dashboard}">
-<header>
-<h1>Drumline · Schedules</h1>
-<nav><a href="${links.dashboard}">Queues (Bull Board)</a> <a href="${links.docs}">API docs</a></nav>
-</header>
-<main>
+      : empty;
+  const nav = html`<a href="${links.dashboard}">Queues (Bull Board)</a> <a href="${links.docs}">API docs</a>`;
+  return document('Schedules', links.self, links.dashboard, nav, html`${search(q, links.self)}
 <p id="status" role="status" aria-live="polite"></p>
+<div id="listing">
 ${body}
-</main>
-</body>
-</html>
-`.text;
+</div>`);
 }

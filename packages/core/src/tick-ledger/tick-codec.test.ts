@@ -1,6 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { decodeLedgerTick, encodeTickEvent, MAX_REASON_LENGTH } from './tick-codec.js';
+import { decodeLedgerTick, encodeTickEvent, MAX_REASON_LENGTH, memberRan, memberTick } from './tick-codec.js';
+import { summarizeTick } from './tick-summary.js';
 import { propertyRuns as numRuns, propertySeed as seed, tickEventArbitrary } from './tick-event.arbitrary.js';
 
 const tick = fc.integer({ min: 0, max: 4_102_444_800_000 });
@@ -14,6 +15,15 @@ describe('the tick ledger codec', () => {
       const ends = ['completed', 'failed', 'requeued'];
       const expected = events.map((event) => ('attempt' in event && ends.includes(event.kind) ? { ...event, worker: startedBy.get(event.attempt) ?? '' } : event));
       expect(decodeLedgerTick(member)).toEqual({ tick: at, events: expected });
+    },
+  );
+
+  test.prop([tick.chain((at) => fc.tuple(fc.constant(at), fc.array(tickEventArbitrary(at), { maxLength: 8 })))], { numRuns, seed })(
+    'tells a member that ran, and its tick, without decoding it, as decoding and summarizing it would',
+    ([at, events]) => {
+      const member = [String(at), ...events.map((event) => encodeTickEvent(at, event))].join(' ');
+      expect(memberRan(member)).toBe(summarizeTick(decodeLedgerTick(member)).state === 'ran');
+      expect(memberTick(member)).toBe(at);
     },
   );
 

@@ -52,6 +52,21 @@ export function encodeTickEvent(tick: number, event: TickEvent): string {
   }
 }
 
+/**
+ * Whether a stored member holds a completed attempt, without decoding it: that alone makes the
+ * tick `ran` (summarizeTick), and most ticks ran, so counting a day of them need not decode each.
+ * Every event starts with its code after a space; its fields are URI-encoded, so hold none.
+ */
+export function memberRan(member: string): boolean {
+  return COMPLETED_EVENT.test(member);
+}
+const COMPLETED_EVENT = new RegExp(` ${CODES.completed}-?\\d`);
+
+/** The tick of a stored member, without decoding its events. */
+export function memberTick(member: string): number {
+  return Number(member.slice(0, member.indexOf(' ') >>> 0));
+}
+
 /** A ledger member back as a tick; events this version cannot read (written by a newer one) are left out. */
 export function decodeLedgerTick(member: string): LedgerTick {
   const [head = '', ...encoded] = member.split(' ');

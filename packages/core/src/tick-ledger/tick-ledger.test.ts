@@ -2,6 +2,7 @@ import { fc, test } from '@fast-check/vitest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../../../../tests/support/redis.js';
 import { closeRedis, createRedis } from '../redis.js';
+import { decodeLedgerTick, memberTick } from './tick-codec.js';
 import { TickLedger } from './tick-ledger.js';
 import type { TickEvent } from './tick-events.js';
 import { propertyRuns, propertySeed as seed } from './tick-event.arbitrary.js';
@@ -57,6 +58,22 @@ describe('the tick ledger in Redis', () => {
     await ledger.recordRun('report', run, { kind: 'completed', at: 5300, attempt: 1, worker: 'host:1' }, 6000);
     expect(JSON.parse((await redis.hget(ledger.keys.lastRuns, 'report')) ?? 'null')).toEqual(run);
     expect(await ledger.readTick('report', 5000)).toEqual({ tick: 5000, events: [started, { kind: 'completed', at: 5300, attempt: 1, worker: 'host:1' }] });
+  });
+
+  it('reads several ledgers in one call as each would be read alone', async () => {
+    const ledger = new TickLedger(redis, prefix);
+    const event = (at: number): TickEvent => ({ kind: 'materialized', at, term: 1, late: false });
+    await ledger.append([1000, 2000, 3000].map((tick) => ({ scheduleId: 'many-a', tick, event: event(tick) })), 4000);
+    await ledger.append([{ scheduleId: 'many-b', tick: 2500, event: event(2500) }], 4000);
+    const reads = [
+      { scheduleId: 'many-a', from: 1500, to: 5000, limit: 1 },
+      { scheduleId: 'many-a', from: 0, to: 5000, limit: 10 },
+      { scheduleId: 'many-b', from: 0, to: 5000, limit: 10 },
+      { scheduleId: 'many-none', from: 0, to: 5000, limit: 10 },
+    ];
+    const many = await ledger.readManyMembers(reads);
+    expect(many.map((members) => members.map(decodeLedgerTick))).toEqual(await Promise.all(reads.map((read) => ledger.read(read.scheduleId, read))));
+    expect(many.map((members) => members.map(memberTick))).toEqual([[3000], [3000, 2000, 1000], [2500], []]);
   });
 
   it('lets a ledger expire its max age after its last write, so a deleted schedule leaves nothing behind', async () => {
