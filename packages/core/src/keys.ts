@@ -39,6 +39,8 @@ export function drumlineKeys(prefix: string, layout: KeyLayout = 'single') {
     schedulesPaused: `${base}:schedules-paused`,
     /** Set: ids of schedules changed by the API since the leader last applied them. */
     schedulesChanged: `${base}:schedules-changed`,
+    /** Set: ids of schedules changed by the API (written, deleted, paused, resumed) since the leader's dead-man's switch last looked. */
+    schedulesChangedForWatch: `${base}:schedules-changed-watch`,
     /** Hash: schedule id → Cursor JSON (ticks materialized up to, and the spec they were made for). */
     cursors: `${base}:cursors`,
     /** Hash: schedule id → LastRun JSON, written by workers. */

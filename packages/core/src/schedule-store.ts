@@ -108,14 +108,14 @@ export class ScheduleStore {
 
   /** Creates or replaces an api-owned schedule. @throws CodeOwnedScheduleError */
   async putFromApi(record: ScheduleRecord): Promise<ApiWriteOutcome> {
-    const outcome = (await this.putApiSchedule([this.keys.schedules, this.keys.schedulesChanged], [record.id, JSON.stringify(record)])) as string;
+    const outcome = (await this.putApiSchedule([this.keys.schedules, this.keys.schedulesChanged, this.keys.schedulesChangedForWatch], [record.id, JSON.stringify(record)])) as string;
     if (outcome === 'code') throw new CodeOwnedScheduleError(record.id);
     return outcome as ApiWriteOutcome;
   }
 
   /** Deletes an api-owned schedule; the leader then removes its pending runs. */
   async deleteFromApi(id: string): Promise<void> {
-    const outcome = (await this.putApiSchedule([this.keys.schedules, this.keys.schedulesChanged], [id, ''])) as string;
+    const outcome = (await this.putApiSchedule([this.keys.schedules, this.keys.schedulesChanged, this.keys.schedulesChangedForWatch], [id, ''])) as string;
     if (outcome === 'code') throw new CodeOwnedScheduleError(id);
     if (outcome === 'missing') throw new UnknownScheduleError(id);
     await this.redis.multi().srem(this.keys.schedulesPaused, id).hdel(this.keys.lastRuns, id).exec();
@@ -127,12 +127,17 @@ export class ScheduleStore {
     const transaction = this.redis.multi();
     if (paused) transaction.sadd(this.keys.schedulesPaused, id);
     else transaction.srem(this.keys.schedulesPaused, id);
-    await transaction.sadd(this.keys.schedulesChanged, id).exec();
+    await transaction.sadd(this.keys.schedulesChanged, id).sadd(this.keys.schedulesChangedForWatch, id).exec();
   }
 
   /** Takes the ids changed since the last call (at most `count`). */
   async takeChanged(count = 1000): Promise<string[]> {
     return (await this.redis.spop(this.keys.schedulesChanged, count)) ?? [];
+  }
+
+  /** Takes the ids changed since the dead-man's switch last looked (at most `count`). */
+  async takeChangedForWatch(count = 10_000): Promise<string[]> {
+    return (await this.redis.spop(this.keys.schedulesChangedForWatch, count)) ?? [];
   }
 
   async cursors(): Promise<Map<string, Cursor>> {
