@@ -113,7 +113,8 @@ export class Materializer {
 
   /**
    * A stored cursor made for its schedule's current spec holds a copy of that spec: point it at the
-   * record's instead, so 100,000 schedules keep one timing and one fingerprint each in memory.
+   * record's instead, so 100,000 schedules keep one timing and one fingerprint each in memory. Its
+   * `next` is taken as known, so the first pass files 100,000 schedules without a cron computation each.
    */
   private async shareCursorSpecs(): Promise<void> {
     let visited = 0;
@@ -121,7 +122,10 @@ export class Materializer {
       if (++visited % SCHEDULES_PER_SLICE === 0) await yieldToEventLoop();
       const record = this.records.get(id);
       const fingerprint = record && this.fingerprintOf(record);
-      if (record && cursor.fingerprint === fingerprint) this.cursors.set(id, { ...cursor, fingerprint, timing: record.timing });
+      if (!record || cursor.fingerprint !== fingerprint) continue;
+      const shared = { ...cursor, fingerprint, timing: record.timing };
+      if (typeof cursor.next === 'number') this.nextTicks.set(shared, cursor.next);
+      this.cursors.set(id, shared);
     }
   }
 
@@ -197,10 +201,11 @@ export class Materializer {
       }
       let cursor = before && this.isCurrent(record, before) ? before : await this.cursorFor(record, before, now, result);
       if (!cursor.paused) cursor = this.materialize(record, cursor, now, adds, result);
-      this.index(record, cursor);
+      const next = this.index(record, cursor);
       this.pending.delete(id);
       if (cursor === before) continue;
-      cursorWrites.push([record.id, JSON.stringify(cursor)]);
+      // `next` of the cursor this one was copied from is stale: it is written anew, or left out.
+      cursorWrites.push([record.id, JSON.stringify({ ...cursor, next: Number.isFinite(next) ? next : undefined })]);
       this.cursors.set(record.id, cursor);
     }
     for (const id of cursorDeletes) this.cursors.delete(id);
@@ -227,11 +232,12 @@ export class Materializer {
     return result;
   }
 
-  /** Files the schedule under its next tick; a paused one, or one without ticks left, waits for a change instead. */
-  private index(record: ScheduleRecord, cursor: Cursor): void {
+  /** Files the schedule under its next tick, and returns it; a paused one, or one without ticks left, waits for a change instead. */
+  private index(record: ScheduleRecord, cursor: Cursor): number {
     const next = cursor.paused ? Number.POSITIVE_INFINITY : this.nextTickOf(record, cursor);
     if (next === Number.POSITIVE_INFINITY) this.due.delete(record.id);
     else this.due.set(record.id, next);
+    return next;
   }
 
   private async applyChanges(): Promise<void> {

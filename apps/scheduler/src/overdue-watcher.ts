@@ -96,10 +96,11 @@ export class OverdueWatcher {
     this.checks = new RepeatingTask(() => this.check(), () => this.checkEveryMs, options.logger, 'overdue check failed');
   }
 
-  start(): void {
+  /** Starts looking, the first time now or after `firstLookAfterMs` (a new leader's first passes may come first). */
+  start(firstLookAfterMs = 0): void {
     // Another leader may have written in between: the first look reads everything again.
     this.watches = undefined;
-    this.checks.start();
+    this.checks.start(firstLookAfterMs);
   }
 
   async stop(): Promise<void> {

@@ -31,6 +31,11 @@ export interface Cursor {
   fingerprint: string;
   timing: NormalizedTiming;
   paused: boolean;
+  /**
+   * The first tick after `upTo` by `timing`, as the leader that wrote the cursor found it: a new
+   * leader files the schedule in its index of next ticks without computing it again.
+   */
+  next?: number;
 }
 
 /** The latest run of a schedule, as workers report it. */
@@ -74,6 +79,21 @@ export class ScheduleStore {
   async all(): Promise<ScheduleRecord[]> {
     const raw = await this.redis.hgetall(this.keys.schedules);
     return Object.values(raw).map((json) => JSON.parse(json) as ScheduleRecord);
+  }
+
+  /**
+   * Every code-owned schedule. Only records whose JSON names that owner are parsed: reconciling at
+   * each election then costs 100,000 API schedules a read, not 100,000 parses.
+   */
+  async codeOwned(): Promise<ScheduleRecord[]> {
+    const raw = await this.redis.hgetall(this.keys.schedules);
+    const owned: ScheduleRecord[] = [];
+    for (const json of Object.values(raw)) {
+      if (!json.includes('"owner":"code"')) continue;
+      const record = JSON.parse(json) as ScheduleRecord;
+      if (record.owner === 'code') owned.push(record);
+    }
+    return owned;
   }
 
   /** Every schedule id, sorted, for paging. */
@@ -136,7 +156,7 @@ export class ScheduleStore {
   }
 
   /** Takes the ids changed since the dead-man's switch last looked (at most `count`). */
-  async takeChangedForWatch(count = 10_000): Promise<string[]> {
+  async takeChangedForWatch(count = 50_000): Promise<string[]> {
     return (await this.redis.spop(this.keys.schedulesChangedForWatch, count)) ?? [];
   }
 
