@@ -25,7 +25,15 @@ const spec: fc.Arbitrary<Spec> = fc.oneof(
 const step = fc.record({
   advanceMs: fc.integer({ min: 1, max: LOOKAHEAD }),
   id: fc.constantFrom(...IDS),
-  change: fc.oneof(fc.constant('none' as const), fc.constant('pause' as const), fc.constant('resume' as const), fc.constant('delete' as const), spec),
+  change: fc.oneof(
+    fc.constant('none' as const),
+    fc.constant('pause' as const),
+    fc.constant('resume' as const),
+    fc.constant('delete' as const),
+    // The leader stops and a new one loads from Redis what it left: cursors, and the next ticks they carry.
+    fc.constant('failover' as const),
+    spec,
+  ),
 });
 // Around the spring-forward of 2027 in New York (14 March) and Berlin (28 March), and quiet days between.
 const start = fc.integer({ min: Date.parse('2027-03-14T05:00:00Z') / MINUTE, max: Date.parse('2027-03-28T02:00:00Z') / MINUTE }).map((minute) => minute * MINUTE);
@@ -49,10 +57,10 @@ interface Modelled {
 }
 
 describe('the materializer with its index of next ticks', () => {
-  it('adds every tick of every schedule while it is active, once, and none other, whatever is created, paused, resumed, replaced or deleted between passes', async () => {
+  it('adds every tick of every schedule while it is active, once, and none other, whatever is created, paused, resumed, replaced or deleted between passes, and through failovers', async () => {
     await fc.assert(
       fc.asyncProperty(start, fc.array(spec, { minLength: 1, maxLength: IDS.length }), fc.array(step, { maxLength: 20 }), async (t0, initial, steps) => {
-        const scheduler = await startScheduler({ name: 'materializer-index', lookaheadMs: LOOKAHEAD, startAt: t0 });
+        let scheduler = await startScheduler({ name: 'materializer-index', lookaheadMs: LOOKAHEAD, startAt: t0 });
         try {
           await scheduler.elected;
           const model = new Map<string, Modelled>();
@@ -72,7 +80,12 @@ describe('the materializer with its index of next ticks', () => {
             now += advanceMs;
             scheduler.setNow(now);
             const entry = model.get(id);
-            if (change === 'pause' && entry && !entry.paused) {
+            if (change === 'failover') {
+              await scheduler.close({ keepKeys: true });
+              scheduler = await startScheduler({ name: 'materializer-index', lookaheadMs: LOOKAHEAD, startAt: now, prefix: scheduler.prefix });
+              await scheduler.elected;
+              await scheduler.materializer.load();
+            } else if (change === 'pause' && entry && !entry.paused) {
               await scheduler.store.setPaused(id, true);
               close(id, entry, now);
               entry.paused = true;
