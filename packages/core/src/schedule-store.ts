@@ -160,6 +160,42 @@ export class ScheduleStore {
     return (await this.redis.spop(this.keys.schedulesChangedForWatch, count)) ?? [];
   }
 
+  /**
+   * The ids whose next tick, as last filed, is at or before `until`, or whose runs are added ahead
+   * of `now`; and whether anything is filed at all.
+   */
+  async dueBy(now: number, until: number): Promise<{ ids: string[]; filed: number }> {
+    const [due, ahead, filed] = await Promise.all([
+      this.redis.zrangebyscore(this.keys.scheduleDue, '-inf', until),
+      this.redis.zrangebyscore(this.keys.scheduleAhead, `(${now}`, '+inf'),
+      this.redis.zcard(this.keys.scheduleDue),
+    ]);
+    return { ids: [...new Set([...due, ...ahead])], filed };
+  }
+
+  /**
+   * Files each schedule's next tick and how far its runs are added (`upTo`, kept while after `now`),
+   * and drops `removes` (paused, deleted, out of ticks).
+   */
+  async fileDue(sets: [id: string, next: number, upTo: number][], removes: string[], now: number): Promise<void> {
+    const transaction = this.redis.multi();
+    for (let start = 0; start < sets.length; start += 1000) {
+      const part = sets.slice(start, start + 1000);
+      transaction.zadd(this.keys.scheduleDue, ...part.flatMap(([id, next]) => [next, id]));
+      transaction.zadd(this.keys.scheduleAhead, ...part.flatMap(([id, , upTo]) => [upTo, id]));
+    }
+    for (let start = 0; start < removes.length; start += 1000) {
+      transaction.zrem(this.keys.scheduleDue, ...removes.slice(start, start + 1000));
+      transaction.zrem(this.keys.scheduleAhead, ...removes.slice(start, start + 1000));
+    }
+    await transaction.zremrangebyscore(this.keys.scheduleAhead, '-inf', now).exec();
+  }
+
+  /** The cursors of `ids` that exist. */
+  async cursorsOf(ids: string[]): Promise<Map<string, Cursor>> {
+    return this.jsonEntries<Cursor>(this.keys.cursors, ids);
+  }
+
   async cursors(): Promise<Map<string, Cursor>> {
     const raw = await this.redis.hgetall(this.keys.cursors);
     return new Map(Object.entries(raw).map(([id, json]) => [id, JSON.parse(json) as Cursor]));
