@@ -46,6 +46,8 @@ export async function reconcileSchedules(deps: {
   if (writes.length > 0 || diff.removed.length > 0) {
     if (!(await election.writeHashFenced(store.keys.schedules, writes, diff.removed))) return undefined;
   }
+  // After the fenced write: an id is dropped from the index only once its record is gone.
+  await store.indexCodeOwned([...declared, ...owned.map((record) => record.id)], diff.removed);
   logger.info(diff, `reconciled schedules with code: ${diff.added.length} added, ${diff.changed.length} changed, ${diff.removed.length} removed, ${diff.unchanged} unchanged`);
   return diff;
 }

@@ -35,6 +35,11 @@ export function drumlineKeys(prefix: string, layout: KeyLayout = 'single') {
     leaderTerm: `${base}:leader-term`,
     /** Hash: schedule id → ScheduleRecord JSON. */
     schedules: `${base}:schedules`,
+    /**
+     * Set: every id code has owned a schedule under (a superset: reconcile adds the ids it declares
+     * and drops those it prunes), and '' once it is complete, so reconcile reads those records only.
+     */
+    schedulesCode: `${base}:schedules-code`,
     /** Set: ids of paused schedules (kept apart from the records, so code reconciliation keeps them). */
     schedulesPaused: `${base}:schedules-paused`,
     /** Set: ids of schedules changed by the API since the leader last applied them. */

@@ -59,6 +59,9 @@ export interface Overdue {
 
 export type ApiWriteOutcome = 'created' | 'replaced' | 'deleted';
 
+/** The member of the code-owned index that says it holds every code-owned id (no schedule id is empty). */
+const CODE_INDEX_COMPLETE = '';
+
 /**
  * Schedule state in Redis, shared by the web (writes what users ask), the leader (applies it)
  * and workers (read policies, report runs). Writes from the API flag the schedule as changed so
@@ -82,18 +85,34 @@ export class ScheduleStore {
   }
 
   /**
-   * Every code-owned schedule. Only records whose JSON names that owner are parsed: reconciling at
-   * each election then costs 100,000 API schedules a read, not 100,000 parses.
+   * Every code-owned schedule: the records of the ids in the code-owned index, so that reconciling
+   * at each election does not read 100,000 API schedules. Before the index is complete (a
+   * deployment from before it), every record is read, and only those whose JSON names code as
+   * owner are parsed.
    */
   async codeOwned(): Promise<ScheduleRecord[]> {
-    const raw = await this.redis.hgetall(this.keys.schedules);
+    const indexed = await this.redis.smembers(this.keys.schedulesCode);
+    const raw = indexed.includes(CODE_INDEX_COMPLETE)
+      ? await this.rawRecords(indexed.filter((id) => id !== CODE_INDEX_COMPLETE))
+      : Object.values(await this.redis.hgetall(this.keys.schedules));
     const owned: ScheduleRecord[] = [];
-    for (const json of Object.values(raw)) {
-      if (!json.includes('"owner":"code"')) continue;
+    for (const json of raw) {
+      if (json === null || !json.includes('"owner":"code"')) continue;
       const record = JSON.parse(json) as ScheduleRecord;
       if (record.owner === 'code') owned.push(record);
     }
     return owned;
+  }
+
+  /**
+   * Keeps the code-owned index a superset of the code-owned schedules: call with what reconcile
+   * declared and found owned (added), and with what it pruned once the prune was written (removed).
+   */
+  async indexCodeOwned(owned: string[], pruned: string[]): Promise<void> {
+    const transaction = this.redis.multi();
+    for (let start = 0; start < owned.length; start += 1000) transaction.sadd(this.keys.schedulesCode, ...owned.slice(start, start + 1000));
+    for (let start = 0; start < pruned.length; start += 1000) transaction.srem(this.keys.schedulesCode, ...pruned.slice(start, start + 1000));
+    await transaction.sadd(this.keys.schedulesCode, CODE_INDEX_COMPLETE).exec();
   }
 
   /** Every schedule id, sorted, for paging. */
