@@ -89,7 +89,8 @@ async function redisBytesPerSchedule(redis: RedisServer, count: number): Promise
     cursors: keys.cursors,
     lastRuns: keys.lastRuns,
     overdueBaseline: keys.overdueBaseline,
-    ...('scheduleDue' in keys ? { scheduleDue: (keys as Record<string, unknown>).scheduleDue as string } : {}),
+    scheduleDue: keys.scheduleDue,
+    scheduleAhead: keys.scheduleAhead,
   };
   const figures: Record<string, number> = {};
   for (const [name, key] of Object.entries(named)) {
