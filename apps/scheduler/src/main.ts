@@ -95,7 +95,8 @@ async function main(): Promise<void> {
       if (!initialized || !election.isLeader) return;
       await materializer.load();
       materializer.start();
-      overdueWatcher.start();
+      // Its first look reads every schedule: after the first passes, which are what a takeover waits for.
+      overdueWatcher.start(4 * config.SCHEDULER_POLL_MS);
       await stalledFailures.start();
       logger.info({ term }, 'materializing schedules');
     }).catch((error: unknown) => {

@@ -21,6 +21,7 @@ import {
 import type { Tracer } from '@opentelemetry/api';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { JobsOptions, Queue } from 'bullmq';
+import { DueIndex } from './due-index.js';
 import { MaterializationTrace } from './materialization-trace.js';
 import { Promoter } from './promoter.js';
 import { RepeatingTask } from './repeating-task.js';
@@ -34,6 +35,8 @@ const MAX_MISSED_SCAN = 100_000;
  * timer fires on time however many schedules there are (a blocked loop loses its own lease).
  */
 const SCHEDULES_PER_SLICE = 250;
+/** API changes applied per pass: one HMGET and one SMISMEMBER for all of them, so 100,000 new schedules are in within seconds. */
+const CHANGES_PER_PASS = 5000;
 
 export interface MaterializerOptions {
   registry: JobRegistry;
@@ -95,6 +98,12 @@ export class Materializer {
   /** The first tick after each cursor's `upTo`: a schedule whose next tick is beyond the horizon costs nothing in a pass. */
   private readonly nextTicks = new WeakMap<Cursor, number>();
   private readonly fingerprints = new WeakMap<ScheduleRecord, string>();
+  /** Each schedule's next tick after its cursor: a pass visits only those due up to its horizon. */
+  private readonly due = new DueIndex();
+  /** Schedules to look at in full in the next pass: changed through the API, or all of them after load. */
+  private pending = new Set<string>();
+  /** A quick load read only the schedules due soon: the first pass reads the rest after its own writes. */
+  private restToLoad = false;
   private readonly passes: RepeatingTask;
 
   constructor(private readonly options: MaterializerOptions) {
@@ -103,28 +112,96 @@ export class Materializer {
     this.passes = new RepeatingTask(() => this.pass(), () => this.untilNextPass(), options.logger, 'materializer pass failed');
   }
 
-  /** Loads all schedule state from Redis; call on election, after reconciliation. */
+  /**
+   * Loads schedule state from Redis; call on election, after reconciliation. When a leader has
+   * filed next ticks in Redis, only the schedules due up to the horizon are read now, so that the
+   * first pass adds their runs without waiting for 100,000 records to be read and parsed; that
+   * pass then loads the rest, which the next one looks at. Without any filed, it loads everything.
+   */
   async load(): Promise<void> {
+    const { store, lookaheadMs, pollMs } = this.options;
+    const changed = await store.takeChanged(Number.MAX_SAFE_INTEGER);
+    this.due.clear();
+    this.restToLoad = false;
+    const now = this.now();
+    const soon = await store.dueBy(now, now + lookaheadMs + 4 * pollMs);
+    if (soon.filed === 0) {
+      const [records, paused, cursors] = await Promise.all([store.all(), store.pausedIds(), store.cursors()]);
+      this.records = new Map(records.map((record) => [record.id, record]));
+      this.paused = paused;
+      this.cursors = cursors;
+    } else {
+      // Due soon, runs ahead to promote, or changed while no leader ran: the first pass's work.
+      const ids = [...new Set([...soon.ids, ...changed])];
+      const [raw, paused, cursors] = await Promise.all([store.rawRecords(ids), store.pausedAmong(ids), store.cursorsOf(ids)]);
+      this.records = new Map();
+      raw.forEach((json, index) => json && this.records.set(ids[index] as string, JSON.parse(json) as ScheduleRecord));
+      this.paused = paused;
+      this.cursors = cursors;
+      this.restToLoad = true;
+    }
+    this.pending = new Set([...this.records.keys(), ...this.cursors.keys()]);
+    await this.shareCursorSpecs([...this.cursors.keys()]);
+    await this.promotePending([...this.cursors.keys()]);
+  }
+
+  /**
+   * The schedules a quick load left out, read in full: those already in memory (loaded, or changed
+   * through the API since) are newer than what this read finds, and are kept.
+   */
+  private async loadRest(): Promise<void> {
     const { store } = this.options;
-    await store.takeChanged(Number.MAX_SAFE_INTEGER);
     const [records, paused, cursors] = await Promise.all([store.all(), store.pausedIds(), store.cursors()]);
-    this.records = new Map(records.map((record) => [record.id, record]));
-    this.paused = paused;
-    this.cursors = cursors;
-    await this.promotePending();
+    const added: string[] = [];
+    for (const record of records) {
+      if (this.records.has(record.id)) continue;
+      this.records.set(record.id, record);
+      if (paused.has(record.id)) this.paused.add(record.id);
+      added.push(record.id);
+    }
+    const addedCursors: string[] = [];
+    for (const [id, cursor] of cursors) {
+      if (this.cursors.has(id)) continue;
+      this.cursors.set(id, cursor);
+      addedCursors.push(id);
+    }
+    for (const id of [...added, ...addedCursors]) this.pending.add(id);
+    await this.shareCursorSpecs(addedCursors);
+    await this.promotePending(addedCursors);
+  }
+
+  /**
+   * A stored cursor made for its schedule's current spec holds a copy of that spec: point it at the
+   * record's instead, so 100,000 schedules keep one timing and one fingerprint each in memory. Its
+   * `next` is taken as known, so the first pass files 100,000 schedules without a cron computation each.
+   */
+  private async shareCursorSpecs(ids: string[]): Promise<void> {
+    let visited = 0;
+    for (const id of ids) {
+      if (++visited % SCHEDULES_PER_SLICE === 0) await yieldToEventLoop();
+      const cursor = this.cursors.get(id);
+      const record = this.records.get(id);
+      if (!cursor) continue;
+      const fingerprint = record && this.fingerprintOf(record);
+      if (!record || cursor.fingerprint !== fingerprint) continue;
+      const shared = { ...cursor, fingerprint, timing: record.timing };
+      if (typeof cursor.next === 'number') this.nextTicks.set(shared, cursor.next);
+      this.cursors.set(id, shared);
+    }
   }
 
   /**
    * Arms promotion for the ticks a previous leader already added (after now, up to each cursor's
    * `upTo`): without it they would wait for BullMQ's own, later, delayed promotion.
    */
-  private async promotePending(): Promise<void> {
+  private async promotePending(ids: string[]): Promise<void> {
     const now = this.now();
     let visited = 0;
-    for (const [id, cursor] of this.cursors) {
+    for (const id of ids) {
       if (++visited % SCHEDULES_PER_SLICE === 0) await yieldToEventLoop();
+      const cursor = this.cursors.get(id);
       const record = this.records.get(id);
-      if (!record || record.jitterMs || cursor.paused || this.paused.has(id) || cursor.upTo <= now || cursor.fingerprint !== this.fingerprintOf(record)) continue;
+      if (!cursor || !record || record.jitterMs || cursor.paused || this.paused.has(id) || cursor.upTo <= now || cursor.fingerprint !== this.fingerprintOf(record)) continue;
       const job = this.options.registry.find(record.job);
       if (!job) continue;
       const queue = this.options.queues.queueOf(job);
@@ -153,7 +230,11 @@ export class Materializer {
     this.promoter.stop();
   }
 
-  /** One pass: apply API changes, withdraw what was changed away, add the ticks now due. */
+  /**
+   * One pass: apply API changes, withdraw what was changed away, add the ticks now due. It looks at
+   * the schedules changed since the last pass (all of them after load) and at those whose next tick
+   * is within the horizon, not at every schedule.
+   */
   async pass(): Promise<PassResult> {
     const result: PassResult = { added: 0, missed: 0, withdrawn: 0 };
     const { election, store, logger } = this.options;
@@ -164,20 +245,35 @@ export class Materializer {
     const dropped: DroppedTick[] = [];
     const cursorWrites: [string, string][] = [];
     const cursorDeletes: string[] = [];
+    const nextTicks: [string, number, number][] = [];
+    const unfiled: string[] = [];
 
-    for (const [id, cursor] of this.cursors) {
-      if (this.records.has(id)) continue;
-      result.withdrawn += await this.withdraw(id, cursor, now, 'deleted');
-      cursorDeletes.push(id);
-    }
+    // Taken ids wait in `pending` until visited, so a pass that fails half-way leaves the rest to the next one.
+    for (const id of this.due.takeDue(now + this.options.lookaheadMs)) this.pending.add(id);
     let visited = 0;
-    for (const record of this.records.values()) {
+    for (const id of this.pending) {
       if (++visited % SCHEDULES_PER_SLICE === 0) await yieldToEventLoop();
-      const before = this.cursors.get(record.id);
+      const record = this.records.get(id);
+      const before = this.cursors.get(id);
+      if (!record) {
+        this.due.delete(id);
+        if (before) {
+          result.withdrawn += await this.withdraw(id, before, now, 'deleted');
+          cursorDeletes.push(id);
+          unfiled.push(id);
+        }
+        this.pending.delete(id);
+        continue;
+      }
       let cursor = before && this.isCurrent(record, before) ? before : await this.cursorFor(record, before, now, result);
       if (!cursor.paused) cursor = this.materialize(record, cursor, now, adds, dropped, result);
+      const next = this.index(record, cursor);
+      this.pending.delete(id);
       if (cursor === before) continue;
-      cursorWrites.push([record.id, JSON.stringify(cursor)]);
+      // `next` of the cursor this one was copied from is stale: it is written anew, or left out.
+      cursorWrites.push([record.id, JSON.stringify({ ...cursor, next: Number.isFinite(next) ? next : undefined })]);
+      if (Number.isFinite(next)) nextTicks.push([record.id, next, cursor.upTo]);
+      else unfiled.push(record.id);
       this.cursors.set(record.id, cursor);
     }
     for (const id of cursorDeletes) this.cursors.delete(id);
@@ -201,7 +297,14 @@ export class Materializer {
     traced?.end();
     for (const add of adds) if (add.promote && election.isLeader) this.promoter.promoteFor(add.tick, add.queue, add.opts.jobId);
     result.added = adds.length;
+    // Not fenced, and need not be: the filed ticks only order a new leader's first pass, and its
+    // second reads every cursor anyway. Filed after the cursors, so a tick is never filed early.
+    await store.fileDue(nextTicks, unfiled, now);
     await this.record(adds, dropped, now);
+    if (this.restToLoad) {
+      await this.loadRest();
+      this.restToLoad = false;
+    }
     return result;
   }
 
@@ -220,16 +323,33 @@ export class Materializer {
     await ledger.append(entries, now).catch((error: unknown) => logger.warn({ err: error, events: entries.length }, 'recording the pass in the tick ledger failed'));
   }
 
+  /** Files the schedule under its next tick, and returns it; a paused one, or one without ticks left, waits for a change instead. */
+  private index(record: ScheduleRecord, cursor: Cursor): number {
+    const next = cursor.paused ? Number.POSITIVE_INFINITY : this.nextTickOf(record, cursor);
+    if (next === Number.POSITIVE_INFINITY) this.due.delete(record.id);
+    else this.due.set(record.id, next);
+    return next;
+  }
+
   private async applyChanges(): Promise<void> {
     const { store } = this.options;
-    const ids = await store.takeChanged();
-    for (const id of ids) {
-      const [record, paused] = await Promise.all([store.get(id), store.isPaused(id)]);
-      if (record) this.records.set(id, record);
+    const ids = await store.takeChanged(CHANGES_PER_PASS);
+    if (ids.length === 0) return;
+    const [records, paused, cursors] = await Promise.all([
+      store.rawRecords(ids),
+      store.pausedAmong(ids),
+      // Before the rest is loaded, a changed schedule's stored cursor is needed to withdraw its runs.
+      this.restToLoad ? store.cursorsOf(ids.filter((id) => !this.cursors.has(id))) : new Map<string, Cursor>(),
+    ]);
+    for (const [id, cursor] of cursors) this.cursors.set(id, cursor);
+    ids.forEach((id, index) => {
+      const json = records[index];
+      if (json) this.records.set(id, JSON.parse(json) as ScheduleRecord);
       else this.records.delete(id);
-      if (paused) this.paused.add(id);
+      if (paused.has(id)) this.paused.add(id);
       else this.paused.delete(id);
-    }
+      this.pending.add(id);
+    });
   }
 
   private fingerprintOf(record: ScheduleRecord): string {

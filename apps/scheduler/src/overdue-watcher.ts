@@ -7,6 +7,7 @@ import {
   type JobRegistry,
   type LeaderElection,
   type Logger,
+  type NormalizedTiming,
   type Overdue,
   type ScheduleRecord,
   type ScheduleStore,
@@ -43,6 +44,31 @@ interface Baseline {
   paused: boolean;
 }
 
+/** One schedule as the watch sees it. */
+interface Watch {
+  job: string;
+  timing: NormalizedTiming;
+  fingerprint: string;
+  paused: boolean;
+  /** As last read from or written to Redis; undefined until the first look at the schedule. */
+  baseline: Baseline | undefined;
+  /** The first tick after the baseline (none while paused). */
+  expected: number | undefined;
+}
+
+function watchOf(record: ScheduleRecord, paused: boolean, baseline: Baseline | undefined): Watch {
+  const fingerprint = scheduleFingerprint(record);
+  const current = baseline && baseline.fingerprint === fingerprint && baseline.paused === paused;
+  return { job: record.job, timing: record.timing, fingerprint, paused, baseline, expected: current && !paused ? ticksAfter(record.timing, baseline.from, 1)[0] : undefined };
+}
+
+/** What a look starts from: every schedule, the ids to look at whatever their expected tick, and baselines to delete. */
+interface Look {
+  watches: Map<string, Watch>;
+  touched: Set<string>;
+  baselineDeletes: Set<string>;
+}
+
 /**
  * The dead-man's switch, run by the leader only: a schedule whose next expected run (the first
  * tick after its baseline) has not started `overdueMs` after that tick is flagged in Redis (the
@@ -54,8 +80,14 @@ export class OverdueWatcher {
   private readonly now: () => number;
   private readonly checkEveryMs: number;
   private readonly missedThrough = new Map<string, number>();
-  /** The first tick after each schedule's baseline, kept while the baseline holds: a cron parse per schedule per check would cost the leader real CPU at 10,000 schedules. */
-  private readonly expected = new Map<string, { from: number; fingerprint: string; tick: number | undefined }>();
+  /**
+   * What this leader knows of each schedule, and the baseline it last wrote: read in full on the
+   * first look after start, then kept up to date from the ids the API flags as changed. A look then
+   * reads the last runs only of the schedules whose expected tick has come, not every schedule.
+   */
+  private watches: Map<string, Watch> | undefined;
+  /** The flags in Redis, as this leader last wrote them. */
+  private flags = new Map<string, Overdue>();
   private readonly checks: RepeatingTask;
 
   constructor(private readonly options: OverdueWatcherOptions) {
@@ -64,8 +96,11 @@ export class OverdueWatcher {
     this.checks = new RepeatingTask(() => this.check(), () => this.checkEveryMs, options.logger, 'overdue check failed');
   }
 
-  start(): void {
-    this.checks.start();
+  /** Starts looking, the first time now or after `firstLookAfterMs` (a new leader's first passes may come first). */
+  start(firstLookAfterMs = 0): void {
+    // Another leader may have written in between: the first look reads everything again.
+    this.watches = undefined;
+    this.checks.start(firstLookAfterMs);
   }
 
   async stop(): Promise<void> {
@@ -79,80 +114,112 @@ export class OverdueWatcher {
 
   /** One look at every schedule; returns the schedules flagged afterwards. Does nothing unless leading. */
   async check(): Promise<Map<string, Overdue>> {
-    const { store, election, redis, logger, overdueMs } = this.options;
+    const { store, election, overdueMs } = this.options;
     const keys = store.keys;
     if (!election.isLeader) return new Map();
-    const [records, paused, lastRuns, flags, rawBaselines] = await Promise.all([
-      store.all(),
-      store.pausedIds(),
-      store.lastRuns(),
-      store.overdue(),
-      redis.hgetall(keys.overdueBaseline),
-    ]);
+    const { watches, touched, baselineDeletes } = this.watches ? await this.readChanges(this.watches) : await this.readAll();
     const now = this.now();
     const baselineWrites: [string, string][] = [];
     const flagWrites: [string, string][] = [];
     const flagDeletes: string[] = [];
     const newlyOverdue: { id: string; job: string; overdue: Overdue }[] = [];
-    const ids = new Set<string>();
 
-    for (const record of records) {
-      ids.add(record.id);
-      const before = rawBaselines[record.id] ? (JSON.parse(rawBaselines[record.id] as string) as Baseline) : undefined;
-      const fingerprint = scheduleFingerprint(record);
-      const isPaused = paused.has(record.id);
+    for (const id of touched) {
+      if (watches.has(id)) continue;
+      this.missedThrough.delete(id);
+      if (this.flags.delete(id)) flagDeletes.push(id);
+      baselineDeletes.add(id);
+    }
+    // A schedule's baseline can only move once its expected tick has come (a run started, a tick was
+    // dropped), or when it changed: those are the ones to look at, with their last runs.
+    const looked: [string, Watch][] = [];
+    for (const entry of watches) {
+      const [id, watch] = entry;
+      if (touched.has(id) || this.missedThrough.has(id) || (watch.expected !== undefined && watch.expected <= now)) looked.push(entry);
+    }
+    const lastRuns = await store.lastRuns(looked.map(([id]) => id));
+    for (const [id, watch] of looked) {
+      const before = watch.baseline;
       let baseline: Baseline;
-      if (!before || before.fingerprint !== fingerprint || before.paused !== isPaused) {
+      if (!before || before.fingerprint !== watch.fingerprint || before.paused !== watch.paused) {
         // New, changed, paused or resumed just now: the watch (re)starts from now.
-        baseline = { from: now, fingerprint, paused: isPaused };
+        baseline = { from: now, fingerprint: watch.fingerprint, paused: watch.paused };
       } else {
-        const lastRun = lastRuns.get(record.id);
+        const lastRun = lastRuns.get(id);
         const lastTick = lastRun && !parseScheduledRunId(lastRun.runId)?.manual ? lastRun.scheduledFor : -Infinity;
-        baseline = { ...before, from: Math.max(before.from, lastTick, this.missedThrough.get(record.id) ?? -Infinity) };
+        baseline = { ...before, from: Math.max(before.from, lastTick, this.missedThrough.get(id) ?? -Infinity) };
       }
+      this.missedThrough.delete(id);
       if (!before || baseline.from !== before.from || baseline.fingerprint !== before.fingerprint || baseline.paused !== before.paused) {
-        baselineWrites.push([record.id, JSON.stringify(baseline)]);
+        baselineWrites.push([id, JSON.stringify(baseline)]);
+        watch.baseline = baseline;
+        watch.expected = watch.paused ? undefined : ticksAfter(watch.timing, baseline.from, 1)[0];
       }
 
-      const next = isPaused ? undefined : this.expectedTick(record, baseline);
+      const next = watch.expected;
       const tick = next !== undefined && next <= now - overdueMs ? next : undefined;
-      const flagged = flags.get(record.id);
+      const flagged = this.flags.get(id);
       if (tick === undefined) {
         if (flagged) {
-          flagDeletes.push(record.id);
-          flags.delete(record.id);
-          logger.info({ schedule: record.id, tick: new Date(flagged.tick).toISOString() }, isPaused ? 'schedule paused: no longer overdue' : 'schedule no longer overdue: its run started');
+          flagDeletes.push(id);
+          this.flags.delete(id);
+          this.options.logger.info({ schedule: id, tick: new Date(flagged.tick).toISOString() }, watch.paused ? 'schedule paused: no longer overdue' : 'schedule no longer overdue: its run started');
         }
         continue;
       }
       if (flagged?.tick === tick) continue;
       const overdue: Overdue = { tick, since: tick + overdueMs };
-      flagWrites.push([record.id, JSON.stringify(overdue)]);
-      flags.set(record.id, overdue);
-      newlyOverdue.push({ id: record.id, job: record.job, overdue });
+      flagWrites.push([id, JSON.stringify(overdue)]);
+      this.flags.set(id, overdue);
+      newlyOverdue.push({ id, job: watch.job, overdue });
     }
-    for (const id of flags.keys()) {
-      if (!ids.has(id)) {
-        flagDeletes.push(id);
-        flags.delete(id);
-      }
-    }
-    const baselineDeletes = Object.keys(rawBaselines).filter((id) => !ids.has(id));
-    for (const cache of [this.missedThrough, this.expected]) for (const id of cache.keys()) if (!ids.has(id)) cache.delete(id);
 
     // Fenced: a leader that lost its lease mid-check writes nothing and alerts nothing.
-    if (!(await election.writeHashFenced(keys.overdueBaseline, baselineWrites, baselineDeletes))) return new Map();
-    if (!(await election.writeHashFenced(keys.overdue, flagWrites, flagDeletes))) return new Map();
+    if (!(await election.writeHashFenced(keys.overdueBaseline, baselineWrites, [...baselineDeletes]))) return this.forget();
+    if (!(await election.writeHashFenced(keys.overdue, flagWrites, flagDeletes))) return this.forget();
     await Promise.all(newlyOverdue.map(({ id, job, overdue }) => this.report(id, job, overdue)));
-    return flags;
+    return new Map(this.flags);
   }
 
-  private expectedTick(record: ScheduleRecord, baseline: Baseline): number | undefined {
-    const cached = this.expected.get(record.id);
-    if (cached && cached.from === baseline.from && cached.fingerprint === baseline.fingerprint) return cached.tick;
-    const tick = ticksAfter(record.timing, baseline.from, 1)[0];
-    this.expected.set(record.id, { from: baseline.from, fingerprint: baseline.fingerprint, tick });
-    return tick;
+  /** What this leader knew may not be what Redis holds: the next look reads everything again. */
+  private forget(): Map<string, Overdue> {
+    this.watches = undefined;
+    return new Map();
+  }
+
+  /** Every schedule, its baseline and the flags, as Redis holds them; all of them are looked at. */
+  private async readAll(): Promise<Look> {
+    const { store, redis } = this.options;
+    await store.takeChangedForWatch(Number.MAX_SAFE_INTEGER);
+    const [records, paused, flags, rawBaselines] = await Promise.all([store.all(), store.pausedIds(), store.overdue(), redis.hgetall(store.keys.overdueBaseline)]);
+    const watches = new Map<string, Watch>();
+    for (const record of records) {
+      const stored = rawBaselines[record.id];
+      watches.set(record.id, watchOf(record, paused.has(record.id), stored ? (JSON.parse(stored) as Baseline) : undefined));
+    }
+    this.watches = watches;
+    this.flags = flags;
+    for (const id of this.missedThrough.keys()) if (!watches.has(id)) this.missedThrough.delete(id);
+    const gone = [...Object.keys(rawBaselines), ...flags.keys()].filter((id) => !watches.has(id));
+    return { watches, touched: new Set([...watches.keys(), ...gone]), baselineDeletes: new Set(Object.keys(rawBaselines).filter((id) => !watches.has(id))) };
+  }
+
+  /** The schedules the API changed since the last look, read again. */
+  private async readChanges(watches: Map<string, Watch>): Promise<Look> {
+    const { store } = this.options;
+    const ids = await store.takeChangedForWatch();
+    const [records, paused] = await Promise.all([store.rawRecords(ids), store.pausedAmong(ids)]);
+    ids.forEach((id, index) => {
+      const json = records[index];
+      if (!json) {
+        watches.delete(id);
+        return;
+      }
+      const record = JSON.parse(json) as ScheduleRecord;
+      const watch = watchOf(record, paused.has(id), watches.get(id)?.baseline);
+      watches.set(id, watch);
+    });
+    return { watches, touched: new Set(ids), baselineDeletes: new Set() };
   }
 
   private async report(id: string, job: string, overdue: Overdue): Promise<void> {

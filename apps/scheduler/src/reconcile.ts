@@ -1,4 +1,4 @@
-import { codeScheduleRecords, sameSchedule, type JobRegistry, type LeaderElection, type Logger, type ScheduleStore } from '@drumline/core/runtime';
+import { codeScheduleRecords, sameSchedule, type JobRegistry, type LeaderElection, type Logger, type ScheduleRecord, type ScheduleStore } from '@drumline/core/runtime';
 
 export interface ReconcileDiff {
   added: string[];
@@ -20,8 +20,13 @@ export async function reconcileSchedules(deps: {
   logger: Logger;
 }): Promise<ReconcileDiff | undefined> {
   const { registry, store, election, logger } = deps;
-  const stored = new Map((await store.all()).map((record) => [record.id, record]));
   const desired = codeScheduleRecords(registry);
+  // The code's own schedules, and whatever holds the ids code declares (an API schedule it takes over).
+  const [owned, declaredRaw] = await Promise.all([store.codeOwned(), store.rawRecords(desired.map((record) => record.id))]);
+  const stored = new Map(owned.map((record) => [record.id, record]));
+  declaredRaw.forEach((json, index) => {
+    if (json) stored.set((desired[index] as (typeof desired)[number]).id, JSON.parse(json) as ScheduleRecord);
+  });
   const diff: ReconcileDiff = { added: [], changed: [], removed: [], unchanged: 0 };
   const writes: [string, string][] = [];
   for (const record of desired) {
@@ -41,6 +46,8 @@ export async function reconcileSchedules(deps: {
   if (writes.length > 0 || diff.removed.length > 0) {
     if (!(await election.writeHashFenced(store.keys.schedules, writes, diff.removed))) return undefined;
   }
+  // After the fenced write: an id is dropped from the index only once its record is gone.
+  await store.indexCodeOwned([...declared, ...owned.map((record) => record.id)], diff.removed);
   logger.info(diff, `reconciled schedules with code: ${diff.added.length} added, ${diff.changed.length} changed, ${diff.removed.length} removed, ${diff.unchanged} unchanged`);
   return diff;
 }

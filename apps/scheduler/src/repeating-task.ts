@@ -16,7 +16,8 @@ export class RepeatingTask {
     private readonly failureMessage: string,
   ) {}
 
-  start(): void {
+  /** Starts the loop: the first run now, or after `firstDelayMs`. */
+  start(firstDelayMs = 0): void {
     this.running = true;
     const run = () => {
       this.current = this.task()
@@ -26,7 +27,8 @@ export class RepeatingTask {
           if (this.running) this.timer = setTimeout(run, this.delayMs());
         });
     };
-    run();
+    if (firstDelayMs > 0) this.timer = setTimeout(run, firstDelayMs);
+    else run();
   }
 
   async stop(): Promise<void> {

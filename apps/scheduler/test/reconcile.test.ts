@@ -83,6 +83,21 @@ describe('reconciliation of code schedules', () => {
     await next.close({ keepKeys: true });
   });
 
+  it('prunes a code schedule stored before the code-owned index existed, and indexes the rest', async () => {
+    const s = (current = await startScheduler({ name: 'reconcile-unindexed', jobs: [report('30m')] }));
+    await s.elected;
+    await reconcileSchedules({ registry: s.registry, store: s.store, election: s.election, logger });
+    // As an older release left Redis: the code schedules, and no index of them.
+    await s.redis.del(s.store.keys.schedulesCode);
+    const next = await startScheduler({ name: 'reconcile-unindexed', jobs: [report('30m', false)], prefix: s.prefix, redis: s.redis.duplicate() });
+    await s.election.stop();
+    await next.elected;
+    expect(await reconcileSchedules({ registry: next.registry, store: next.store, election: next.election, logger })).toEqual({ added: [], changed: [], removed: ['nightly'], unchanged: 1 });
+    expect((await next.store.all()).map((record) => record.id)).toEqual(['frequent']);
+    expect((await next.redis.smembers(next.store.keys.schedulesCode)).sort()).toEqual(['', 'frequent']);
+    await next.close({ keepKeys: true });
+  });
+
   it('writes nothing and answers undefined once another scheduler holds the lease', async () => {
     const s = (current = await startScheduler({ name: 'reconcile-lost', jobs: [report('30m')] }));
     await s.elected;

@@ -8,11 +8,44 @@ import { entries, NodeProcess, type LogLine } from '../support/node-process.js';
 import type { RedisServer } from '../support/redis-server.js';
 import { check, type BenchContext, type Measured, type Scenario } from '../support/scenario.js';
 import { generatedJobs, generatedSchedules } from '../scale/generated-jobs.js';
+import { LEASE_TTL_MS, measureApiScale, type ApiScaleFigures } from '../scale/api-scale.js';
 import { mib, round } from '../support/stats.js';
 
 const PREFIX = 'bench-scale';
 const MAX_UNCHANGED_MS = 2000;
 const MAX_RSS_MIB = 200;
+/** The second size: API schedules, one per customer (issue #15). */
+const API_SIZES = [1000, 10_000, 100_000];
+const MAX_API_CREATE_MS = 60_000;
+const MAX_API_CPU_S_PER_MIN = 5;
+const MAX_API_RSS_MIB = 500;
+const MAX_TAKEOVER_MS = LEASE_TTL_MS + 1000;
+
+/** BENCH_SCALE_SIZES=100000 (comma-separated) measures only those sizes of API schedules. */
+function apiSizes(quick: boolean): number[] {
+  const chosen = process.env.BENCH_SCALE_SIZES?.split(',').map(Number).filter((size) => size > 0);
+  return chosen && chosen.length > 0 ? chosen : quick ? API_SIZES.slice(0, 2) : API_SIZES;
+}
+
+function apiProblems(figures: ApiScaleFigures): string[] {
+  const at = `at ${figures.schedules}`;
+  const ticks = Object.values(figures.ticks);
+  return [
+    figures.createMs > MAX_API_CREATE_MS ? `${at}, creating through the API took ${round(figures.createMs / 1000, 1)} s` : '',
+    figures.leaderCpuSecondsPerMinute >= MAX_API_CPU_S_PER_MIN ? `${at}, the leader used ${figures.leaderCpuSecondsPerMinute} CPU s/min` : '',
+    Math.max(figures.leaderPeakRssMiB, ...figures.newLeaderPeakRssMiB) >= MAX_API_RSS_MIB ? `${at}, scheduler peak RSS ${Math.max(figures.leaderPeakRssMiB, ...figures.newLeaderPeakRssMiB)} MiB` : '',
+    figures.takeoverMedianMs > MAX_TAKEOVER_MS ? `${at}, median takeover ${figures.takeoverMedianMs} ms` : '',
+    figures.leadershipLosses > 0 ? `${at}, the leader lost its own lease ${figures.leadershipLosses}×` : '',
+    ticks.some((report) => report.duplicates > 0 || report.missed > 0) ? `${at}, sample ticks ran twice or never` : '',
+  ].filter(Boolean);
+}
+
+const curveLine = (figures: ApiScaleFigures): string =>
+  `${figures.schedules}: created in ${round(figures.createMs / 1000, 1)} s, leader ${figures.leaderCpuSecondsPerMinute} CPU s/min, ` +
+  `RSS ${figures.leaderRssMiB} MiB (peak ${Math.max(figures.leaderPeakRssMiB, ...figures.newLeaderPeakRssMiB)}), takeover ${figures.takeoverMedianMs} ms, ` +
+  `Redis ${figures.redisBytesPerScheduleTotal} B/schedule, ` +
+  `${Object.values(figures.ticks).reduce((sum, report) => sum + report.duplicates, 0)} twice / ${Object.values(figures.ticks).reduce((sum, report) => sum + report.missed, 0)} missing ` +
+  `of ${Object.values(figures.ticks).reduce((sum, report) => sum + report.expected, 0)} sample ticks`;
 
 /** Reconciles in this process, twice: from an empty Redis, then with nothing changed. */
 async function reconcileInProcess(redis: RedisServer, registry: JobRegistry, count: number): Promise<{ fromEmptyMs: number; unchangedMs: number }> {
@@ -115,7 +148,10 @@ async function bullmqUpserts(redis: RedisServer, count: number): Promise<{ fromE
 
 export const scheduleScale: Scenario = {
   name: 'schedule-scale',
-  target: `reconcile of 10000 unchanged code schedules < ${MAX_UNCHANGED_MS} ms; scheduler RSS < ${MAX_RSS_MIB} MB; the leader keeps its lease`,
+  target:
+    `reconcile of 10000 unchanged code schedules < ${MAX_UNCHANGED_MS} ms; scheduler RSS < ${MAX_RSS_MIB} MB; the leader keeps its lease. ` +
+    `100000 API schedules: created through the API in <= ${MAX_API_CREATE_MS / 1000} s, leader < ${MAX_API_CPU_S_PER_MIN} CPU s/min, scheduler RSS < ${MAX_API_RSS_MIB} MB, ` +
+    `median takeover <= lease TTL + 1 s (${MAX_TAKEOVER_MS} ms), every sample tick once`,
   async run({ redis, quick, log }: BenchContext): Promise<Measured> {
     // --quick: a tenth of the schedules, so the baseline's upserts fit; the target is for 10000.
     const count = quick ? 1000 : 10_000;
@@ -129,6 +165,10 @@ export const scheduleScale: Scenario = {
     const process_ = await schedulerProcess(redis, count, settleS, measureS, log);
     const bullmq = await bullmqUpserts(redis, count);
     log(`  BullMQ upserts: from empty ${round(bullmq.fromEmptyMs, 0)} ms, unchanged ${round(bullmq.unchangedMs, 0)} ms`);
+    const windows = quick ? { settleS: 5, measureS: 20, kills: 1 } : { settleS: 10, measureS: 60, kills: 2 };
+    const api: ApiScaleFigures[] = [];
+    for (const size of apiSizes(quick)) api.push(await measureApiScale(redis, size, windows, log));
+    for (const figures of api) log(`  API ${curveLine(figures)}`);
     const unchangedMs = Math.max(inProcess.unchangedMs, process_.reconcileUnchangedMs);
     const problems = [
       unchangedMs >= MAX_UNCHANGED_MS ? `unchanged reconcile took ${round(unchangedMs, 0)} ms` : '',
@@ -136,6 +176,7 @@ export const scheduleScale: Scenario = {
       process_.leadershipLosses > 0
         ? `the only scheduler lost its own lease ${process_.leadershipLosses} time(s): a reconcile or pass blocked its event loop past the lease TTL`
         : '',
+      ...api.flatMap(apiProblems),
     ].filter(Boolean);
     return {
       drumline: {
@@ -150,6 +191,7 @@ export const scheduleScale: Scenario = {
         rssMiB: process_.rssMiB,
         peakRssMiB: process_.peakRssMiB,
         delayedJobsAfterFirstPasses: process_.firstPassJobs,
+        apiSchedules: api,
       },
       baseline: { schedules: count, upsertFromEmptyMs: round(bullmq.fromEmptyMs, 0), upsertUnchangedMs: round(bullmq.unchangedMs, 0) },
       ratio: round(bullmq.unchangedMs / unchangedMs, 3),
@@ -160,7 +202,7 @@ export const scheduleScale: Scenario = {
         drumline:
           `reconcile ${round(inProcess.fromEmptyMs, 0)} ms from empty, ${round(unchangedMs, 0)} ms unchanged; ` +
           `leader ${process_.steadyCpuSecondsPerMinute} CPU s/min, RSS ${process_.rssMiB} MiB (peak ${process_.peakRssMiB}), ` +
-          `lost its lease ${process_.leadershipLosses}×`,
+          `lost its lease ${process_.leadershipLosses}×. API schedules: ${api.map(curveLine).join('; ')}`,
         baseline: `upsertJobScheduler ×${count}: ${round(bullmq.fromEmptyMs, 0)} ms from empty, ${round(bullmq.unchangedMs, 0)} ms again`,
       },
       method:
@@ -171,7 +213,15 @@ export const scheduleScale: Scenario = {
         `reconcile is timed from its "elected leader" to its "reconciled" log line; the target uses the slower of the two. After ${settleS} s of settling, ` +
         `its CPU time (/proc utime+stime) over ${measureS} s gives CPU s per minute at steady state, and RSS is VmRSS at the end (VmHWM for the peak). ` +
         `"No longer leader" lines of that process are counted: with one scheduler, each is a lease lost to its own blocked event loop. ` +
-        `Baseline: the same schedules upserted as BullMQ job schedulers, 500 concurrent calls at a time, then upserted again.`,
+        `Baseline: the same schedules upserted as BullMQ job schedulers, 500 concurrent calls at a time, then upserted again. ` +
+        `API schedules, at ${api.map((figures) => figures.schedules).join(', ')}: apps/web, apps/scheduler (lease ${LEASE_TTL_MS} ms, other settings default) and apps/worker ` +
+        `(concurrency 100) as processes; the schedules (bench/src/scale/api-schedules.ts: a quarter every 1 min-1 day, the rest crons every 15 min, hourly, daily, ` +
+        `weekdays at 9 and monthly in UTC, Europe/Berlin, America/New_York, Asia/Kolkata and Australia/Lord_Howe, with 60 samples every 1 s, every 5 s and ` +
+        `* * * * * in the five zones) created with PUT /api/schedules/:id by autocannon, 32 keep-alive connections, while the scheduler leads. Applied is until ` +
+        `the leader has a cursor for every schedule. After ${windows.settleS} s, the leader's CPU (/proc utime+stime) over ${windows.measureS} s, and its RSS ` +
+        `(VmRSS; peak VmHWM, which includes the creation); Redis bytes per schedule are MEMORY USAGE (SAMPLES 0) of Drumline's schedule keys ÷ schedules. ` +
+        `Then ${windows.kills}× a standby apps/scheduler is started and the leader killed with kill -9: takeover is until the cursor of a 1 s schedule moves. ` +
+        `Every tick of the samples from 2 s after the settling began to 2 s before the end is counted from the worker's completed runs (job ids <schedule>@<tick>).`,
     };
   },
 };

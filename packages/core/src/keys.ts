@@ -41,10 +41,24 @@ export function drumlineKeys(prefix: string, layout: KeyLayout = 'single') {
     tickLedger: (scheduleId: string) => `${base}:ticks:${scheduleId}`,
     /** Hash: schedule id → ScheduleRecord JSON. */
     schedules: `${base}:schedules`,
+    /**
+     * Set: every id code has owned a schedule under (a superset: reconcile adds the ids it declares
+     * and drops those it prunes), and '' once it is complete, so reconcile reads those records only.
+     */
+    schedulesCode: `${base}:schedules-code`,
     /** Set: ids of paused schedules (kept apart from the records, so code reconciliation keeps them). */
     schedulesPaused: `${base}:schedules-paused`,
     /** Set: ids of schedules changed by the API since the leader last applied them. */
     schedulesChanged: `${base}:schedules-changed`,
+    /** Set: ids of schedules changed by the API (written, deleted, paused, resumed) since the leader's dead-man's switch last looked. */
+    schedulesChangedForWatch: `${base}:schedules-changed-watch`,
+    /**
+     * Sorted set: schedule id → its next tick (epoch ms), as the leader last filed it. A new leader
+     * reads the ids due up to its horizon first and materializes them before loading the rest.
+     */
+    scheduleDue: `${base}:schedule-due`,
+    /** Sorted set: schedule id → its cursor's `upTo`, while runs are added ahead of now (a new leader promotes them). */
+    scheduleAhead: `${base}:schedule-ahead`,
     /** Hash: schedule id → Cursor JSON (ticks materialized up to, and the spec they were made for). */
     cursors: `${base}:cursors`,
     /** Hash: schedule id → LastRun JSON, written by workers. */

@@ -31,6 +31,11 @@ export interface Cursor {
   fingerprint: string;
   timing: NormalizedTiming;
   paused: boolean;
+  /**
+   * The first tick after `upTo` by `timing`, as the leader that wrote the cursor found it: a new
+   * leader files the schedule in its index of next ticks without computing it again.
+   */
+  next?: number;
 }
 
 /** The latest run of a schedule, as workers report it. */
@@ -54,6 +59,9 @@ export interface Overdue {
 
 export type ApiWriteOutcome = 'created' | 'replaced' | 'deleted';
 
+/** The member of the code-owned index that says it holds every code-owned id (no schedule id is empty). */
+const CODE_INDEX_COMPLETE = '';
+
 /**
  * Schedule state in Redis, shared by the web (writes what users ask), the leader (applies it)
  * and workers (read policies, report runs). Writes from the API flag the schedule as changed so
@@ -74,6 +82,37 @@ export class ScheduleStore {
   async all(): Promise<ScheduleRecord[]> {
     const raw = await this.redis.hgetall(this.keys.schedules);
     return Object.values(raw).map((json) => JSON.parse(json) as ScheduleRecord);
+  }
+
+  /**
+   * Every code-owned schedule: the records of the ids in the code-owned index, so that reconciling
+   * at each election does not read 100,000 API schedules. Before the index is complete (a
+   * deployment from before it), every record is read, and only those whose JSON names code as
+   * owner are parsed.
+   */
+  async codeOwned(): Promise<ScheduleRecord[]> {
+    const indexed = await this.redis.smembers(this.keys.schedulesCode);
+    const raw = indexed.includes(CODE_INDEX_COMPLETE)
+      ? await this.rawRecords(indexed.filter((id) => id !== CODE_INDEX_COMPLETE))
+      : Object.values(await this.redis.hgetall(this.keys.schedules));
+    const owned: ScheduleRecord[] = [];
+    for (const json of raw) {
+      if (json === null || !json.includes('"owner":"code"')) continue;
+      const record = JSON.parse(json) as ScheduleRecord;
+      if (record.owner === 'code') owned.push(record);
+    }
+    return owned;
+  }
+
+  /**
+   * Keeps the code-owned index a superset of the code-owned schedules: call with what reconcile
+   * declared and found owned (added), and with what it pruned once the prune was written (removed).
+   */
+  async indexCodeOwned(owned: string[], pruned: string[]): Promise<void> {
+    const transaction = this.redis.multi();
+    for (let start = 0; start < owned.length; start += 1000) transaction.sadd(this.keys.schedulesCode, ...owned.slice(start, start + 1000));
+    for (let start = 0; start < pruned.length; start += 1000) transaction.srem(this.keys.schedulesCode, ...pruned.slice(start, start + 1000));
+    await transaction.sadd(this.keys.schedulesCode, CODE_INDEX_COMPLETE).exec();
   }
 
   /** Every schedule id, sorted, for paging. */
@@ -108,14 +147,14 @@ export class ScheduleStore {
 
   /** Creates or replaces an api-owned schedule. @throws CodeOwnedScheduleError */
   async putFromApi(record: ScheduleRecord): Promise<ApiWriteOutcome> {
-    const outcome = (await this.putApiSchedule([this.keys.schedules, this.keys.schedulesChanged], [record.id, JSON.stringify(record)])) as string;
+    const outcome = (await this.putApiSchedule([this.keys.schedules, this.keys.schedulesChanged, this.keys.schedulesChangedForWatch], [record.id, JSON.stringify(record)])) as string;
     if (outcome === 'code') throw new CodeOwnedScheduleError(record.id);
     return outcome as ApiWriteOutcome;
   }
 
   /** Deletes an api-owned schedule; the leader then removes its pending runs. */
   async deleteFromApi(id: string): Promise<void> {
-    const outcome = (await this.putApiSchedule([this.keys.schedules, this.keys.schedulesChanged], [id, ''])) as string;
+    const outcome = (await this.putApiSchedule([this.keys.schedules, this.keys.schedulesChanged, this.keys.schedulesChangedForWatch], [id, ''])) as string;
     if (outcome === 'code') throw new CodeOwnedScheduleError(id);
     if (outcome === 'missing') throw new UnknownScheduleError(id);
     await this.redis.multi().srem(this.keys.schedulesPaused, id).hdel(this.keys.lastRuns, id).exec();
@@ -127,12 +166,53 @@ export class ScheduleStore {
     const transaction = this.redis.multi();
     if (paused) transaction.sadd(this.keys.schedulesPaused, id);
     else transaction.srem(this.keys.schedulesPaused, id);
-    await transaction.sadd(this.keys.schedulesChanged, id).exec();
+    await transaction.sadd(this.keys.schedulesChanged, id).sadd(this.keys.schedulesChangedForWatch, id).exec();
   }
 
   /** Takes the ids changed since the last call (at most `count`). */
   async takeChanged(count = 1000): Promise<string[]> {
     return (await this.redis.spop(this.keys.schedulesChanged, count)) ?? [];
+  }
+
+  /** Takes the ids changed since the dead-man's switch last looked (at most `count`). */
+  async takeChangedForWatch(count = 50_000): Promise<string[]> {
+    return (await this.redis.spop(this.keys.schedulesChangedForWatch, count)) ?? [];
+  }
+
+  /**
+   * The ids whose next tick, as last filed, is at or before `until`, or whose runs are added ahead
+   * of `now`; and whether anything is filed at all.
+   */
+  async dueBy(now: number, until: number): Promise<{ ids: string[]; filed: number }> {
+    const [due, ahead, filed] = await Promise.all([
+      this.redis.zrangebyscore(this.keys.scheduleDue, '-inf', until),
+      this.redis.zrangebyscore(this.keys.scheduleAhead, `(${now}`, '+inf'),
+      this.redis.zcard(this.keys.scheduleDue),
+    ]);
+    return { ids: [...new Set([...due, ...ahead])], filed };
+  }
+
+  /**
+   * Files each schedule's next tick and how far its runs are added (`upTo`, kept while after `now`),
+   * and drops `removes` (paused, deleted, out of ticks).
+   */
+  async fileDue(sets: [id: string, next: number, upTo: number][], removes: string[], now: number): Promise<void> {
+    const transaction = this.redis.multi();
+    for (let start = 0; start < sets.length; start += 1000) {
+      const part = sets.slice(start, start + 1000);
+      transaction.zadd(this.keys.scheduleDue, ...part.flatMap(([id, next]) => [next, id]));
+      transaction.zadd(this.keys.scheduleAhead, ...part.flatMap(([id, , upTo]) => [upTo, id]));
+    }
+    for (let start = 0; start < removes.length; start += 1000) {
+      transaction.zrem(this.keys.scheduleDue, ...removes.slice(start, start + 1000));
+      transaction.zrem(this.keys.scheduleAhead, ...removes.slice(start, start + 1000));
+    }
+    await transaction.zremrangebyscore(this.keys.scheduleAhead, '-inf', now).exec();
+  }
+
+  /** The cursors of `ids` that exist. */
+  async cursorsOf(ids: string[]): Promise<Map<string, Cursor>> {
+    return this.jsonEntries<Cursor>(this.keys.cursors, ids);
   }
 
   async cursors(): Promise<Map<string, Cursor>> {
