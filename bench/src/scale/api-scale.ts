@@ -8,6 +8,7 @@ import { RunCollector, drumlineTick, type TickReport } from '../support/run-coll
 import { check } from '../support/scenario.js';
 import { median, mib, round } from '../support/stats.js';
 import { apiSchedule, SAMPLES } from './api-schedules.js';
+import { ledgerMemory, type LedgerMemory } from './ledger-memory.js';
 
 const PREFIX = 'bench-scale-api';
 export const LEASE_TTL_MS = 5000;
@@ -34,6 +35,8 @@ export interface ApiScaleFigures {
   /** Drumline's own keys in Redis (MEMORY USAGE, all samples), per schedule, by key. */
   redisBytesPerSchedule: Record<string, number>;
   redisBytesPerScheduleTotal: number;
+  /** The tick ledgers (issue #15): in this run, and a full one at the default retention. */
+  tickLedger: LedgerMemory;
   /** Kill -9 of the leader → the standby advanced the cursor of a 1 s schedule. */
   takeoversMs: number[];
   takeoverMedianMs: number;
@@ -145,8 +148,11 @@ export async function measureApiScale(redis: RedisServer, count: number, windows
     const [leaderRssMiB, leaderPeakRssMiB] = [mib(leader.rssBytes()), mib(leader.peakRssBytes())];
     const leadershipLosses = leader.lines.filter((line) => line.msg === 'no longer leader').length;
     const bytes = await redisBytesPerSchedule(redis, count);
+    const tickLedger = await ledgerMemory(redis, PREFIX, count);
+    bytes.tickLedgers = tickLedger.bytesPerScheduleInRun;
     const total = Object.values(bytes).reduce((sum, value) => sum + value, 0);
     log(`  ${count}: leader ${leaderCpuSecondsPerMinute} CPU s/min, RSS ${leaderRssMiB} MiB (peak ${leaderPeakRssMiB}); Redis ${total} B a schedule ${JSON.stringify(bytes)}`);
+    log(`  ${count}: tick ledgers: ${tickLedger.ledgers} in this run; a full one ${tickLedger.bytesPerTick} B a tick: every minute ${tickLedger.perScheduleAtRetention.everyMinute} B, hourly ${tickLedger.perScheduleAtRetention.hourly} B, daily ${tickLedger.perScheduleAtRetention.daily} B`);
 
     const takeoversMs: number[] = [];
     const reconcilesMs: number[] = [];
@@ -192,6 +198,7 @@ export async function measureApiScale(redis: RedisServer, count: number, windows
       leadershipLosses,
       redisBytesPerSchedule: bytes,
       redisBytesPerScheduleTotal: total,
+      tickLedger,
       takeoversMs,
       takeoverMedianMs: median(takeoversMs),
       reconcilesMs,
