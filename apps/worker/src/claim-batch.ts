@@ -1,4 +1,4 @@
-import { encodeTickEvent, luaScript, type DrumlineKeys, type RedisConnection, type TickLedger } from '@drumline/core/runtime';
+import { luaScript, type DrumlineKeys, type RedisConnection } from '@drumline/core/runtime';
 
 /** One scheduled run asking to start (see lua/claim-ticks.lua). */
 export interface ClaimRequest {
@@ -15,9 +15,6 @@ export interface ClaimRequest {
   startedAt: number;
   /** A worker took the job before this attempt (BullMQ's attemptsStarted > 1): an earlier attempt may have started it. */
   takenBefore: boolean;
-  /** Its tick, and this attempt's number, for the tick ledger. */
-  tick: number;
-  attempt: number;
 }
 
 /**
@@ -42,16 +39,13 @@ export class ClaimBatch {
   private readonly markStarted;
   private pending: { request: ClaimRequest; resolve: (reply: ClaimReply) => void; reject: (error: unknown) => void }[] = [];
 
-  private readonly keys: DrumlineKeys;
-
   constructor(
     private readonly redis: RedisConnection,
-    private readonly ledger: TickLedger,
-    private readonly options: { tickClaimSeconds: number; overlapLockMs: number; worker: string },
+    private readonly keys: DrumlineKeys,
+    private readonly options: { tickClaimSeconds: number; overlapLockMs: number },
   ) {
-    this.keys = ledger.keys;
     const dir = new URL('./lua/', import.meta.url);
-    this.script = luaScript(redis, 'claim-ticks', dir, ['tick-ledger']);
+    this.script = luaScript(redis, 'claim-ticks', dir);
     this.markStarted = luaScript(redis, 'mark-run-started', dir);
   }
 
@@ -93,32 +87,23 @@ export class ClaimBatch {
       const active = JSON.stringify({ ...(JSON.parse(request.active) as object), startedAt: Number(first) });
       return { ...request, active, startedAt: Number(first) };
     });
-    const replies = await this.claimAll(claims, false, requests);
+    const replies = await this.claimAll(claims, false);
     await Promise.all(requests.map((request, index) => (replies[index]?.[3] === 'entered' ? this.markStarted([request.jobKey], [request.startedAt]) : undefined)));
     return replies;
   }
 
-  /**
-   * claim-ticks.lua over `requests`; with `withJobKeys`, it marks the job hashes of the runs that
-   * enter itself. The ledger is told of each attempt's own start, as `asked` has it (the cluster
-   * path sends a retry's first start instead).
-   */
-  private async claimAll(requests: ClaimRequest[], withJobKeys: boolean, asked: ClaimRequest[] = requests): Promise<ClaimReply[]> {
+  /** claim-ticks.lua over `requests`; with `withJobKeys`, it marks the job hashes of the runs that enter itself. */
+  private async claimAll(requests: ClaimRequest[], withJobKeys: boolean): Promise<ClaimReply[]> {
     const { keys } = this;
-    const { worker } = this.options;
-    const now = Date.now();
     const runKeys: string[] = [];
     const runArgs: (string | number)[] = [];
-    requests.forEach(({ runId, jobKey, scheduleId, createdAt, active, manual, startedAt, tick, attempt }, index) => {
-      runKeys.push(keys.tickClaim(runId), keys.overlapLock(scheduleId), keys.tickLedger(scheduleId), ...(withJobKeys ? [jobKey] : []));
-      const attemptStart = asked[index]?.startedAt ?? startedAt;
-      const started = manual || active === '' ? '' : encodeTickEvent(tick, { kind: 'started', at: attemptStart, attempt, worker });
-      const duplicate = manual ? '' : encodeTickEvent(tick, { kind: 'duplicate', at: now, worker });
-      runArgs.push(createdAt, scheduleId, active, manual ? '1' : '0', runId, startedAt, tick, started, duplicate);
-    });
+    for (const { runId, jobKey, scheduleId, createdAt, active, manual, startedAt } of requests) {
+      runKeys.push(keys.tickClaim(runId), keys.overlapLock(scheduleId), ...(withJobKeys ? [jobKey] : []));
+      runArgs.push(createdAt, scheduleId, active, manual ? '1' : '0', runId, startedAt);
+    }
     return (await this.script(
       [keys.schedules, keys.schedulesPaused, keys.lastRuns, ...runKeys],
-      [this.options.tickClaimSeconds, this.options.overlapLockMs, withJobKeys ? 4 : 3, ...this.ledger.retentionArgs(now), ...runArgs],
+      [this.options.tickClaimSeconds, this.options.overlapLockMs, withJobKeys ? 3 : 2, ...runArgs],
     )) as ClaimReply[];
   }
 }

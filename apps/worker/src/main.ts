@@ -59,6 +59,7 @@ const gate = new ScheduleGate(gateConnection, config.KEY_PREFIX, {
   tickClaimSeconds: TICK_CLAIM_SECONDS,
   replicaAcks: { replicas: config.REDIS_WAIT_REPLICAS, timeoutMs: config.REDIS_WAIT_TIMEOUT_MS },
   ledgerRetention: tickLedgerRetention(config),
+  logger,
 });
 const cancelSubscriber = createRedis(config, { health: redisHealth });
 const metrics = createMetricsRegistry('worker');
@@ -107,6 +108,7 @@ const signal = await stopRequested;
 logger.info({ signal, running: runner.runningCount, graceMs: config.SHUTDOWN_GRACE_MS }, 'shutting down: taking no more jobs');
 workers.stopWatching();
 const outcome = await drain(workers.all(), runner, config.SHUTDOWN_GRACE_MS, logger);
+await gate.ledgerSettled();
 await alerts.flush();
 await metricsServer?.close();
 await closeRedis(cancelSubscriber);

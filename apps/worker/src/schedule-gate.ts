@@ -13,11 +13,13 @@ import {
   type RedisConnection,
   type ReplicaAcksOptions,
   type ScheduleRecord,
+  type Logger,
   type TickEvent,
   type TickLedgerRetention,
 } from '@drumline/core/runtime';
 import { DelayedError, type Job } from 'bullmq';
 import { ClaimBatch, type ClaimReply } from './claim-batch.js';
+import { LedgerBatch } from './ledger-batch.js';
 import type { BeforeScheduledRun } from './scheduled-run-gate.js';
 
 export type SkipReason = 'duplicate' | 'deleted' | 'paused' | 'missed' | 'overlap';
@@ -49,6 +51,8 @@ export interface ScheduleGateOptions {
   ledgerRetention?: TickLedgerRetention;
   /** How the tick ledger names this worker; `<hostname>:<pid>` by default. */
   worker?: string;
+  /** Told when the tick ledger cannot be written. */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 /**
@@ -61,7 +65,7 @@ export class ScheduleGate {
   private readonly keys: DrumlineKeys;
   private readonly store: ScheduleStore;
   private readonly claims: ClaimBatch;
-  private readonly ledger: TickLedger;
+  private readonly ledger: LedgerBatch;
   private readonly worker: string;
   private readonly renewLock;
   private readonly releaseLock;
@@ -74,9 +78,9 @@ export class ScheduleGate {
   ) {
     this.store = new ScheduleStore(redis, prefix);
     this.keys = this.store.keys;
-    this.ledger = new TickLedger(redis, prefix, options.ledgerRetention);
+    this.ledger = new LedgerBatch(new TickLedger(redis, prefix, options.ledgerRetention), options.logger ?? { warn: () => undefined });
     this.worker = options.worker ?? `${hostname()}:${process.pid}`;
-    this.claims = new ClaimBatch(redis, this.ledger, { ...options, worker: this.worker });
+    this.claims = new ClaimBatch(redis, this.keys, options);
     this.renewLock = luaScript(redis, 'renew-lease');
     this.releaseLock = luaScript(redis, 'release-lease');
     this.replicaAcks = new ReplicaAcks(redis, options.replicaAcks ?? { replicas: 0, timeoutMs: 0 });
@@ -107,6 +111,7 @@ export class ScheduleGate {
         if (!(await this.replicaAcks.confirm())) return { action: 'unconfirmed' };
         // The claim has set it in Redis too (see lua/claim-ticks.lua): the handler starts now.
         job.processedOn = nowMs;
+        if (!run.manual) this.ledger.note({ scheduleId: run.scheduleId, tick: tickMs, event: { kind: 'started', at: nowMs, attempt: active.attempt ?? 1, worker: this.worker } });
         return this.admit(run, claim.record, { ...active, startedAt: claim.firstStartedAt ?? nowMs }, dueMs, job.timestamp);
       }
       if (judged && isMisfiredRun(claim.record, dueMs, nowMs) && !(await this.backfilled(runId))) return this.skip(run, runId, nowMs, 'missed');
@@ -130,8 +135,6 @@ export class ScheduleGate {
       manual: run.manual,
       startedAt: active?.startedAt ?? 0,
       takenBefore: job.attemptsStarted > 1,
-      tick: parseScheduledRunId(job.id)?.scheduledFor.getTime() ?? 0,
-      attempt: job.attemptsMade + 1,
     });
     if (verdict !== 'ok' || !json) return { verdict: verdict as 'duplicate' | 'deleted' };
     return { verdict: 'ok', record: JSON.parse(json) as ScheduleRecord, paused: paused === 1, entry: entry ?? 'checked', firstStartedAt };
@@ -167,7 +170,6 @@ export class ScheduleGate {
           run.scheduleId,
           { runId, scheduledFor: run.scheduledFor.getTime(), startedAt, finishedAt: now, state: end.state, attempt, ...(reason ? { reason } : {}) },
           event,
-          now,
           run.manual,
         );
         if (end.state === 'completed' && this.replicaAcks.enabled) await this.settle(runId, createdAt);
@@ -187,21 +189,27 @@ export class ScheduleGate {
   }
 
   private async skip(run: { scheduleId: string; scheduledFor: Date; manual: boolean }, runId: string, nowMs: number, reason: SkipReason): Promise<GateDecision> {
+    if (reason === 'duplicate' && !run.manual) this.ledger.note({ scheduleId: run.scheduleId, tick: run.scheduledFor.getTime(), event: { kind: 'duplicate', at: nowMs, worker: this.worker } });
     if (reason !== 'deleted' && reason !== 'duplicate') {
       await this.record(
         run.scheduleId,
         { runId, scheduledFor: run.scheduledFor.getTime(), startedAt: nowMs, finishedAt: nowMs, state: 'skipped', reason },
         { kind: 'skipped', at: nowMs, worker: this.worker, why: reason },
-        nowMs,
         run.manual,
       );
     }
     return { action: 'skip', reason };
   }
 
-  /** The schedule's last run, and for a tick (a manual run is none) the event in its ledger, in one round trip. */
-  private record(scheduleId: string, run: LastRun, event: TickEvent, now: number, manual: boolean): Promise<void> {
-    return manual ? this.store.recordRun(scheduleId, run) : this.ledger.recordRun(scheduleId, run, event, now);
+  /** The schedule's last run, and for a tick (a manual run is none) the event in its ledger, written with the others of this turn. */
+  private async record(scheduleId: string, run: LastRun, event: TickEvent, manual: boolean): Promise<void> {
+    if (!manual) this.ledger.note({ scheduleId, tick: run.scheduledFor, event });
+    await this.store.recordRun(scheduleId, run);
+  }
+
+  /** Resolves once the tick-ledger events noted so far are written: the worker's shutdown waits for it. */
+  ledgerSettled(): Promise<void> {
+    return this.ledger.settled();
   }
 }
 

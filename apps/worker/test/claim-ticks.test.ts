@@ -1,4 +1,4 @@
-import { drumlineKeys, encodeTickEvent, luaScript, TickLedger } from '@drumline/core/runtime';
+import { drumlineKeys, luaScript } from '@drumline/core/runtime';
 import { ClaimBatch } from '../src/claim-batch.js';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/support/redis.js';
@@ -9,9 +9,7 @@ import { connectTestRedis, deleteKeys, uniquePrefix } from '../../../tests/suppo
 const redis = connectTestRedis();
 const prefix = uniquePrefix('worker-claim-ticks');
 const keys = drumlineKeys(prefix);
-const claimTicks = luaScript(redis, 'claim-ticks', new URL('../src/lua/', import.meta.url), ['tick-ledger']);
-const ledger = new TickLedger(redis, prefix);
-const WORKER = 'host:42';
+const claimTicks = luaScript(redis, 'claim-ticks', new URL('../src/lua/', import.meta.url));
 
 /** Far apart from each other and from any other number here, so a swapped argument shows. */
 const CLAIM_SECONDS = 3_600;
@@ -31,21 +29,11 @@ interface Run {
 }
 type Reply = [string, string?, number?, string?, number?];
 
-const tickOf = (run: Run) => Number(run.runId.split('@')[1]);
-
 function claim(...runs: Run[]): Promise<Reply[]> {
-  const now = 9_000_000;
-  const runKeys = runs.flatMap((run) => [keys.tickClaim(run.runId), keys.overlapLock(run.scheduleId), keys.tickLedger(run.scheduleId), run.jobKey]);
-  const runArgs = runs.flatMap((run) => {
-    const tick = tickOf(run);
-    const started = run.manual || run.active === '' ? '' : encodeTickEvent(tick, { kind: 'started', at: run.startedAt, attempt: 1, worker: WORKER });
-    const duplicate = run.manual ? '' : encodeTickEvent(tick, { kind: 'duplicate', at: now, worker: WORKER });
-    return [run.createdAt, run.scheduleId, run.active, run.manual ? '1' : '0', run.runId, run.startedAt, tick, started, duplicate];
-  });
-  return claimTicks([keys.schedules, keys.schedulesPaused, keys.lastRuns, ...runKeys], [CLAIM_SECONDS, LOCK_MS, 4, now, 1000, 86_400_000, ...runArgs]) as Promise<Reply[]>;
+  const runKeys = runs.flatMap((run) => [keys.tickClaim(run.runId), keys.overlapLock(run.scheduleId), run.jobKey]);
+  const runArgs = runs.flatMap((run) => [run.createdAt, run.scheduleId, run.active, run.manual ? '1' : '0', run.runId, run.startedAt]);
+  return claimTicks([keys.schedules, keys.schedulesPaused, keys.lastRuns, ...runKeys], [CLAIM_SECONDS, LOCK_MS, 3, ...runArgs]) as Promise<Reply[]>;
 }
-
-const ledgerOf = async (scheduleId: string) => (await ledger.read(scheduleId, { from: 0, to: Number.MAX_SAFE_INTEGER, limit: 100 })).flatMap((tick) => tick.events.map((event) => event.kind));
 
 const record = (id: string, overlap: 'allow' | 'skip' | 'queue') => JSON.stringify({ id, overlap });
 const activeRun = (runId: string) => JSON.stringify({ runId, state: 'active' });
@@ -184,30 +172,8 @@ describe('claim-ticks.lua', () => {
   });
 });
 
-describe('claim-ticks.lua and the tick ledger', () => {
-  it("tells the tick's ledger of a run that entered, with its attempt's start and the worker", async () => {
-    await redis.hset(keys.schedules, 'a', record('a', 'allow'));
-    const entering = run('a', 7000);
-    await claim(entering);
-    expect(await ledger.readTick('a', 7000)).toEqual({ tick: 7000, events: [{ kind: 'started', at: entering.startedAt, attempt: 1, worker: WORKER }] });
-  });
-
-  it('tells it of a duplicate turned away, and nothing of a run only checked, locked out or manual', async () => {
-    await redis.hset(keys.schedules, 's', record('s', 'skip'));
-    await claim(run('s', 1000, { active: '' }));
-    expect(await ledgerOf('s')).toEqual([]);
-    await claim(run('s', 1000, { createdAt: 5 }));
-    expect(await ledgerOf('s')).toEqual(['duplicate']);
-    await redis.set(keys.overlapLock('s'), 's@500');
-    expect((await claim(run('s', 2000)))[0]?.[3]).toBe('locked');
-    expect(await ledgerOf('s')).toEqual(['duplicate']);
-    await claim(run('s', 3000, { manual: true }));
-    expect(await ledgerOf('s')).toEqual(['duplicate']);
-  });
-});
-
 describe('ClaimBatch', () => {
-  const batch = (connection = redis) => new ClaimBatch(connection, new TickLedger(connection, prefix), { tickClaimSeconds: CLAIM_SECONDS, overlapLockMs: LOCK_MS, worker: WORKER });
+  const batch = (connection = redis) => new ClaimBatch(connection, keys, { tickClaimSeconds: CLAIM_SECONDS, overlapLockMs: LOCK_MS });
 
   it('sends the claims of one turn together, 500 to a script call, and answers each its own reply, in order', async () => {
     await redis.hset(keys.schedules, 's', record('s', 'skip'));
@@ -215,7 +181,7 @@ describe('ClaimBatch', () => {
     const claims = batch();
     // 1001 runs: three script calls. Only the first run of `s` gets its lock; every `a` run enters.
     const runs = Array.from({ length: 1_001 }, (_, i) => (i % 2 === 0 ? run('s', i) : run('a', i)));
-    const replies = await Promise.all(runs.map((one) => claims.claim({ ...one, manual: false, takenBefore: false, tick: 1, attempt: 1 })));
+    const replies = await Promise.all(runs.map((one) => claims.claim({ ...one, manual: false, takenBefore: false })));
     expect(replies).toHaveLength(1_001);
     expect(replies[0]?.[3]).toBe('entered');
     expect(replies.filter((reply) => reply[3] === 'locked')).toHaveLength(500);
@@ -228,9 +194,9 @@ describe('ClaimBatch', () => {
     await redis.hset(keys.schedules, 'a', record('a', 'allow'));
     const connection = connectTestRedis();
     const claims = batch(connection);
-    expect((await claims.claim({ ...run('a', 1), manual: false, takenBefore: false, tick: 1, attempt: 1 }))[0]).toBe('ok');
+    expect((await claims.claim({ ...run('a', 1), manual: false, takenBefore: false }))[0]).toBe('ok');
     connection.disconnect();
-    const failed = await Promise.allSettled([claims.claim({ ...run('a', 2), manual: false, takenBefore: false, tick: 1, attempt: 1 }), claims.claim({ ...run('a', 3), manual: false, takenBefore: false, tick: 1, attempt: 1 })]);
+    const failed = await Promise.allSettled([claims.claim({ ...run('a', 2), manual: false, takenBefore: false }), claims.claim({ ...run('a', 3), manual: false, takenBefore: false })]);
     expect(failed.map((result) => result.status)).toEqual(['rejected', 'rejected']);
   });
 });

@@ -174,7 +174,10 @@ describe('scheduled runs at the worker', () => {
       const id = scheduledRunId('ledgered', tick);
       await queue.add('flaky', { failTimes: 1 }, { ...jobOptionsFor(flaky), jobId: id });
       expect(await finished(id)).toBe('ran');
-      const entry = await new TickLedger(redis, prefix).readTick('ledgered', tick);
+      // Written with the other events of its turn, just after the run ended.
+      const read = () => new TickLedger(redis, prefix).readTick('ledgered', tick);
+      await expect.poll(async () => (await read())?.events.length, { timeout: 5_000 }).toBe(4);
+      const entry = await read();
       const worker = `${hostname()}:${process.pid}`;
       expect(entry?.events.map((event) => ({ ...event, at: 0 }))).toEqual([
         { kind: 'started', at: 0, attempt: 1, worker },
@@ -193,7 +196,9 @@ describe('scheduled runs at the worker', () => {
       await redis.set(store.keys.overlapLock('ledger-overlap'), 'another-run', 'PX', 10_000);
       await add(scheduledRunId('ledger-overlap', tick), { ms: 1 });
       await finished(scheduledRunId('ledger-overlap', tick));
-      const entry = await new TickLedger(redis, prefix).readTick('ledger-overlap', tick);
+      const read = () => new TickLedger(redis, prefix).readTick('ledger-overlap', tick);
+      await expect.poll(async () => (await read())?.events.length, { timeout: 5_000 }).toBe(1);
+      const entry = await read();
       expect(entry?.events).toEqual([expect.objectContaining({ kind: 'skipped', why: 'overlap' })]);
       expect(summarizeTick(entry!).state).toBe('skipped:overlap');
     });

@@ -1,15 +1,13 @@
 -- Claims a batch of scheduled runs in one call: the runs of a tick, held until it, ask together.
 -- KEYS[1] schedules hash, KEYS[2] paused set, KEYS[3] last-runs hash; then k per run i (from 0):
---   KEYS[4 + ki] its tick claim, KEYS[5 + ki] its schedule's overlap lock, KEYS[6 + ki] its
---   schedule's tick ledger, and with k = 4, KEYS[7 + ki] its BullMQ job hash.
--- ARGV[1] claim TTL in seconds, ARGV[2] overlap lock TTL in ms, ARGV[3] k: 4, or 3 on Redis Cluster,
+--   KEYS[4 + ki] its tick claim, KEYS[5 + ki] its schedule's overlap lock, and with k = 3,
+--   KEYS[6 + ki] its BullMQ job hash.
+-- ARGV[1] claim TTL in seconds, ARGV[2] overlap lock TTL in ms, ARGV[3] k: 3, or 2 on Redis Cluster,
 -- where a run's job hash lies in its queue's slot and the caller marks it apart (mark-run-started.lua);
--- ARGV[4] now (ms), ARGV[5] the ledger's max ticks, ARGV[6] its max age (ms); then nine per run i:
---   ARGV[7 + 9i] the job's creation time, ARGV[8 + 9i] schedule id, ARGV[9 + 9i] the run's `active`
---   last run (JSON), or '' to only check, ARGV[10 + 9i] '1' for a manual run, ARGV[11 + 9i] run id,
---   ARGV[12 + 9i] when this attempt starts (ms), ARGV[13 + 9i] its tick, ARGV[14 + 9i] the ledger
---   event of its start and ARGV[15 + 9i] that of a duplicate turned away, encoded ('' for none:
---   a manual run is no tick).
+-- then six per run i:
+--   ARGV[4 + 6i] the job's creation time, ARGV[5 + 6i] schedule id, ARGV[6 + 6i] the run's `active`
+--   last run (JSON), or '' to only check, ARGV[7 + 6i] '1' for a manual run, ARGV[8 + 6i] run id,
+--   ARGV[9 + 6i] when this attempt starts (ms).
 -- Runs are claimed in order, each as if alone; the answer is one reply per run, in the same order.
 -- The first job created for a tick claims it; a later job with the same id (re-added after
 -- retention removed the first) is a duplicate. Retries of the claiming job pass again.
@@ -21,14 +19,9 @@
 -- that a retry, or a run back from a shutdown or a stall, does not make the schedule look late.
 local FIRST_START = 'drumline:firstStartedOn'
 
-local function note(ledger, tick, event)
-  if event ~= '' then ledger_append(ledger, tick, event, ARGV[4], ARGV[5], ARGV[6]) end
-end
-
-local function claim(tickClaim, lock, ledger, jobKey, createdAt, scheduleId, active, manual, runId, startedAt, tick, startEvent, duplicateEvent)
+local function claim(tickClaim, lock, jobKey, createdAt, scheduleId, active, manual, runId, startedAt)
   local claimed = redis.call('GET', tickClaim)
   if claimed and claimed ~= createdAt then
-    note(ledger, tick, duplicateEvent)
     return { 'duplicate' }
   end
   if not claimed then
@@ -62,17 +55,16 @@ local function claim(tickClaim, lock, ledger, jobKey, createdAt, scheduleId, act
     end
   end
   redis.call('HSET', KEYS[3], scheduleId, active)
-  note(ledger, tick, startEvent)
   return { 'ok', record, paused, 'entered', tonumber(firstStart) }
 end
 
 local per = tonumber(ARGV[3])
 local replies = {}
-for i = 0, (#ARGV - 6) / 9 - 1 do
-  local a = 7 + 9 * i
+for i = 0, (#ARGV - 3) / 6 - 1 do
+  local a = 4 + 6 * i
   local k = 4 + per * i
   local jobKey = nil
-  if per == 4 then jobKey = KEYS[k + 3] end
-  replies[i + 1] = claim(KEYS[k], KEYS[k + 1], KEYS[k + 2], jobKey, ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8])
+  if per == 3 then jobKey = KEYS[k + 2] end
+  replies[i + 1] = claim(KEYS[k], KEYS[k + 1], jobKey, ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5])
 end
 return replies

@@ -16,30 +16,29 @@ afterAll(async () => {
   await closeRedis(redis);
 });
 
-/** Writes as the leader's passes and the workers' reports do: ticks out of order, time moving on (on a coarse grid, so ticks fall on the age limit itself). */
-type Write = { tick: number; advanceMs: number; viaRecordRun: boolean };
+/** Writes as the leader's passes and the workers' batches do: ticks out of order, time moving on (on a coarse grid, so ticks fall on the age limit itself). */
+type Write = { tick: number; advanceMs: number; alone: boolean };
 const writes = fc.array(
-  fc.record({ tick: fc.integer({ min: 0, max: 40 }).map((n) => n * 1000), advanceMs: fc.integer({ min: 0, max: 8 }).map((n) => n * 500), viaRecordRun: fc.boolean() }),
+  fc.record({ tick: fc.integer({ min: 0, max: 40 }).map((n) => n * 1000), advanceMs: fc.integer({ min: 0, max: 8 }).map((n) => n * 500), alone: fc.boolean() }),
   { minLength: 1, maxLength: 40 },
 );
 
 describe('the tick ledger in Redis', () => {
   test.prop([writes, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 30 }).map((n) => n * 1000)], { numRuns: Math.ceil(propertyRuns / 2), seed })(
-    'keeps exactly what a model keeps: every event of a tick in the order written, the newest max-ticks ticks, none older than max-age',
+    'keeps exactly what a model keeps: every event of a tick in the order written; each new tick trims it to the newest max-ticks ticks, none older than max-age',
     async (steps: Write[], maxTicks, maxAgeMs) => {
       const id = `s${++schedule}`;
       const ledger = new TickLedger(redis, prefix, { maxTicks, maxAgeMs });
       const model = new Map<number, TickEvent[]>();
       let now = 0;
-      for (const [index, { tick, advanceMs, viaRecordRun }] of steps.entries()) {
+      for (const [index, { tick, advanceMs, alone }] of steps.entries()) {
         now += advanceMs;
         const event: TickEvent = { kind: 'started', at: now, attempt: index + 1, worker: `w ${index}|%` };
-        if (viaRecordRun) {
-          await ledger.recordRun(id, { runId: `${id}@${tick}`, scheduledFor: tick, startedAt: now, finishedAt: null, state: 'active' }, event, now);
-        } else {
-          await ledger.append([{ scheduleId: id, tick, event }], now);
-        }
+        // Alone, or in a call with another schedule's event, as a batch of a tick's runs is.
+        await ledger.append([{ scheduleId: id, tick, event }, ...(alone ? [] : [{ scheduleId: `${id}-other`, tick, event }])], now);
+        const isNew = !model.has(tick);
         model.set(tick, [...(model.get(tick) ?? []), event]);
+        if (!isNew) continue; // an event for a tick it holds trims nothing
         for (const kept of model.keys()) if (kept < now - maxAgeMs) model.delete(kept);
         const newest = [...model.keys()].sort((a, b) => b - a);
         for (const dropped of newest.slice(maxTicks)) model.delete(dropped);
@@ -49,16 +48,6 @@ describe('the tick ledger in Redis', () => {
       expect(stored).toEqual(expected);
     },
   );
-
-  it("records a run's report as the schedule's last run and as its tick's event in one call", async () => {
-    const ledger = new TickLedger(redis, prefix);
-    const run = { runId: 'report@5000', scheduledFor: 5000, startedAt: 5010, finishedAt: 5300, state: 'completed' as const, attempt: 1 };
-    const started = { kind: 'started', at: 5010, attempt: 1, worker: 'host:1' } as const;
-    await ledger.append([{ scheduleId: 'report', tick: 5000, event: started }], 5010);
-    await ledger.recordRun('report', run, { kind: 'completed', at: 5300, attempt: 1, worker: 'host:1' }, 6000);
-    expect(JSON.parse((await redis.hget(ledger.keys.lastRuns, 'report')) ?? 'null')).toEqual(run);
-    expect(await ledger.readTick('report', 5000)).toEqual({ tick: 5000, events: [started, { kind: 'completed', at: 5300, attempt: 1, worker: 'host:1' }] });
-  });
 
   it('reads several ledgers in one call as each would be read alone', async () => {
     const ledger = new TickLedger(redis, prefix);

@@ -1,6 +1,5 @@
 import { drumlineKeys, keyLayoutOf, type DrumlineKeys } from '../keys.js';
 import type { RedisConnection } from '../redis.js';
-import type { LastRun } from '../schedule-store.js';
 import { luaScript } from '../scripts.js';
 import { decodeLedgerTick, encodeTickEvent } from './tick-codec.js';
 import type { LedgerTick, TickEvent } from './tick-events.js';
@@ -25,14 +24,13 @@ const MAX_PER_CALL = 500;
 
 /**
  * Each schedule's tick ledger: what the leader and the workers decided about each of its recent
- * ticks, so that a missed or late tick can be explained afterwards. The writers append within the
- * round trips they make anyway where they can (the workers' claim and report scripts); the leader
- * appends a pass's events in one call.
+ * ticks, so that a missed or late tick can be explained afterwards. Each writer appends in batches:
+ * the leader a pass's events in one call, a worker those of one turn of its event loop (LedgerBatch),
+ * a backfill its ticks.
  */
 export class TickLedger {
   readonly keys: DrumlineKeys;
   private readonly appendScript;
-  private readonly recordRunScript;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -41,7 +39,6 @@ export class TickLedger {
   ) {
     this.keys = drumlineKeys(prefix, keyLayoutOf(redis));
     this.appendScript = luaScript(redis, 'append-ticks', undefined, ['tick-ledger']);
-    this.recordRunScript = luaScript(redis, 'record-run', undefined, ['tick-ledger']);
   }
 
   /** The retention arguments every ledger-writing script takes after its own: now, max ticks, max age. */
@@ -59,14 +56,6 @@ export class TickLedger {
     }
   }
 
-  /** Sets the schedule's last run and appends `event` to its tick, in one round trip. */
-  async recordRun(scheduleId: string, run: LastRun, event: TickEvent, now = Date.now()): Promise<void> {
-    const tick = run.scheduledFor;
-    await this.recordRunScript(
-      [this.keys.lastRuns, this.keys.tickLedger(scheduleId)],
-      [scheduleId, JSON.stringify(run), tick, encodeTickEvent(tick, event), ...this.retentionArgs(now)],
-    );
-  }
 
   /**
    * The ticks kept between `from` and `to` (inclusive, epoch ms), newest first unless `oldestFirst`,
