@@ -256,6 +256,8 @@ describe('ticks', () => {
     const tick = Math.floor(Date.now() / hour) * hour - hour;
     await drumline.schedules.backfill('client-ticks', { from: new Date(tick), to: new Date(tick) });
     await drumline.waitForRun('ping', `client-ticks@${tick}`, { timeoutMs: 30_000 });
+    // The worker writes a run's ledger events just after it ends, with the others of those 100 ms.
+    await expect.poll(async () => (await drumline.schedules.ticks('client-ticks')).ticks[0]?.state, { timeout: 10_000 }).toBe('ran');
     const page = await drumline.schedules.ticks('client-ticks', { from: new Date(tick - hour) });
     expect(page.ticks).toEqual([expect.objectContaining({ tick: new Date(tick).toISOString(), state: 'ran', runId: `client-ticks@${tick}`, attempts: 1 })]);
     expect(page.counts).toEqual({ ran: 1, failed: 0, skipped: 0, missed: 0, pending: 0 });
