@@ -67,7 +67,9 @@ describe('a tick claim the replicas must confirm', () => {
       topology.replicas[0]!.resume();
     }
     await expect.poll(() => started.filter((run) => run.id === id), { timeout: 15_000 }).toEqual([{ id, attempt: 1 }]);
-    expect(await queue.getJobState(id)).toBe('completed');
+    // Its handler has started; its completion (settled with the replicas first) follows.
+    await expect.poll(() => queue.getJobState(id), { timeout: 10_000 }).toBe('completed');
+    expect(started.filter((run) => run.id === id)).toEqual([{ id, attempt: 1 }]);
   });
 
   it('a completed tick whose completion a failover lost is turned away as a duplicate when it comes back, not run again', async () => {
