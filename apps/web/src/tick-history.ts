@@ -97,7 +97,7 @@ export class TickHistory {
       { scheduleId, from: countFrom, to: top, limit: MAX_READ },
       { scheduleId, from: 0, to: countFrom - 1, limit: options.limit },
     ]);
-    const [raw, paused, cursors, ledgers] = await Promise.all([this.store.rawRecords(ids), this.store.pausedAmong(ids), this.store.cursorsAmong(ids), this.ledger.readManyMembers(reads)]);
+    const [raw, paused, cursors, ledgers] = await Promise.all([this.store.rawRecords(ids), this.store.pausedAmong(ids), this.store.cursorsOf(ids), this.ledger.readManyMembers(reads)]);
     const recent = new Map<string, RecentTicks>();
     for (const [index, id] of ids.entries()) {
       const record = parseRecord(raw[index]);
@@ -150,7 +150,7 @@ export class TickHistory {
   }
 
   private async schedule(id: string): Promise<{ record: ScheduleRecord; cursor: Cursor | undefined; paused: boolean }> {
-    const [record, cursor, paused] = await Promise.all([this.store.get(id), this.store.cursor(id), this.store.isPaused(id)]);
+    const [record, cursor, paused] = await Promise.all([this.store.get(id), this.store.cursorsOf([id]).then((cursors) => cursors.get(id)), this.store.isPaused(id)]);
     if (!record) throw new UnknownScheduleError(id);
     return { record, cursor, paused };
   }

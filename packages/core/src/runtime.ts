@@ -115,4 +115,3 @@ export type { TickState, TickSummary } from './tick-ledger/tick-summary.js';
 export { leaderlessAround, readLeaderHistory } from './leader-history.js';
 export type { LeaderTerm, Leaderless } from './leader-history.js';
 export { LEADER_TERMS_KEPT } from './leader-election.js';
-export type { LuaLibrary } from './scripts.js';

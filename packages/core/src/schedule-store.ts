@@ -210,7 +210,7 @@ export class ScheduleStore {
     await transaction.zremrangebyscore(this.keys.scheduleAhead, '-inf', now).exec();
   }
 
-  /** The cursors of `ids` that exist. */
+  /** The cursors of those of `ids` the leader has materialized. */
   async cursorsOf(ids: string[]): Promise<Map<string, Cursor>> {
     return this.jsonEntries<Cursor>(this.keys.cursors, ids);
   }
@@ -218,17 +218,6 @@ export class ScheduleStore {
   async cursors(): Promise<Map<string, Cursor>> {
     const raw = await this.redis.hgetall(this.keys.cursors);
     return new Map(Object.entries(raw).map(([id, json]) => [id, JSON.parse(json) as Cursor]));
-  }
-
-  /** One schedule's cursor, if the leader has materialized it. */
-  async cursor(id: string): Promise<Cursor | undefined> {
-    const json = await this.redis.hget(this.keys.cursors, id);
-    return json ? (JSON.parse(json) as Cursor) : undefined;
-  }
-
-  /** The cursors of those of `ids` the leader has materialized. */
-  async cursorsAmong(ids: string[]): Promise<Map<string, Cursor>> {
-    return this.jsonEntries<Cursor>(this.keys.cursors, ids);
   }
 
   async lastRuns(ids?: string[]): Promise<Map<string, LastRun>> {

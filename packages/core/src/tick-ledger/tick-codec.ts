@@ -2,7 +2,7 @@ import type { LedgerTick, SkipReason, TickEvent, WithdrawReason } from './tick-e
 
 /**
  * The ledger keeps each tick as one sorted-set member, `<tick> <event> <event>…`, scored by the
- * tick, and a writer appends an event with a string concatenation in Lua (lua/tick-ledger.lua).
+ * tick, and a writer appends an event with a string concatenation in Lua (lua/append-ticks.lua).
  * Events are short because 100,000 schedules keep up to 1000 ticks each: a letter, the time as an
  * offset from the tick, then `|`-separated fields; free text has `%`, space and `|` escaped. An
  * attempt ends on the worker that started it, so its end names no worker: it is read back from the

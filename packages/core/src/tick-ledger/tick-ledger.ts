@@ -38,7 +38,7 @@ export class TickLedger {
     readonly retention: TickLedgerRetention = DEFAULT_TICK_LEDGER_RETENTION,
   ) {
     this.keys = drumlineKeys(prefix, keyLayoutOf(redis));
-    this.appendScript = luaScript(redis, 'append-ticks', undefined, ['tick-ledger']);
+    this.appendScript = luaScript(redis, 'append-ticks');
   }
 
   /** The retention arguments every ledger-writing script takes after its own: now, max ticks, max age. */
@@ -91,8 +91,4 @@ export class TickLedger {
     return member === undefined ? undefined : decodeLedgerTick(member);
   }
 
-  /** Bytes Redis uses for a schedule's ledger (MEMORY USAGE), for the bench. */
-  async memoryUsage(scheduleId: string): Promise<number> {
-    return Number((await this.redis.call('MEMORY', 'USAGE', this.keys.tickLedger(scheduleId), 'SAMPLES', '0')) ?? 0);
-  }
 }
